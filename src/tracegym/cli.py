@@ -1,0 +1,86 @@
+"""`tracegym <command>`: one entry point; each subcommand lives in `tracegym.commands.<name>`.
+
+Command modules are light (no torch, no SDK at import time), so `tracegym --help` and `prepare` start fast.
+User errors (`UserError`) become one `error: …` line and exit 2; a budget cap exits 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from tracegym.errors import BudgetExceeded, UserError
+
+COMMANDS = (
+    "prepare",
+    "split",
+    "rubrics",
+    "judge",
+    "student",
+    "sft",
+    "train",
+    "eval",
+    "demo",
+    "audit",
+)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one `error:` line (exit 2) instead of usage + message."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{message} (see `{self.prog} --help`)")
+
+
+def build_parser() -> ArgumentParser:
+    from tracegym import __version__
+
+    parser = ArgumentParser(
+        prog="tracegym",
+        description="Traces in, a better small model out: prepare samples from dialogue traces, let a teacher "
+        "judge replies, train a student with GRPO, and evaluate it honestly.",
+    )
+    parser.add_argument("--version", action="version", version=f"tracegym {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="<command>", parser_class=ArgumentParser)
+    for name in COMMANDS:
+        module = importlib.import_module(f"tracegym.commands.{name}")
+        doc = (module.__doc__ or "").strip()
+        summary = doc.splitlines()[0] if doc else name
+        sub = subparsers.add_parser(
+            name,
+            help=summary,
+            description=doc,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(sub)
+        sub.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "command", None):
+            parser.print_help(sys.stderr)
+            return 2
+        return int(args.run(args) or 0)
+    except UserError as exc:
+        print(f"error: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except BudgetExceeded as exc:
+        print(f"stopped: {_one_line(str(exc))}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -72,18 +72,36 @@ def judge_class(name: str) -> type:
     return getattr(module, attribute)
 
 
-def build_judge(settings: JudgeSettings) -> Judge:
-    """A ready judge for `settings`: one backend or a weighted mixture, wrapped in the verdict cache if asked."""
-    names = [name.strip() for name in settings.judge.split("+") if name.strip()]
-    if not names:
-        raise UserError("--judge is empty; name a judge such as acts or gemini")
-    judges = [judge_class(name).from_settings(settings) for name in names]
-    if len(judges) == 1:
-        judge = judges[0]
-    else:
-        from tracegym.judges.mixture import Mixture
+def judge_names(spec: str) -> list[str]:
+    """The member names of a `--judge` value (`gemini+acts` → ["gemini", "acts"]), each checked against the
+    registry, so a typo is reported before any backend starts."""
+    names = [name.strip() for name in spec.split("+")]
+    if not spec.strip() or not all(names):
+        raise UserError(f"--judge {spec!r}: empty judge name; name judges such as acts, or a mixture like gemini+acts")
+    known = available_judges()
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise UserError(
+            f"unknown judge {unknown[0]!r} in --judge {spec!r}; choose from {', '.join(sorted(known))}, "
+            "or a mixture like gemini+acts"
+        )
+    return names
 
-        judge = Mixture.from_weights(judges, settings.judge_weights)
+
+def build_judge(settings: JudgeSettings) -> Judge:
+    """A ready judge for `settings`, wrapped from the inside out: the backend(s), their weighted mixture, the
+    budget caps (when set), and the verdict cache outermost (when asked), so cache hits cost nothing and do not
+    count toward the caps."""
+    from tracegym.judges.mixture import Mixture, parse_weights
+
+    names = judge_names(settings.judge)
+    weights = parse_weights(settings.judge_weights, len(names))
+    judges = [judge_class(name).from_settings(settings) for name in names]
+    judge: Judge = judges[0] if len(judges) == 1 else Mixture(list(zip(judges, weights)))
+    if settings.max_judge_calls is not None or settings.max_judge_cost_usd is not None:
+        from tracegym.judges.budget import Budgeted
+
+        judge = Budgeted(judge, max_calls=settings.max_judge_calls, max_cost_usd=settings.max_judge_cost_usd)
     if settings.cache:
         from tracegym.judges.cache import Cached, VerdictCache
 

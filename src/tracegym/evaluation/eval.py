@@ -1,0 +1,396 @@
+"""Base vs trained on the same held-out prompts: generate, judge, measure, compare. Callable in-process:
+
+    >>> config = EvalConfig(eval_jsonl="eval.jsonl", base_model="runs/demo/base", trained_model_dir="runs/demo/trained")
+    >>> result = evaluate(config)          # EvalResult: every figure, every generation
+    >>> write_report(result, "runs/demo/eval")
+
+The unit of every statistic is the prompt. With `num_samples` k > 1, a prompt's score (and each metric) is the
+mean over its k replies; the paired bootstrap then resamples prompts.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tracegym.errors import UserError
+from tracegym.evaluation.metrics import ReplyMetrics, act_types, corpus_chrf, reply_metrics
+from tracegym.evaluation.stats import Comparison, WinRates, compare, summary, win_tie_loss
+from tracegym.judges import JudgeSettings
+from tracegym.samples import Sample, read_samples
+
+JUDGE = "judge"
+# name, higher_is_better, how one reply's value is read from its ReplyMetrics
+INDEPENDENT_SIGNALS: tuple[tuple[str, bool, Callable[[ReplyMetrics], float | None]], ...] = (
+    ("chrf", True, lambda m: m.chrf),
+    ("slot_error_rate", False, lambda m: m.slot_error),
+    ("act_value_recall", True, lambda m: m.act_value_recall),
+    ("hallucination_rate", False, lambda m: m.hallucinated),
+    ("reply_length_words", True, lambda m: float(m.length_words)),
+)
+# Signals of quality the judge could be gaming; reply length is not quality, so it only feeds the avoidance check.
+FIDELITY_SIGNALS = ("chrf", "slot_error_rate", "act_value_recall", "hallucination_rate")
+AVOIDANCE_SIGNALS = ("reply_length_words", "act_value_recall")
+SIGNAL_LABELS = {
+    JUDGE: "judge score",
+    "chrf": "chrF",
+    "slot_error_rate": "slot error rate",
+    "act_value_recall": "act-value recall",
+    "hallucination_rate": "hallucination rate",
+    "reply_length_words": "reply length (words)",
+}
+
+
+@dataclass
+class EvalConfig:
+    """Everything `tracegym eval` needs; the CLI's flags map onto these fields."""
+
+    eval_jsonl: str
+    base_model: str
+    trained_model_dir: str
+    n: int = 50  # the first n samples of a seeded shuffle of the eval file
+    judge: JudgeSettings = field(default_factory=JudgeSettings)
+    num_samples: int = 1  # replies per prompt; 1 is greedy unless a temperature is given
+    temperature: float | None = None  # None: greedy for one reply, 1.0 when sampling several
+    max_new_tokens: int = 64
+    max_prompt_length: int | None = 768
+    batch_size: int = 8
+    seed: int = 0
+    training_judge: str | None = None  # for the report; None: read from the run dir's config.yaml
+    bootstrap_resamples: int = 10_000
+
+    def __post_init__(self) -> None:
+        if self.n <= 0:
+            raise UserError(f"--n {self.n}: must be a positive number of samples (e.g. 50)")
+        for name in ("num_samples", "max_new_tokens", "batch_size"):
+            if getattr(self, name) <= 0:
+                raise UserError(f"--{name} {getattr(self, name)}: must be positive")
+        if self.temperature is not None and self.temperature < 0:
+            raise UserError(f"--temperature {self.temperature}: must be 0 (greedy) or more")
+        if self.temperature is None:
+            self.temperature = 1.0 if self.num_samples > 1 else 0.0
+        if self.num_samples > 1 and self.temperature == 0:
+            raise UserError(f"--num_samples {self.num_samples} needs sampling: give --temperature above 0 (e.g. 0.7)")
+
+
+@dataclass
+class ModelReplies:
+    """One model's replies to one prompt, with the judge's scores and the independent metrics of each."""
+
+    replies: list[str]
+    scores: list[float | None]
+    metrics: list[ReplyMetrics]
+
+    def mean_score(self) -> float | None:
+        return _mean_or_none(self.scores)
+
+    def mean_of(self, read: Callable[[ReplyMetrics], float | None]) -> float | None:
+        return _mean_or_none([read(m) for m in self.metrics])
+
+    def to_dict(self, prefix: str) -> dict[str, Any]:
+        return {
+            f"{prefix}_replies": self.replies,
+            f"{prefix}_scores": self.scores,
+            f"{prefix}_metrics": [m.to_dict() for m in self.metrics],
+        }
+
+
+@dataclass
+class EvalItem:
+    sample: Sample
+    base: ModelReplies
+    trained: ModelReplies
+
+    def to_dict(self) -> dict[str, Any]:
+        s = self.sample
+        return {
+            "id": s.id,
+            "dialogue_id": s.dialogue_id,
+            "turn_index": s.turn_index,
+            "service": s.service,
+            "unseen_service": s.unseen_service,
+            "acts": s.acts,
+            "ground_truth": s.ground_truth,
+            **self.base.to_dict("base"),
+            **self.trained.to_dict("trained"),
+        }
+
+
+@dataclass
+class EvalResult:
+    """Every figure of an evaluation and every generation behind it."""
+
+    config: EvalConfig
+    items: list[EvalItem]
+    judge_name: str
+    judge_fingerprint: str
+    training_judge: str | None
+    run_dir: str | None
+    base_summary: dict[str, float]
+    trained_summary: dict[str, float]
+    comparisons: dict[str, Comparison]
+    win_rates: WinRates
+    corpus_chrf: dict[str, float]
+    by_seen_unseen: dict[str, Comparison]
+    by_act_type: dict[str, Comparison]
+    by_service: dict[str, Comparison]
+    judge_failures: dict[str, int]
+    warnings: list[str]
+
+    @property
+    def judge_delta(self) -> Comparison:
+        return self.comparisons[JUDGE]
+
+    def seed_lines(self) -> list[str]:
+        """The seed's three lines: base and trained score summaries, then the signed Δ of the means."""
+        from tracegym.evaluation.stats import format_delta
+
+        return [
+            f"Base scores: {self.base_summary}",
+            f"Trained scores: {self.trained_summary}",
+            f"Δ mean: {format_delta(self.judge_delta.delta)}",
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        config = {k: v for k, v in vars(self.config).items() if k != "judge"}
+        config["judge"] = {k: v for k, v in vars(self.config.judge).items()}
+        return {
+            "config": config,
+            "n_prompts": len(self.items),
+            "judge": {"name": self.judge_name, "fingerprint": self.judge_fingerprint},
+            "training_judge": self.training_judge,
+            "run_dir": self.run_dir,
+            "base_scores": self.base_summary,
+            "trained_scores": self.trained_summary,
+            "delta_mean": self.judge_delta.delta,
+            "comparisons": {name: c.to_dict() for name, c in self.comparisons.items()},
+            "win_tie_loss": vars(self.win_rates),
+            "corpus_chrf": self.corpus_chrf,
+            "by_seen_unseen": {name: c.to_dict() for name, c in self.by_seen_unseen.items()},
+            "by_act_type": {name: c.to_dict() for name, c in self.by_act_type.items()},
+            "by_service": {name: c.to_dict() for name, c in self.by_service.items()},
+            "judge_failures": self.judge_failures,
+            "warnings": self.warnings,
+        }
+
+
+def evaluate(config: EvalConfig) -> EvalResult:
+    """Generate with both models on the same held-out prompts, score both with the judge, compare."""
+    from tracegym.evaluation.generate import (
+        load_base_model,
+        load_trained_model,
+        locate_trained_model,
+        generate_replies,
+    )
+    from tracegym.judges import build_judge
+
+    samples = held_out_samples(config.eval_jsonl, config.n, config.seed)
+    location = locate_trained_model(config.trained_model_dir)
+    judge = build_judge(config.judge)  # before generating: a bad judge flag should fail in a second, not minutes
+    generation = dict(
+        num_samples=config.num_samples,
+        temperature=config.temperature,
+        max_new_tokens=config.max_new_tokens,
+        max_prompt_length=config.max_prompt_length,
+        batch_size=config.batch_size,
+        seed=config.seed,
+    )
+    model, tokenizer = load_base_model(config.base_model)
+    base_replies = generate_replies(model, tokenizer, samples, description="base replies", **generation)
+    del model
+    model, tokenizer = load_trained_model(location, config.base_model)
+    trained_replies = generate_replies(model, tokenizer, samples, description="trained replies", **generation)
+    del model
+
+    items = [
+        EvalItem(sample, ModelReplies(base, [], []), ModelReplies(trained, [], []))
+        for sample, base, trained in zip(samples, base_replies, trained_replies)
+    ]
+    score_items(items, judge)
+    measure_items(items)
+    return compare_items(
+        config,
+        items,
+        judge_name=getattr(judge, "name", config.judge.judge),
+        judge_fingerprint=getattr(judge, "fingerprint", ""),
+        training_judge=config.training_judge or training_judge_of(location.run_dir),
+        run_dir=str(location.run_dir) if location.run_dir else None,
+    )
+
+
+def held_out_samples(eval_jsonl: str | Path, n: int, seed: int) -> list[Sample]:
+    """The first n samples of a seeded shuffle of the file (all of them when it holds fewer)."""
+    path = Path(eval_jsonl)
+    if not path.is_file():
+        raise UserError(f"--eval_jsonl {path}: no such file; make one with `tracegym prepare` and `tracegym split`")
+    samples = read_samples(path)
+    random.Random(seed).shuffle(samples)
+    return samples[:n]
+
+
+def score_items(items: Sequence[EvalItem], judge: Any) -> None:
+    """Score every reply of each model through the judge, one batch per model."""
+    from tracegym.judges import score_sync
+
+    for side in ("base", "trained"):
+        samples = [item.sample for item in items for _ in getattr(item, side).replies]
+        replies = [reply for item in items for reply in getattr(item, side).replies]
+        verdicts = iter(score_sync(judge, samples, replies))
+        for item in items:
+            own = getattr(item, side)
+            own.scores = [next(verdicts).score for _ in own.replies]
+
+
+def measure_items(items: Sequence[EvalItem]) -> None:
+    for item in items:
+        for side in (item.base, item.trained):
+            side.metrics = [reply_metrics(item.sample, reply) for reply in side.replies]
+
+
+def compare_items(
+    config: EvalConfig,
+    items: list[EvalItem],
+    *,
+    judge_name: str,
+    judge_fingerprint: str,
+    training_judge: str | None,
+    run_dir: str | None,
+) -> EvalResult:
+    """Every statistic from scored and measured items: no model or judge needed, so tests and re-scoring use it."""
+    seed, resamples = config.seed, config.bootstrap_resamples
+    base_scores = [item.base.mean_score() for item in items]
+    trained_scores = [item.trained.mean_score() for item in items]
+    paired = [(b, t) for b, t in zip(base_scores, trained_scores) if b is not None and t is not None]
+    comparisons = {JUDGE: compare(JUDGE, base_scores, trained_scores, seed=seed, resamples=resamples)}
+    for name, higher_is_better, read in INDEPENDENT_SIGNALS:
+        comparisons[name] = compare(
+            name,
+            [item.base.mean_of(read) for item in items],
+            [item.trained.mean_of(read) for item in items],
+            higher_is_better=higher_is_better,
+            seed=seed,
+            resamples=resamples,
+        )
+
+    def judge_comparison_over(subset: list[EvalItem]) -> Comparison:
+        return compare(
+            JUDGE,
+            [item.base.mean_score() for item in subset],
+            [item.trained.mean_score() for item in subset],
+            seed=seed,
+            resamples=resamples,
+        )
+
+    result = EvalResult(
+        config=config,
+        items=items,
+        judge_name=judge_name,
+        judge_fingerprint=judge_fingerprint,
+        training_judge=training_judge,
+        run_dir=run_dir,
+        base_summary=summary([b for b, _ in paired]),
+        trained_summary=summary([t for _, t in paired]),
+        comparisons=comparisons,
+        win_rates=win_tie_loss([b for b, _ in paired], [t for _, t in paired]),
+        corpus_chrf={
+            "base": corpus_chrf(*_replies_and_references(items, "base")),
+            "trained": corpus_chrf(*_replies_and_references(items, "trained")),
+        },
+        by_seen_unseen={
+            group: judge_comparison_over(subset)
+            for group, subset in _grouped(items, lambda s: ["unseen" if s.unseen_service else "seen"]).items()
+        },
+        by_act_type={group: judge_comparison_over(subset) for group, subset in _grouped(items, act_types).items()},
+        by_service={
+            group: judge_comparison_over(subset)
+            for group, subset in _grouped(items, lambda s: [s.service or "(none)"]).items()
+        },
+        judge_failures={
+            "base": sum(score is None for item in items for score in item.base.scores),
+            "trained": sum(score is None for item in items for score in item.trained.scores),
+        },
+        warnings=[],
+    )
+    result.warnings = fidelity_warnings(result)
+    return result
+
+
+def fidelity_warnings(result: EvalResult) -> list[str]:
+    """Warnings that the judge's gain may not be real: an independent signal significantly worse, or avoidance."""
+    judge = result.judge_delta
+    if not judge.delta > 0:
+        return []
+    warnings = []
+    for name in FIDELITY_SIGNALS:
+        c = result.comparisons[name]
+        if c.n and c.significantly_worse:
+            warnings.append(
+                f"fidelity warning: the judge's score rose (Δ {judge.delta:+.4f}) while {SIGNAL_LABELS[name]} got "
+                f"significantly worse (Δ {c.delta:+.4f}, 95% CI [{c.ci.low:+.4f}, {c.ci.high:+.4f}]): the student "
+                "may be gaming the judge"
+            )
+    avoiding = [
+        name for name in AVOIDANCE_SIGNALS if result.comparisons[name].n and result.comparisons[name].significantly_worse
+    ]
+    if avoiding:
+        dropped = " and ".join(
+            f"{SIGNAL_LABELS[name]} (Δ {result.comparisons[name].delta:+.4f})" for name in avoiding
+        )
+        warnings.append(
+            f"avoidance warning: the judge's score rose while {dropped} dropped significantly: the student may be "
+            "saying less to risk less (terse, generic replies)"
+        )
+    return warnings
+
+
+def training_judge_of(run_dir: Path | None) -> str | None:
+    """The judge a `train` run used, from its config.yaml (`judge` and, when present, its fingerprint)."""
+    if run_dir is None or not (run_dir / "config.yaml").is_file():
+        return None
+    import yaml
+
+    try:
+        config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    except yaml.YAMLError:
+        return None
+    name = _find_key(config, "judge")
+    fingerprint = _find_key(config, "judge_fingerprint")
+    if isinstance(name, dict):
+        name, fingerprint = name.get("name") or name.get("judge"), fingerprint or name.get("fingerprint")
+    if name is None:
+        return None
+    return f"{name} ({fingerprint})" if fingerprint else str(name)
+
+
+def _find_key(tree: Any, key: str) -> Any:
+    if isinstance(tree, dict):
+        if key in tree:
+            return tree[key]
+        for value in tree.values():
+            found = _find_key(value, key)
+            if found is not None:
+                return found
+    return None
+
+
+def _grouped(items: Sequence[EvalItem], groups_of: Callable[[Sample], list[str]]) -> dict[str, list[EvalItem]]:
+    groups: dict[str, list[EvalItem]] = {}
+    for item in items:
+        for group in groups_of(item.sample):
+            groups.setdefault(group, []).append(item)
+    return dict(sorted(groups.items()))
+
+
+def _replies_and_references(items: Sequence[EvalItem], side: str) -> tuple[list[str], list[str]]:
+    replies = [reply for item in items for reply in getattr(item, side).replies]
+    references = [item.sample.ground_truth for item in items for _ in getattr(item, side).replies]
+    return replies, references
+
+
+def _mean_or_none(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None and not math.isnan(v)]
+    return sum(present) / len(present) if present else None

@@ -1,0 +1,188 @@
+"""Loading a student (hub id, full model dir, LoRA adapter dir, or a `train` run dir) and generating its replies.
+
+Prompts are rendered by `tracegym.training.prompts.render_prompt`, the same function training uses, so the
+student is evaluated on exactly the text it was trained on. Generation is batched with left padding and stops at
+the tokenizer's eos or Gemma's `<end_of_turn>`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tracegym.errors import UserError
+from tracegym.samples import Sample
+
+END_OF_TURN = "<end_of_turn>"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
+
+
+@dataclass(frozen=True)
+class ModelLocation:
+    """Where a trained student's weights are: `kind` is "adapter" (LoRA, applied to the base) or "full"."""
+
+    kind: str
+    weights_dir: Path
+    run_dir: Path | None  # the `train` run dir around the weights, when there is one (log.jsonl, config.yaml)
+
+
+def locate_trained_model(path: str | Path) -> ModelLocation:
+    """Resolve `--trained_model_dir`: a LoRA adapter dir, a full model dir, or a run dir holding one of them."""
+    path = Path(path)
+    if not path.is_dir():
+        raise UserError(f"--trained_model_dir {path}: no such directory; give a run dir, an adapter dir or a model dir")
+    for kind, name in (("adapter", "adapter"), ("full", "model")):
+        inner = path / name
+        if inner.is_dir():
+            return ModelLocation(kind, inner, path)
+    run_dir = path.parent if (path.parent / "log.jsonl").is_file() or (path.parent / "config.yaml").is_file() else None
+    if (path / "adapter_config.json").is_file():
+        return ModelLocation("adapter", path, run_dir)
+    if (path / "config.json").is_file():
+        return ModelLocation("full", path, run_dir)
+    raise UserError(
+        f"--trained_model_dir {path}: holds no adapter_config.json, config.json, adapter/ or model/; "
+        "give the run dir of `tracegym train` or a saved model"
+    )
+
+
+def load_base_model(base_model: str) -> tuple[Any, Any]:
+    """(model, tokenizer) of `--base_model`, a hub id or a local dir, in eval mode."""
+    from transformers import AutoModelForCausalLM
+
+    model = _from_pretrained(AutoModelForCausalLM, base_model, "--base_model")
+    return model.eval(), load_tokenizer(base_model, "--base_model")
+
+
+def load_trained_model(location: ModelLocation, base_model: str) -> tuple[Any, Any]:
+    """(model, tokenizer) of the trained student; a LoRA adapter is applied to a fresh copy of the base."""
+    from transformers import AutoModelForCausalLM
+
+    flag = "--trained_model_dir"
+    if location.kind == "full":
+        model = _from_pretrained(AutoModelForCausalLM, str(location.weights_dir), flag)
+    else:
+        from peft import PeftModel
+
+        base = _from_pretrained(AutoModelForCausalLM, base_model, "--base_model")
+        try:
+            model = PeftModel.from_pretrained(base, str(location.weights_dir)).merge_and_unload()
+        except (OSError, ValueError, RuntimeError, KeyError) as exc:
+            raise UserError(
+                f"{flag} {location.weights_dir}: the LoRA adapter does not fit --base_model {base_model} "
+                f"({_first_line(exc)}); give the base the adapter was trained on"
+            ) from None
+    tokenizer_dir = _tokenizer_dir_near(location) or base_model
+    return model.eval(), load_tokenizer(str(tokenizer_dir), flag)
+
+
+def load_tokenizer(name_or_path: str, flag: str) -> Any:
+    from transformers import AutoTokenizer
+
+    tokenizer = _from_pretrained(AutoTokenizer, name_or_path, flag)
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def _tokenizer_dir_near(location: ModelLocation) -> Path | None:
+    for directory in (location.weights_dir, location.run_dir):
+        if directory is not None and any((directory / name).is_file() for name in TOKENIZER_FILES):
+            return directory
+    return None
+
+
+def _from_pretrained(loader: Any, name_or_path: str, flag: str) -> Any:
+    path = Path(name_or_path)
+    looks_local = path.is_absolute() or name_or_path.startswith(".") or name_or_path.count("/") > 1 or path.exists()
+    if looks_local and not path.is_dir():
+        raise UserError(f"{flag} {name_or_path}: no such model directory; give a local model dir or a hub id")
+    try:
+        return loader.from_pretrained(name_or_path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise UserError(
+            f"{flag} {name_or_path}: cannot load it ({_first_line(exc)}); give a local model dir, or a hub id "
+            "that is in the local cache or reachable"
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+def stop_token_ids(tokenizer: Any) -> list[int]:
+    """The tokens that end a reply: eos and, when the vocabulary has it, Gemma's `<end_of_turn>`."""
+    ids = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    end_of_turn = tokenizer.convert_tokens_to_ids(END_OF_TURN) if END_OF_TURN in tokenizer.get_vocab() else None
+    if end_of_turn is not None and end_of_turn not in ids:
+        ids.append(end_of_turn)
+    return ids
+
+
+def render_prompts(tokenizer: Any, samples: Sequence[Sample], max_prompt_length: int | None) -> list[str]:
+    from tracegym.training.prompts import render_prompt, sample_messages
+
+    prompts = []
+    for sample in samples:
+        try:
+            prompts.append(render_prompt(tokenizer, sample_messages(sample.to_dict()), max_prompt_length))
+        except UserError as exc:
+            raise UserError(f"sample {sample.id!r}: {exc}") from None
+    return prompts
+
+
+def generate_replies(
+    model: Any,
+    tokenizer: Any,
+    samples: Sequence[Sample],
+    *,
+    num_samples: int = 1,
+    temperature: float = 0.0,
+    max_new_tokens: int = 64,
+    max_prompt_length: int | None = 768,
+    batch_size: int = 8,
+    seed: int = 0,
+    description: str = "generating",
+) -> list[list[str]]:
+    """`num_samples` replies per sample (greedy when temperature is 0), in sample order."""
+    import torch
+    from tqdm import tqdm
+
+    if num_samples > 1 and temperature <= 0:
+        raise UserError(f"--num_samples {num_samples} needs sampling: give --temperature above 0 (e.g. 0.7)")
+    tokenizer.padding_side = "left"
+    prompts = render_prompts(tokenizer, samples, max_prompt_length)
+    lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+    # Batches of similar length waste less compute on padding; replies go back to sample order at the end.
+    order = sorted(range(len(prompts)), key=lambda i: lengths[i])
+    sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
+    stop_ids = stop_token_ids(tokenizer)
+    replies: list[list[str]] = [[] for _ in prompts]
+    torch.manual_seed(seed)
+    progress = tqdm(total=len(prompts), desc=description, unit="prompt", leave=False)
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            encoded = tokenizer(
+                [prompts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False
+            ).to(model.device)
+            output = model.generate(
+                **encoded,
+                max_new_tokens=max_new_tokens,
+                num_return_sequences=num_samples,
+                eos_token_id=stop_ids,
+                pad_token_id=tokenizer.pad_token_id,
+                **sampling,
+            )
+            new_tokens = output[:, encoded["input_ids"].shape[1] :]
+            texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+            for position, index in enumerate(batch):
+                chunk = texts[position * num_samples : (position + 1) * num_samples]
+                replies[index] = [text.strip() for text in chunk]
+            progress.update(len(batch))
+    progress.close()
+    return replies

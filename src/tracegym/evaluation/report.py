@@ -1,0 +1,310 @@
+"""The evaluation's files: `generations.jsonl`, `results.json`, `report.md` and its PNG plots (matplotlib, Agg).
+
+Every file is written atomically, so an interrupted run leaves no half-written output.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tracegym.evaluation.eval import JUDGE, SIGNAL_LABELS, EvalItem, EvalResult
+from tracegym.evaluation.stats import Comparison
+from tracegym.samples import write_json, write_jsonl
+
+SCORE_HISTOGRAM = "score_histogram.png"
+TRAINING_CURVES = "training_curves.png"
+DELTA_BY_SERVICE = "delta_by_service.png"
+EXAMPLES_SHOWN = 4  # of the largest gains, and as many of the largest losses
+REWARD_KEYS = ("reward", "rewards/mean", "train/reward")
+LENGTH_KEYS = ("reply_length", "mean_reply_length", "completion_length", "completions/mean_length", "reply_words")
+
+
+def write_report(result: EvalResult, out_dir: str | Path) -> dict[str, Path]:
+    """Write every output of `result` into `out_dir`; returns the paths by name."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "generations": out_dir / "generations.jsonl",
+        "results": out_dir / "results.json",
+        "score_histogram": out_dir / SCORE_HISTOGRAM,
+        "delta_by_service": out_dir / DELTA_BY_SERVICE,
+        "report": out_dir / "report.md",
+    }
+    training_log = read_training_log(result.run_dir)
+    plot_score_histogram(result, paths["score_histogram"])
+    plot_delta_by_service(result, paths["delta_by_service"])
+    if training_log and _first_key(training_log, REWARD_KEYS + LENGTH_KEYS):
+        paths["training_curves"] = out_dir / TRAINING_CURVES
+        plot_training_curves(training_log, paths["training_curves"])
+    write_jsonl(paths["generations"], (item.to_dict() for item in result.items))
+    write_json(paths["results"], _finite(result.to_dict()))
+    _write_text(paths["report"], report_markdown(result, plotted={name for name in paths}))
+    return paths
+
+
+def read_training_log(run_dir: str | None) -> list[dict[str, Any]]:
+    """The per-step records of the run's `log.jsonl` (empty when there is no run dir or log)."""
+    if not run_dir or not (Path(run_dir) / "log.jsonl").is_file():
+        return []
+    records = []
+    for line in (Path(run_dir) / "log.jsonl").read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a log cut short by an interrupted run still plots up to its last whole line
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+# ---------------------------------------------------------------------------------------------------- plots
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_score_histogram(result: EvalResult, path: Path) -> None:
+    plt = _pyplot()
+    base = [s for item in result.items for s in item.base.scores if s is not None]
+    trained = [s for item in result.items for s in item.trained.scores if s is not None]
+    figure, axes = plt.subplots(figsize=(7, 4))
+    bins = [i / 20 for i in range(21)]
+    axes.hist(base, bins=bins, alpha=0.55, label=f"base (mean {_mean(base):.3f})", color="tab:gray")
+    axes.hist(trained, bins=bins, alpha=0.55, label=f"trained (mean {_mean(trained):.3f})", color="tab:blue")
+    axes.set_xlabel(f"judge score ({result.judge_name})")
+    axes.set_ylabel("replies")
+    axes.set_title(f"Judge scores on {len(result.items)} held-out prompts")
+    axes.legend()
+    _save(figure, path)
+
+
+def plot_delta_by_service(result: EvalResult, path: Path) -> None:
+    plt = _pyplot()
+    rows = [(name, c) for name, c in result.by_service.items() if c.n]
+    figure, axes = plt.subplots(figsize=(7, max(2.5, 0.35 * len(rows) + 1.2)))
+    labels = [f"{name} (n={c.n}){' *' if _unseen(result, name) else ''}" for name, c in rows]
+    deltas = [c.delta for _, c in rows]
+    errors = [[c.delta - c.ci.low for _, c in rows], [c.ci.high - c.delta for _, c in rows]]
+    colors = ["tab:green" if d > 0 else "tab:red" for d in deltas]
+    axes.barh(range(len(rows)), deltas, xerr=errors, color=colors, alpha=0.7, capsize=3)
+    axes.set_yticks(range(len(rows)), labels)
+    axes.axvline(0.0, color="black", linewidth=0.8)
+    axes.invert_yaxis()
+    axes.set_xlabel("Δ judge score, trained − base (95% CI)")
+    axes.set_title("Δ per service (* unseen in training)")
+    _save(figure, path)
+
+
+def plot_training_curves(log: Sequence[dict[str, Any]], path: Path) -> None:
+    plt = _pyplot()
+    reward_key = _first_key(log, REWARD_KEYS)
+    length_key = _first_key(log, LENGTH_KEYS)
+    keys = [key for key in (reward_key, length_key) if key]
+    figure, axes_list = plt.subplots(len(keys), 1, figsize=(7, 2.6 * len(keys)), sharex=True, squeeze=False)
+    for axes, key in zip(axes_list[:, 0], keys):
+        points = [(record.get("step", index), record[key]) for index, record in enumerate(log) if _number(record.get(key))]
+        axes.plot([p[0] for p in points], [p[1] for p in points], marker=".", linewidth=1)
+        axes.set_ylabel(key)
+        axes.grid(alpha=0.3)
+    axes_list[-1, 0].set_xlabel("training step")
+    axes_list[0, 0].set_title("Training: reward and reply length per step")
+    _save(figure, path)
+
+
+def _save(figure: Any, path: Path) -> None:
+    """Save a figure atomically (temporary PNG in the same folder, then rename)."""
+    import matplotlib.pyplot as plt
+
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".png", delete=False)
+    handle.close()
+    try:
+        figure.tight_layout()
+        figure.savefig(handle.name, format="png", dpi=110)
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(figure)
+
+
+# ---------------------------------------------------------------------------------------------- markdown
+
+
+def report_markdown(result: EvalResult, plotted: set[str]) -> str:
+    config = result.config
+    judge = result.judge_delta
+    lines = ["# tracegym evaluation: trained vs base", ""]
+    for warning in result.warnings:
+        lines += [f"> **⚠ {warning[0].upper()}{warning[1:]}**", ">"]
+    if result.warnings:
+        lines[-1] = ""
+    decoding = "greedy" if not config.temperature else f"sampled at temperature {config.temperature}"
+    lines += [
+        f"- **Eval judge:** `{result.judge_name}` (fingerprint `{result.judge_fingerprint}`)",
+        f"- **Training judge:** `{result.training_judge or 'unknown (no run config; give --training_judge)'}`",
+        f"- **Base model:** `{config.base_model}`; **trained model:** `{config.trained_model_dir}`",
+        f"- **Held-out prompts:** {len(result.items)} from `{config.eval_jsonl}` (seed {config.seed}); "
+        f"{config.num_samples} repl{'y' if config.num_samples == 1 else 'ies'} per prompt, {decoding}, "
+        f"at most {config.max_new_tokens} new tokens",
+        f"- **Judge failures** (left out of the statistics): base {result.judge_failures['base']}, "
+        f"trained {result.judge_failures['trained']}",
+        "",
+        "## Judge score",
+        "",
+        "```",
+        *result.seed_lines(),
+        "```",
+        "",
+        f"Δ mean {judge.delta:+.4f}, paired bootstrap 95% CI [{judge.ci.low:+.4f}, {judge.ci.high:+.4f}] "
+        f"over {judge.n} prompts ({config.bootstrap_resamples:,} resamples): {_verdict(judge)}. "
+        f"Trained wins {result.win_rates.win:.0%}, ties {result.win_rates.tie:.0%}, loses {result.win_rates.loss:.0%}.",
+        "",
+        "## Independent signals (not from the judge)",
+        "",
+        "| signal | n | base | trained | Δ | 95% CI | |",
+        "| --- | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for name, c in result.comparisons.items():
+        if name == JUDGE:
+            continue
+        lines.append(_comparison_row(SIGNAL_LABELS[name], c))
+    lines += [
+        "",
+        f"Corpus chrF: base {result.corpus_chrf['base']:.2f}, trained {result.corpus_chrf['trained']:.2f}. "
+        "Slot error rate follows Kale & Rastogi (2020, T2G2): a reply is wrong when a value of a non-categorical "
+        "slot in its acts is missing from it (lowercase substring); only prompts with such values count (n). "
+        "Lower is better for slot error and hallucination rates.",
+        "",
+        "## Δ judge score by group",
+        "",
+        "| group | n | base | trained | Δ | 95% CI | |",
+        "| --- | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    lines += [_comparison_row(f"{group} services", c) for group, c in result.by_seen_unseen.items()]
+    lines += [_comparison_row(f"act {act}", c) for act, c in result.by_act_type.items()]
+    lines += ["", "## Plots", ""]
+    if "score_histogram" in plotted:
+        lines += [f"![Judge scores, base vs trained]({SCORE_HISTOGRAM})", ""]
+    if "training_curves" in plotted:
+        lines += [f"![Reward and reply length over training steps]({TRAINING_CURVES})", ""]
+    else:
+        lines += ["_No training log (`log.jsonl` in the run dir) was found, so no training curves._", ""]
+    if "delta_by_service" in plotted:
+        lines += [f"![Δ judge score per service]({DELTA_BY_SERVICE})", ""]
+    lines += _examples_section(result)
+    return "\n".join(lines) + "\n"
+
+
+def _comparison_row(label: str, c: Comparison) -> str:
+    if not c.n:
+        return f"| {label} | 0 | – | – | – | – | does not apply |"
+    return (
+        f"| {label} | {c.n} | {c.base_mean:.4f} | {c.trained_mean:.4f} | {c.delta:+.4f} | "
+        f"[{c.ci.low:+.4f}, {c.ci.high:+.4f}] | {_verdict(c)} |"
+    )
+
+
+def _verdict(c: Comparison) -> str:
+    if c.significantly_better:
+        return "better"
+    if c.significantly_worse:
+        return "**worse**"
+    return "no significant change"
+
+
+def _examples_section(result: EvalResult) -> list[str]:
+    scored = [item for item in result.items if item.base.mean_score() is not None and item.trained.mean_score() is not None]
+    by_gain = sorted(scored, key=lambda item: item.trained.mean_score() - item.base.mean_score())
+    losses = [item for item in by_gain[:EXAMPLES_SHOWN] if _gain(item) < 0]
+    gains = [item for item in reversed(by_gain[-EXAMPLES_SHOWN:]) if _gain(item) > 0]
+    lines = [
+        "## Examples",
+        "",
+        f"The {len(gains)} largest gains and {len(losses)} largest losses of the judge score "
+        "(first reply of each model). Every generation is in `generations.jsonl`.",
+        "",
+        "| id | last turns | reference | base reply | trained reply | base | trained |",
+        "| --- | --- | --- | --- | --- | ---: | ---: |",
+    ]
+    for item in gains + losses:
+        lines.append(
+            f"| {_cell(item.sample.id)} | {_cell(_last_turns(item))} | {_cell(item.sample.ground_truth)} | "
+            f"{_cell(item.base.replies[0])} | {_cell(item.trained.replies[0])} | "
+            f"{item.base.mean_score():.2f} | {item.trained.mean_score():.2f} |"
+        )
+    return lines
+
+
+def _gain(item: EvalItem) -> float:
+    return item.trained.mean_score() - item.base.mean_score()
+
+
+def _last_turns(item: EvalItem, count: int = 2) -> str:
+    turns = [m for m in item.sample.messages if m.get("role") != "system"]
+    if not turns:
+        return "\n".join(item.sample.prompt.splitlines()[-count:])
+    return "\n".join(f"{m['role']}: {m['content']}" for m in turns[-count:])
+
+
+def _cell(text: str, limit: int = 240) -> str:
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return text.replace("|", "\\|").replace("\r", "").replace("\n", "<br>") or "_(empty)_"
+
+
+# ------------------------------------------------------------------------------------------------- helpers
+
+
+def _unseen(result: EvalResult, service: str) -> bool:
+    return any(item.sample.unseen_service for item in result.items if (item.sample.service or "(none)") == service)
+
+
+def _first_key(log: Sequence[dict[str, Any]], keys: Sequence[str]) -> str | None:
+    for key in keys:
+        if any(_number(record.get(key)) for record in log):
+            return key
+    return None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+def _finite(tree: Any) -> Any:
+    """JSON has no NaN: figures that do not apply (no pairs) become null."""
+    if isinstance(tree, float):
+        return tree if math.isfinite(tree) else None
+    if isinstance(tree, dict):
+        return {key: _finite(value) for key, value in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return [_finite(value) for value in tree]
+    return tree
+
+
+def _write_text(path: Path, text: str) -> None:
+    handle = tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+    )
+    try:
+        with handle:
+            handle.write(text)
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,586 @@
+"""The act-grounded judge (`--judge acts`): a reward with no model at all.
+
+A reply is scored against the reference turn's dialogue acts and the sample's context, in [0, 1]:
+
+    credit   = matched weight / total weight, over the values of INFORM / OFFER / CONFIRM / INFORM_COUNT
+               (weight 1 each, typed matching, see values.py) and the act cues (lower weight): REQUEST of the
+               right slot (or of a still-missing required slot), NOTIFY_SUCCESS / FAILURE polarity, REQ_MORE,
+               GOODBYE, OFFER_INTENT
+    score    = (credit − penalties) × length × repetition × copying,   0 when the reply addresses the grader
+
+Penalties: `max(missing values, hallucinated values)` × a unit (so omitting a required value costs exactly what
+stating a wrong one costs: dropping numbers never pays), a wrong offer (another result's entity for the offered
+slot), over-informing (many context values beyond the reference), requests for slots nobody needs, and a polarity
+flip (failure words on a success). It is the default GRPO reward, so every rule here closes a way to game it.
+
+    >>> judge = ActsJudge()
+    >>> [verdict] = score_sync(judge, [sample], ["Sino is at 377 Santana Row."])
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from tracegym.judges.base import Verdict, fingerprint_of
+from tracegym.judges.values import (
+    ReplyIndex,
+    extract_dates,
+    extract_numbers,
+    extract_times,
+    normalise_text,
+    parse_number,
+    value_kind,
+)
+from tracegym.samples import Sample
+
+VERSION = "acts-1"
+VALUE_ACTS = ("INFORM", "OFFER", "CONFIRM", "INFORM_COUNT")
+CUE_ACTS = ("REQUEST", "NOTIFY_SUCCESS", "NOTIFY_FAILURE", "REQ_MORE", "GOODBYE", "OFFER_INTENT")
+
+
+@dataclass(frozen=True)
+class ActsWeights:
+    """Every number that shapes the act judge's score; all of them are part of its fingerprint."""
+
+    value: float = 1.0
+    cue: float = 0.5
+    missing_or_hallucinated: float = 0.15
+    wrong_offer: float = 0.3
+    over_informing: float = 0.1
+    over_informing_free: int = 2
+    off_target_request: float = 0.1
+    wrong_polarity: float = 0.3
+    length_slack_words: int = 15
+    length_ratio: float = 2.5
+    copy_threshold: float = 0.6
+    copy_factor: float = 0.2
+
+
+# Words that tell a slot apart in a question; the slot name's own words are added to these.
+SLOT_WORD_CUES: dict[str, tuple[str, ...]] = {
+    "location": ("city", "where", "location", "area"),
+    "city": ("city", "where", "area"),
+    "area": ("area", "where", "city"),
+    "destination": ("destination", "where", "going", "headed", "to"),
+    "origin": ("leaving", "departing", "where", "from", "origin"),
+    "from": ("from", "leaving", "departing", "where"),
+    "to": ("to", "going", "destination", "where", "headed"),
+    "date": ("date", "day", "when"),
+    "time": ("time", "when"),
+    "number": ("how many", "number"),
+    "seats": ("people", "seats", "party", "guests", "how many"),
+    "tickets": ("tickets", "how many"),
+    "adults": ("people", "adults", "how many"),
+    "passengers": ("passengers", "people", "how many", "tickets"),
+    "riders": ("riders", "people", "passengers", "how many"),
+    "rooms": ("rooms", "how many"),
+    "size": ("people", "party", "group", "how many"),
+    "restaurant": ("restaurant", "where", "place"),
+    "movie": ("movie", "film"),
+    "title": ("movie", "title", "film"),
+    "cuisine": ("cuisine", "food", "kind"),
+    "category": ("category", "kind", "type"),
+    "genre": ("genre", "kind", "type"),
+    "price": ("price", "budget", "cost", "expensive", "cheap"),
+    "type": ("type", "kind"),
+    "class": ("class",),
+    "artist": ("artist", "singer", "band", "who"),
+    "song": ("song", "track"),
+    "doctor": ("doctor",),
+    "stylist": ("stylist", "salon"),
+    "hotel": ("hotel", "place"),
+    "event": ("event", "which"),
+    "payment": ("payment", "pay", "card"),
+    "account": ("account",),
+    "amount": ("amount", "how much"),
+    "recipient": ("who", "recipient", "send"),
+    "receiver": ("who", "receiver", "send"),
+    "contact": ("who", "contact"),
+    "device": ("device", "where", "play"),
+    "alarm": ("alarm",),
+    "airlines": ("airline",),
+    "bags": ("bags", "luggage"),
+    "visit": ("visit", "when", "date"),
+    "stay": ("how long", "nights", "days"),
+    "days": ("how many days", "how long"),
+}
+SLOT_NAME_STOPWORDS = {"has", "is", "of", "name", "the", "a", "num"}
+
+QUESTION_MARKERS = re.compile(
+    r"\b(what|which|when|where|who|how many|how much|how long|do you|would you|could you|can you|"
+    r"any (?:particular|preference|specific)|prefer\w*|let me know|please (?:tell|provide|specify|give)|"
+    r"tell me|looking for|in mind)\b"
+)
+REQ_MORE_CUES = re.compile(
+    r"\b(anything else|something else|help you with|assist you|any other|else (?:i|can i)|can i help|"
+    r"what else|further help|more help|help with anything|anything more)\b"
+)
+GOODBYE_CUES = re.compile(
+    r"\b(bye|goodbye|good day|great day|nice day|good one|wonderful day|great evening|nice evening|"
+    r"enjoy|take care|have a (?:great|good|nice|wonderful|lovely)|you'?re welcome|welcome|see you|cheers)\b"
+)
+SUCCESS_CUES = re.compile(
+    r"\b(success\w*|booked|reserved|confirmed|done|made|set up|is set|all set|purchased|bought|scheduled|"
+    r"placed|transferred|sent|added|created|completed|playing|started|now play\w*|has been|have been|went through|"
+    r"is booked|enjoy)\b"
+)
+FAILURE_CUES = re.compile(
+    r"\b(sorry|couldn'?t|could not|unable|failed|fail|unfortunately|not able|can'?t|cannot|unsuccessful|"
+    r"wasn'?t able|was not able|didn'?t go through|did not go through|no luck)\b"
+)
+OFFER_INTENT_CUES = re.compile(
+    r"\b(would you like|do you want|shall i|should i|want me to|like me to|would you care|interested in|"
+    r"like to (?:book|reserve|buy|make|schedule|rent|play|add|purchase|get))\b"
+)
+NEGATION = re.compile(r"\b(not|no|n't|never|without|nor|neither|isn'?t|doesn'?t|don'?t|aren'?t|won'?t|cannot|can'?t)\b")
+NEGATION_SUFFIX = re.compile(r"n't\b")
+GRADER_ADDRESSING = re.compile(
+    r"(ignore (?:all |the |any )?(?:previous|prior|above|earlier)|previous instructions|system prompt|"
+    r"\bgrader\b|\bjudge\b|\bevaluator\b|\bscore\b|\bscoring\b|\breward\b|\b\d+(?:\.\d+)?\s*/\s*10\b|"
+    r"out of 10\b|\brate this\b|\bi rate\b|full marks|perfect (?:score|reply|response)|\"\s*score\s*\"|"
+    r"\bverdict\b|\brubric\b|as an ai|language model|\{\s*\"|</?\w+>)",
+    re.IGNORECASE,
+)
+SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
+WORD = re.compile(r"[a-z0-9']+")
+
+
+@dataclass(frozen=True)
+class ValueItem:
+    act: str
+    slot: str
+    canonical: str
+    surfaces: tuple[str, ...]
+
+
+@dataclass
+class Assessment:
+    """Everything the judge found in one reply; the verdict's criteria and reasoning come from it."""
+
+    value_total: float = 0.0
+    value_matched: float = 0.0
+    cue_total: float = 0.0
+    cue_matched: float = 0.0
+    missing: list[str] | None = None
+    hallucinated: list[str] | None = None
+    wrong_offers: list[str] | None = None
+    over_informed: int = 0
+    off_target_requests: list[str] | None = None
+    wrong_polarity: bool = False
+    length_factor: float = 1.0
+    repetition_factor: float = 1.0
+    copy_factor: float = 1.0
+    addresses_grader: bool = False
+
+
+class ActsJudge:
+    """Scores a reply against the reference turn's dialogue acts; pure CPU, no model, deterministic."""
+
+    name = "acts"
+
+    def __init__(self, weights: ActsWeights | None = None) -> None:
+        self.weights = weights or ActsWeights()
+        self.fingerprint = fingerprint_of(self.name, version=VERSION, weights=asdict(self.weights))
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ActsJudge:
+        return cls()
+
+    async def score(self, samples: Sequence[Sample], responses: Sequence[str]) -> list[Verdict]:
+        if len(samples) != len(responses):
+            raise ValueError(f"{len(samples)} samples but {len(responses)} responses; give one reply per sample")
+        return [self.verdict(sample, response) for sample, response in zip(samples, responses)]
+
+    def verdict(self, sample: Sample, response: str) -> Verdict:
+        if not sample.acts:
+            return Verdict.failure(f"sample {sample.id}: no reference acts; the acts judge needs SGD-style acts")
+        assessment = assess(sample, response or "", self.weights)
+        score = final_score(assessment, self.weights)
+        return Verdict(score=score, reasoning=explain(assessment, score), criteria=criteria_of(assessment, self.weights))
+
+
+# --- reference side -------------------------------------------------------------------------------------------
+
+
+def value_items(sample: Sample) -> list[ValueItem]:
+    """The values the reference reply states: one item per (act, slot, value)."""
+    items: list[ValueItem] = []
+    seen: set[tuple[str, str]] = set()
+    for act in sample.acts:
+        if act.get("act") not in VALUE_ACTS:
+            continue
+        canonicals = list(act.get("canonical_values") or [])
+        surfaces = list(act.get("values") or [])
+        for index, canonical in enumerate(canonicals or surfaces):
+            surface = surfaces[index] if index < len(surfaces) else canonical
+            key = (act.get("slot", ""), normalise_text(canonical))
+            if key in seen:
+                continue
+            seen.add(key)
+            items.append(ValueItem(act["act"], act.get("slot", ""), str(canonical), (str(surface),)))
+    return items
+
+
+def reference_values(sample: Sample) -> list[str]:
+    """Every value (canonical and surface) of every reference act, including REQUEST options."""
+    found: list[str] = []
+    for act in sample.acts:
+        found.extend(str(v) for v in act.get("canonical_values") or [])
+        found.extend(str(v) for v in act.get("values") or [])
+    return found
+
+
+def history_text(sample: Sample) -> str:
+    return sample.prompt or "\n".join(m.get("content", "") for m in sample.messages if m.get("role") != "system")
+
+
+def last_user_turn(sample: Sample) -> str:
+    for message in reversed(sample.messages):
+        if message.get("role") == "user":
+            return message.get("content", "")
+    lines = [line for line in (sample.prompt or "").splitlines() if line.startswith("User:")]
+    return lines[-1][len("User:"):].strip() if lines else ""
+
+
+def slot_cues(slot: str) -> set[str]:
+    """Words a question about `slot` would contain: the slot name's words and their usual synonyms."""
+    words = [w for w in slot.lower().split("_") if w and w not in SLOT_NAME_STOPWORDS]
+    cues = set(words)
+    for word in words:
+        cues.update(SLOT_WORD_CUES.get(word, ()))
+        cues.update(SLOT_WORD_CUES.get(word.rstrip("s"), ()))
+    if "number" in slot or slot.startswith("num_"):
+        cues.add("how many")
+    cues.discard("number") if len(cues) > 1 else None
+    return cues
+
+
+def required_slots(sample: Sample) -> set[str]:
+    """Required slots of the active intent, read from the schema text of the system message (best effort)."""
+    system = next((m.get("content", "") for m in sample.messages if m.get("role") == "system"), "")
+    intent = (sample.service_call or {}).get("method")
+    found: set[str] = set()
+    for line in system.splitlines():
+        lowered = line.lower()
+        if "required" not in lowered:
+            continue
+        if intent and intent.lower() not in lowered and not re.match(r"\s*[-*]?\s*required", lowered):
+            continue
+        tail = re.split(r"required[^:]*:", line, maxsplit=1, flags=re.IGNORECASE)
+        if len(tail) == 2:
+            segment = re.split(r";|optional", tail[1], maxsplit=1, flags=re.IGNORECASE)[0]
+            found.update(re.findall(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)*\b", segment))
+    filled = set((sample.service_call or {}).get("parameters", {}) or {})
+    return found - filled - {"none", "and"}
+
+
+def context_entities(sample: Sample) -> dict[str, set[str]]:
+    """Named values of the service results and call, by slot: what a reply could copy from the context."""
+    by_slot: dict[str, set[str]] = {}
+    for result in sample.service_results or []:
+        for slot, value in result.items():
+            by_slot.setdefault(slot, set()).add(str(value))
+    for slot, value in ((sample.service_call or {}).get("parameters") or {}).items():
+        by_slot.setdefault(slot, set()).add(str(value))
+    return by_slot
+
+
+# --- reply side -----------------------------------------------------------------------------------------------
+
+
+def sentences_of(text: str) -> list[str]:
+    return [s.strip() for s in SENTENCE_SPLIT.split(text) if s and s.strip()]
+
+
+def boolean_stated(index: ReplyIndex, slot: str, truth: bool) -> bool:
+    """A boolean slot is stated only by its own cue words with the right polarity ("no live music" for False)."""
+    cues = [c for c in slot_cues(slot) if c not in {"how many", "where", "when", "which", "who"} and len(c) > 2]
+    for sentence in sentences_of(index.lowered):
+        for cue in cues:
+            stem = cue[:5] if len(cue) > 5 else cue
+            for match in re.finditer(rf"\b{re.escape(stem)}\w*", sentence):
+                window = sentence[max(0, match.start() - 40): match.start()]
+                negated = bool(NEGATION.search(window) or NEGATION_SUFFIX.search(window))
+                if negated != truth:
+                    return True
+    return False
+
+
+def stated_value(index: ReplyIndex, item: ValueItem) -> bool:
+    if value_kind(item.canonical) == "bool":
+        return boolean_stated(index, item.slot, item.canonical.strip().lower() == "true")
+    return index.mentions(item.canonical, list(item.surfaces))
+
+
+def requested_slots(reply: str, candidate_slots: set[str], offered: Sequence[str]) -> set[str]:
+    """Slots the reply asks the user for: a question sentence with a request form and the slot's own cue words.
+
+    A question that names a concrete value offers or confirms rather than asks; a "anything else?" question asks
+    for nothing in particular.
+    """
+    asked: set[str] = set()
+    for sentence in sentences_of(reply.lower()):
+        if not sentence.endswith("?") and not re.search(r"\b(let me know|please (?:tell|provide|specify))\b", sentence):
+            continue
+        if not QUESTION_MARKERS.search(sentence) or REQ_MORE_CUES.search(sentence):
+            continue
+        index = ReplyIndex.of(sentence)
+        if any(index.mentions_text(value) for value in offered if len(value) > 3):
+            continue
+        padded = f" {normalise_text(sentence)} "
+        for slot in candidate_slots:
+            if any(f" {normalise_text(cue)} " in padded for cue in slot_cues(slot)):
+                asked.add(slot)
+    return asked
+
+
+def hallucinated_in(sample: Sample, index: ReplyIndex) -> list[str]:
+    """Typed values and context entities the reply states that no reference act and no history turn holds."""
+    reference = reference_values(sample)
+    history = history_text(sample).lower()
+    allowed_times = set(extract_times(history)[0])
+    allowed_dates = set(extract_dates(history)[0])
+    allowed_numbers = set(extract_numbers(history))
+    allowed_text = normalise_text(history)
+    for value in reference:
+        kind = value_kind(value)
+        if kind == "time":
+            allowed_times.add(value.strip().zfill(5))
+        elif kind == "date":
+            allowed_dates.add(value.strip())
+        elif kind == "number":
+            allowed_numbers.add(parse_number(value))
+        lowered = value.lower()
+        allowed_times.update(extract_times(lowered)[0])
+        allowed_dates.update(extract_dates(lowered)[0])
+        allowed_numbers.update(extract_numbers(lowered))
+        allowed_text += " | " + normalise_text(value)
+    found: list[str] = []
+    found += [t for t in sorted(index.times) if t not in allowed_times and not _other_half_allowed(t, index, allowed_times)]
+    stated_dates, _ = extract_dates(index.lowered, include_today=False)
+    found += [d for d in sorted(stated_dates) if d not in allowed_dates and not _weekday_alias_allowed(d, index, allowed_dates)]
+    spoken_numbers = extract_numbers(_without_times_dates(index.lowered), with_words=True)
+    found += [_number_text(n) for n in sorted(spoken_numbers) if n not in allowed_numbers and n != 1.0]
+    padded_allowed = f" {allowed_text} "
+    for slot, values in context_entities(sample).items():
+        for value in values:
+            norm = normalise_text(value)
+            if len(norm) < 4 or value_kind(value) != "text" or f" {norm} " in padded_allowed:
+                continue
+            if index.has_phrase(value):
+                found.append(value)
+    return found
+
+
+def _other_half_allowed(time: str, index: ReplyIndex, allowed: set[str]) -> bool:
+    """A bare "7:30" yields 07:30 and 19:30: it is fine when either reading is allowed."""
+    hour, minute = map(int, time.split(":"))
+    twin = f"{(hour + 12) % 24:02d}:{minute:02d}"
+    return twin in index.times and twin in allowed
+
+
+def _weekday_alias_allowed(day: str, index: ReplyIndex, allowed: set[str]) -> bool:
+    """A weekday yields this week's and next week's date: fine when either is allowed."""
+    return bool(allowed & _weekday_twins(day)) and any(w in index.lowered for w in ("day",))
+
+
+def _weekday_twins(day: str) -> set[str]:
+    from datetime import date, timedelta
+
+    parsed = date.fromisoformat(day)
+    return {(parsed + timedelta(days=delta)).isoformat() for delta in (-7, 7)}
+
+
+def _without_times_dates(text: str) -> str:
+    spans = [*extract_times(text)[1], *extract_dates(text)[1]]
+    chars = list(text)
+    for span in spans:
+        for i in range(span.start, span.end):
+            chars[i] = " "
+    stripped = "".join(chars)
+    return re.sub(r"\+?\d[\d\s().-]{7,}\d", " ", stripped)
+
+
+def _number_text(number: float) -> str:
+    return str(int(number)) if number == int(number) else str(number)
+
+
+def repetition_factor(reply: str) -> float:
+    """1 for a reply without repeats; falls as sentences or word trigrams repeat ("What city? What city?")."""
+    sentences = [normalise_text(s) for s in sentences_of(reply)]
+    sentences = [s for s in sentences if s]
+    factor = 1.0
+    if len(sentences) > 1:
+        duplicates = len(sentences) - len(set(sentences))
+        factor *= 0.5 ** duplicates
+    words = WORD.findall(reply.lower())
+    trigrams = [tuple(words[i:i + 3]) for i in range(len(words) - 2)]
+    if len(trigrams) >= 6:
+        distinct_share = len(set(trigrams)) / len(trigrams)
+        factor *= min(1.0, distinct_share / 0.8)
+    return factor
+
+
+def copy_share(reply: str, source: str) -> float:
+    """Share of the reply's word trigrams (bigrams for short replies) that occur in `source`."""
+    words = WORD.findall(reply.lower())
+    source_words = WORD.findall(source.lower())
+    n = 3 if len(words) >= 6 else 2
+    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    if not grams:
+        return 0.0
+    source_grams = {tuple(source_words[i:i + n]) for i in range(len(source_words) - n + 1)}
+    return sum(1 for g in grams if g in source_grams) / len(grams)
+
+
+# --- scoring --------------------------------------------------------------------------------------------------
+
+
+def assess(sample: Sample, reply: str, weights: ActsWeights) -> Assessment:
+    index = ReplyIndex.of(reply)
+    found = Assessment(missing=[], hallucinated=[], wrong_offers=[], off_target_requests=[])
+    items = value_items(sample)
+    for item in items:
+        found.value_total += weights.value
+        if stated_value(index, item):
+            found.value_matched += weights.value
+        else:
+            found.missing.append(f"{item.slot}={item.canonical}")
+    assess_cues(sample, reply, index, found, weights)
+    found.hallucinated = hallucinated_in(sample, index)
+    found.wrong_offers = wrong_offers(sample, index, items)
+    found.over_informed = len(found.hallucinated)
+    gold_words = len(WORD.findall(sample.ground_truth or ""))
+    reply_words = len(WORD.findall(reply.lower()))
+    limit = max(gold_words * weights.length_ratio, gold_words + weights.length_slack_words)
+    found.length_factor = min(1.0, limit / reply_words) if reply_words else 1.0
+    found.repetition_factor = repetition_factor(reply)
+    if copy_share(reply, last_user_turn(sample)) >= weights.copy_threshold and reply_words >= 3:
+        found.copy_factor = weights.copy_factor
+    found.addresses_grader = bool(GRADER_ADDRESSING.search(reply))
+    return found
+
+
+def assess_cues(sample: Sample, reply: str, index: ReplyIndex, found: Assessment, weights: ActsWeights) -> None:
+    lowered = index.lowered
+    kinds = [act.get("act") for act in sample.acts]
+    requested = [act.get("slot", "") for act in sample.acts if act.get("act") == "REQUEST" and act.get("slot")]
+    if requested:
+        acceptable = required_slots(sample) | set(requested)
+        all_slots = acceptable | {s for s in context_entities(sample)} | set(requested)
+        offered = [v for act in sample.acts if act.get("act") in ("OFFER", "CONFIRM") for v in act.get("values") or []]
+        asked = requested_slots(reply, all_slots, offered)
+        right = asked & set(requested)
+        also_fine = (asked & acceptable) - set(requested)
+        found.cue_total += weights.cue * len(requested)
+        found.cue_matched += weights.cue * min(len(requested), len(right) + len(also_fine))
+        found.off_target_requests = sorted(asked - acceptable)
+    has_failure = bool(FAILURE_CUES.search(lowered))
+    if "NOTIFY_SUCCESS" in kinds:
+        found.cue_total += weights.cue
+        if SUCCESS_CUES.search(lowered) and not has_failure:
+            found.cue_matched += weights.cue
+        found.wrong_polarity = has_failure
+    if "NOTIFY_FAILURE" in kinds:
+        found.cue_total += weights.cue
+        if has_failure:
+            found.cue_matched += weights.cue
+        else:
+            found.wrong_polarity = bool(SUCCESS_CUES.search(lowered))
+    for act, pattern in (("REQ_MORE", REQ_MORE_CUES), ("GOODBYE", GOODBYE_CUES), ("OFFER_INTENT", OFFER_INTENT_CUES)):
+        if act in kinds:
+            found.cue_total += weights.cue
+            if pattern.search(lowered):
+                found.cue_matched += weights.cue
+
+
+def wrong_offers(sample: Sample, index: ReplyIndex, items: list[ValueItem]) -> list[str]:
+    """Other results' entities named for a slot the reference offers, when the offered one is not named."""
+    wrong: list[str] = []
+    results = sample.service_results or []
+    for item in items:
+        if item.act != "OFFER" or value_kind(item.canonical) != "text":
+            continue
+        if index.mentions(item.canonical, list(item.surfaces)):
+            continue
+        offered = {normalise_text(item.canonical), *(normalise_text(s) for s in item.surfaces)}
+        for result in results:
+            other = str(result.get(item.slot, ""))
+            if other and normalise_text(other) not in offered and len(normalise_text(other)) >= 3 and index.has_phrase(other):
+                wrong.append(f"{item.slot}={other}")
+    return sorted(set(wrong))
+
+
+def final_score(found: Assessment, weights: ActsWeights) -> float:
+    if found.addresses_grader:
+        return 0.0
+    total = found.value_total + found.cue_total
+    credit = (found.value_matched + found.cue_matched) / total if total else 0.0
+    penalty = weights.missing_or_hallucinated * max(len(found.missing or []), len(found.hallucinated or []))
+    penalty += weights.wrong_offer * len(found.wrong_offers or [])
+    penalty += weights.over_informing * max(0, found.over_informed - weights.over_informing_free)
+    penalty += weights.off_target_request * len(found.off_target_requests or [])
+    penalty += weights.wrong_polarity * found.wrong_polarity
+    score = max(0.0, credit - penalty) * found.length_factor * found.repetition_factor * found.copy_factor
+    return round(min(1.0, max(0.0, score)), 4)
+
+
+def criteria_of(found: Assessment, weights: ActsWeights) -> dict[str, float]:
+    return {
+        "value_credit": found.value_matched / found.value_total if found.value_total else 1.0,
+        "act_cues": found.cue_matched / found.cue_total if found.cue_total else 1.0,
+        "missing_values": float(len(found.missing or [])),
+        "hallucinated_values": float(len(found.hallucinated or [])),
+        "wrong_offers": float(len(found.wrong_offers or [])),
+        "off_target_requests": float(len(found.off_target_requests or [])),
+        "wrong_polarity": float(found.wrong_polarity),
+        "length_factor": round(found.length_factor, 4),
+        "repetition_factor": round(found.repetition_factor, 4),
+        "copy_factor": found.copy_factor,
+        "addresses_grader": float(found.addresses_grader),
+    }
+
+
+def explain(found: Assessment, score: float) -> str:
+    parts = [f"values {found.value_matched:g}/{found.value_total:g}", f"cues {found.cue_matched:g}/{found.cue_total:g}"]
+    if found.missing:
+        parts.append("missing " + ", ".join(found.missing[:4]))
+    if found.hallucinated:
+        parts.append("not grounded " + ", ".join(found.hallucinated[:4]))
+    if found.wrong_offers:
+        parts.append("wrong offer " + ", ".join(found.wrong_offers[:2]))
+    if found.off_target_requests:
+        parts.append("asks for " + ", ".join(found.off_target_requests[:3]))
+    if found.wrong_polarity:
+        parts.append("success/failure polarity flipped")
+    if found.length_factor < 1:
+        parts.append("too long")
+    if found.repetition_factor < 1:
+        parts.append("repetitive")
+    if found.copy_factor < 1:
+        parts.append("copies the user's turn")
+    if found.addresses_grader:
+        parts.append("addresses the grader")
+    return f"{score:.2f}: " + "; ".join(parts)
+
+
+# --- metrics for evaluation (imported by evaluation/metrics.py) -------------------------------------------------
+
+
+def act_value_recall(sample: Sample, reply: str) -> float | None:
+    """Share of the reference INFORM / OFFER / CONFIRM / INFORM_COUNT values the reply states (typed matching);
+    None when the turn has no such value."""
+    items = value_items(sample)
+    if not items:
+        return None
+    index = ReplyIndex.of(reply or "")
+    return sum(1 for item in items if stated_value(index, item)) / len(items)
+
+
+def hallucinated_values(sample: Sample, reply: str) -> list[str]:
+    """Typed values (times, dates, numbers, money) and result/schema entities the reply states that are in no
+    reference act and not in the dialogue history."""
+    return hallucinated_in(sample, ReplyIndex.of(reply or ""))

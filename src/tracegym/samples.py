@@ -70,7 +70,7 @@ class Sample:
 
 
 FIELD_NAMES = tuple(f.name for f in fields(Sample) if f.name != "extra")
-REQUIRED_FIELDS = ("id", "prompt", "ground_truth")
+REQUIRED_FIELDS = ("id", "dialogue_id", "turn_index", "prompt", "ground_truth")
 FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "id": str,
     "dialogue_id": str,

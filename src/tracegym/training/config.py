@@ -1,0 +1,226 @@
+"""One source of truth for a training run's configuration.
+
+A run is configured by three objects, each owned by the library that uses it:
+
+- TRL's `GRPOConfig` (steps, batch sizes, learning rate, `beta`, `num_generations`, `use_vllm`, DeepSpeed/FSDP, ...),
+- PEFT's `LoraConfig` (`r`, `lora_alpha`, `target_modules`, ...) when `--use_lora`,
+- `TrainOptions` below: what tracegym adds (the samples file, the student, prompt length, extra reward functions),
+  plus the judge's `JudgeSettings`.
+
+A recipe file (`--config recipe.yaml`) holds flat keys; each key goes to whichever of those classes declares a field
+of that name, so no field is declared twice. An unknown key is an error that names it. Command-line flags override
+the file, and the file overrides tracegym's defaults (`GRPO_DEFAULTS`, `LORA_DEFAULTS`), which are sized for the
+2-core demo (8 prompts × 8 replies × ≤ 40 tokens a step):
+
+    # recipe.yaml
+    model_name: google/gemma-3-270m-it
+    use_lora: true
+    r: 32                 # LoraConfig
+    learning_rate: 2.0e-5 # GRPOConfig
+    beta: 0.04            # GRPOConfig: KL to the reference model, logged as `kl`
+    judge: gemini+acts    # JudgeSettings
+    judge_weights: 0.7,0.3
+
+No torch here at import time: TRL and PEFT are imported by the functions that need their fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tracegym.errors import UserError
+from tracegym.judges import JudgeSettings
+
+# tracegym's defaults for GRPOConfig fields: small, step-based runs that log and checkpoint every few steps.
+GRPO_DEFAULTS: dict[str, Any] = {
+    "max_steps": 50,
+    "learning_rate": 1e-5,
+    "num_generations": 8,
+    "per_device_train_batch_size": 8,
+    "gradient_accumulation_steps": 8,
+    "max_completion_length": 40,
+    "logging_steps": 1,
+    "save_steps": 25,
+    "save_total_limit": 2,
+    "report_to": ["tensorboard"],
+    "gradient_checkpointing": False,
+    "seed": 0,
+}
+LORA_DEFAULTS: dict[str, Any] = {
+    "r": 16,
+    "lora_alpha": 32,
+    "lora_dropout": 0.0,
+    "target_modules": "all-linear",
+    "task_type": "CAUSAL_LM",
+}
+# GRPOConfig counts that must be positive whatever the source (flag or file).
+POSITIVE_COUNTS = (
+    "max_steps",
+    "num_generations",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "max_completion_length",
+    "logging_steps",
+    "save_steps",
+)
+
+
+@dataclass
+class TrainOptions:
+    """What tracegym adds to TRL's and PEFT's configs for a run."""
+
+    train_jsonl: str | None = field(default=None, metadata={"help": "samples JSONL to train on (`tracegym prepare`)"})
+    model_name: str | None = field(
+        default=None, metadata={"help": "the student: a local folder (`tracegym student`/`sft`) or a hub model id"}
+    )
+    use_lora: bool = field(default=False, metadata={"help": "train a LoRA adapter (LoraConfig) instead of all weights"})
+    merge: bool = field(default=False, metadata={"help": "with --use_lora, also write the merged model to merged/"})
+    max_prompt_length: int = field(
+        default=512,
+        metadata={"help": "prompt tokens at most; the oldest history turns go first, never the system message"},
+    )
+    reward_funcs: list[str] = field(
+        default_factory=list,
+        metadata={"help": "extra TRL-style reward functions `pkg.module:fn`, scored beside the judge"},
+    )
+    resume_from_checkpoint: str | None = field(
+        default=None, metadata={"help": "a checkpoint folder, or `last` for the newest checkpoint-* in the run dir"}
+    )
+    overwrite: bool = field(default=False, metadata={"help": "replace an existing, non-empty run directory"})
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_prompt_length, int) or self.max_prompt_length <= 0:
+            raise UserError(f"max_prompt_length {self.max_prompt_length!r}: must be a positive integer (e.g. 512)")
+        if isinstance(self.reward_funcs, str):
+            self.reward_funcs = [self.reward_funcs]
+
+
+@dataclass
+class RunConfig:
+    """The resolved configuration: keyword arguments for GRPOConfig and LoraConfig, and tracegym's own."""
+
+    options: TrainOptions
+    judge: JudgeSettings
+    grpo: dict[str, Any]
+    lora: dict[str, Any] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tracegym": dataclasses.asdict(self.options),
+            "judge": dataclasses.asdict(self.judge),
+            "grpo": self.grpo,
+            "lora": self.lora,
+        }
+
+
+def field_names(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls) if f.init}
+
+
+def grpo_field_names() -> set[str]:
+    from trl import GRPOConfig
+
+    return field_names(GRPOConfig)
+
+
+def lora_field_names() -> set[str]:
+    from peft import LoraConfig
+
+    return field_names(LoraConfig)
+
+
+def read_recipe(path: str | Path) -> dict[str, Any]:
+    """The flat key/value mapping of a YAML recipe file."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"--config {path}: no such file; check the path")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise UserError(f"--config {path}: not valid YAML ({' '.join(str(exc).split())})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"--config {path}: expected a mapping of keys to values, got {type(data).__name__}")
+    return data
+
+
+def route_keys(values: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
+    """`values` split by owner: {"tracegym": …, "judge": …, "grpo": …, "lora": …}; an unknown key is a UserError."""
+    owners = {
+        "tracegym": field_names(TrainOptions),
+        "judge": field_names(JudgeSettings),
+        "grpo": grpo_field_names(),
+        "lora": lora_field_names(),
+    }
+    routed: dict[str, dict[str, Any]] = {owner: {} for owner in owners}
+    for key, value in values.items():
+        owner = next((name for name, known in owners.items() if key in known), None)
+        if owner is None:
+            raise UserError(
+                f"{where}: unknown key {key!r}; use a field of TRL's GRPOConfig, PEFT's LoraConfig, or tracegym's "
+                "TrainOptions/JudgeSettings (see `tracegym train --help`)"
+            )
+        routed[owner][key] = value
+    return routed
+
+
+def resolve(recipe: dict[str, Any], flags: dict[str, Any], cuda_bf16: bool = False) -> RunConfig:
+    """Defaults < recipe file < flags (flags given as None are left out), each routed to its owner and checked."""
+    from_file = route_keys(recipe, "--config")
+    from_flags = route_keys({k: v for k, v in flags.items() if v is not None}, "flags")
+    own = {**from_file["tracegym"], **from_flags["tracegym"]}
+    try:
+        options = TrainOptions(**own)
+    except TypeError as exc:
+        raise UserError(f"tracegym options: {exc}") from None
+    judge = JudgeSettings(**{**from_file["judge"], **from_flags["judge"]})
+    grpo = {**GRPO_DEFAULTS, "bf16": cuda_bf16, **from_file["grpo"], **from_flags["grpo"]}
+    lora = {**LORA_DEFAULTS, **from_file["lora"], **from_flags["lora"]} if options.use_lora else None
+    if not options.use_lora and (from_file["lora"] or from_flags["lora"]):
+        raise UserError(
+            f"LoRA keys {', '.join(sorted({**from_file['lora'], **from_flags['lora']}))} given without use_lora; "
+            "add --use_lora or remove them"
+        )
+    check_run_config(options, grpo)
+    return RunConfig(options=options, judge=judge, grpo=grpo, lora=lora)
+
+
+def check_run_config(options: TrainOptions, grpo: dict[str, Any]) -> None:
+    """The checks that must fail before anything is written, each saying how to fix it."""
+    for key in POSITIVE_COUNTS:
+        value = grpo.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+            raise UserError(f"{key} {value!r}: must be a positive integer")
+    learning_rate = grpo.get("learning_rate")
+    if not isinstance(learning_rate, (int, float)) or not learning_rate > 0:
+        raise UserError(f"learning_rate {learning_rate!r}: must be a positive number (e.g. 1e-5)")
+    if grpo.get("num_generations", 2) < 2:
+        raise UserError("num_generations must be at least 2: GRPO compares replies to the same prompt")
+    for name in ("train_jsonl", "model_name", "output_dir"):
+        value = grpo.get(name) if name == "output_dir" else getattr(options, name)
+        if not value:
+            raise UserError(f"--{name} is required (give it as a flag or a --config key)")
+    if options.merge and not options.use_lora:
+        raise UserError("--merge needs --use_lora: a full fine-tune already writes the whole model to model/")
+    weights = grpo.get("reward_weights")
+    if weights is not None and len(weights) != 1 + len(options.reward_funcs):
+        raise UserError(
+            f"reward_weights has {len(weights)} value(s) for {1 + len(options.reward_funcs)} reward function(s) "
+            "(the judge first, then each --reward_funcs); give one weight each"
+        )
+
+
+def parse_weights(text: str | None) -> list[float] | None:
+    """`"1.0,0.5"` → [1.0, 0.5]."""
+    if text is None:
+        return None
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UserError(f"--reward_weights {text!r}: expected numbers separated by commas, such as 1.0,0.5") from None

@@ -1,0 +1,308 @@
+"""GRPO as a recipe: set up (check everything, write nothing), train, save.
+
+    >>> config = resolve(read_recipe("recipe.yaml"), flags={...})
+    >>> summary = run(config)          # what `tracegym train` does
+
+TRL's `GRPOTrainer` does the learning (PEFT's LoRA when `use_lora`); tracegym gives it the samples as prompts
+rendered with the student's chat template, the judge as an async reward function, and a callback that writes a
+record per step to log.jsonl. Every check that can fail on bad input runs in `setup`, before the run directory is
+touched, so a bad flag leaves nothing half-made.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tracegym.errors import UserError
+from tracegym.judges import build_judge
+from tracegym.samples import Sample, read_samples
+from tracegym.training import rundir
+from tracegym.training.config import RunConfig
+from tracegym.training.reward import JudgeReward
+
+# Scalar sample fields copied into dataset columns for users' own reward functions (`ground_truth=…`).
+SCALAR_COLUMNS = ("id", "dialogue_id", "ground_truth", "rubric", "task_description")
+
+
+@dataclass
+class TrainingSetup:
+    """Everything a run needs, checked; nothing written yet."""
+
+    config: RunConfig
+    grpo_config: Any  # trl.GRPOConfig
+    lora_config: Any  # peft.LoraConfig | None
+    tokenizer: Any
+    samples: list[Sample]
+    dataset: Any  # datasets.Dataset
+    judge_reward: JudgeReward
+    reward_funcs: list[Any]
+    resume_from: str | None
+    is_main: bool
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.grpo_config.output_dir)
+
+    @property
+    def weights_dir(self) -> Path:
+        return self.output_dir / ("adapter" if self.lora_config is not None else "model")
+
+
+def run(config: RunConfig) -> rundir.RunSummary | None:
+    """Set up, train, save. Returns the summary on the main process, None on the others."""
+    training = setup(config)
+    start_run_dir(training)
+    trainer = train(training)
+    return save(training, trainer)
+
+
+# ---------------------------------------------------------------- setup
+
+
+def setup(config: RunConfig) -> TrainingSetup:
+    from accelerate import PartialState
+
+    options = config.options
+    grpo_config = build_grpo_config(config.grpo)
+    lora_config = build_lora_config(config.lora) if config.lora is not None else None
+    output_dir = Path(grpo_config.output_dir)
+    resume_from = resolve_checkpoint(options.resume_from_checkpoint, output_dir)
+    rundir.prepare_run_dir(output_dir, overwrite=options.overwrite, resuming=resume_from is not None)
+    samples = read_samples(options.train_jsonl)
+    tokenizer = load_tokenizer(options.model_name)
+    dataset = build_dataset(samples, tokenizer, options.max_prompt_length)
+    judge_reward = JudgeReward(build_judge(config.judge))
+    user_funcs = [load_reward_function(spec) for spec in options.reward_funcs]
+    return TrainingSetup(
+        config=config,
+        grpo_config=grpo_config,
+        lora_config=lora_config,
+        tokenizer=tokenizer,
+        samples=samples,
+        dataset=dataset,
+        judge_reward=judge_reward,
+        reward_funcs=[judge_reward, *user_funcs],
+        resume_from=resume_from,
+        is_main=PartialState().is_main_process,
+    )
+
+
+def build_grpo_config(kwargs: dict[str, Any]) -> Any:
+    from trl import GRPOConfig
+
+    try:
+        return GRPOConfig(**kwargs)
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"GRPOConfig rejected the settings: {exc}; fix the flag or the --config key") from None
+
+
+def build_lora_config(kwargs: dict[str, Any]) -> Any:
+    from peft import LoraConfig
+
+    try:
+        return LoraConfig(**kwargs)
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"LoraConfig rejected the settings: {exc}; fix the --config key") from None
+
+
+def resolve_checkpoint(requested: str | None, output_dir: Path) -> str | None:
+    """The checkpoint folder to resume from: `last` is the newest checkpoint-* in the run dir."""
+    if requested is None:
+        return None
+    if requested == "last":
+        from transformers.trainer_utils import get_last_checkpoint
+
+        last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+        if last is None:
+            raise UserError(
+                f"--resume_from_checkpoint last: no checkpoint-* folder in {output_dir}; "
+                "drop the flag to start a new run"
+            )
+        return last
+    if not Path(requested).is_dir():
+        raise UserError(f"--resume_from_checkpoint {requested}: no such folder; give a checkpoint-* folder or `last`")
+    return requested
+
+
+def load_tokenizer(model_name: str) -> Any:
+    """The student's tokenizer; a model that cannot be found is a UserError, checked before anything is written."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    try:
+        AutoConfig.from_pretrained(model_name)
+        tokenizer = AutoTokenizer.from_pretrained(model_name)
+    except (OSError, ValueError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"--model_name {model_name}: cannot load the model ({first_line}); give a folder made by "
+            "`tracegym student`/`sft`, or a hub id this machine can reach"
+        ) from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def build_dataset(samples: list[Sample], tokenizer: Any, max_prompt_length: int) -> Any:
+    """A `datasets.Dataset`: the rendered prompt, the sample as JSON (for the judge), and its scalar fields."""
+    from datasets import Dataset
+
+    from tracegym.training.prompts import PromptStats, render_prompt, sample_messages
+
+    stats = PromptStats()
+    rows = []
+    for sample in samples:
+        record = sample.to_dict()
+        try:
+            prompt = render_prompt(tokenizer, sample_messages(record), max_prompt_length, stats)
+        except UserError as exc:
+            raise UserError(f"sample {sample.id!r}: {exc}") from None
+        row = {"prompt": without_duplicate_bos(tokenizer, prompt), "sample": json.dumps(record, ensure_ascii=False)}
+        row.update({name: str(record.get(name) or "") for name in SCALAR_COLUMNS})
+        rows.append(row)
+    return Dataset.from_list(rows)
+
+
+def without_duplicate_bos(tokenizer: Any, text: str) -> str:
+    """The rendered prompt minus its leading BOS when the tokenizer adds one itself (TRL tokenizes plain prompts
+    with special tokens, and a doubled BOS is a prompt the model never saw in pre-training)."""
+    bos = tokenizer.bos_token
+    if not bos or not text.startswith(bos):
+        return text
+    adds_bos = tokenizer("x")["input_ids"][:1] == [tokenizer.bos_token_id]
+    return text[len(bos) :] if adds_bos else text
+
+
+def load_reward_function(spec: str) -> Any:
+    """`pkg.module:fn` → the function, for TRL's `reward_funcs`."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise UserError(f"--reward_funcs {spec!r}: expected `pkg.module:function`")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UserError(f"--reward_funcs {spec!r}: cannot import {module_name!r} ({exc}); check PYTHONPATH") from None
+    function = getattr(module, attribute, None)
+    if not callable(function):
+        raise UserError(f"--reward_funcs {spec!r}: {module_name} has no function {attribute!r}")
+    return function
+
+
+# ---------------------------------------------------------------- train
+
+
+def start_run_dir(training: TrainingSetup) -> None:
+    """Create the run directory and write the resolved config (main process only)."""
+    if not training.is_main:
+        return
+    output_dir = training.output_dir
+    if training.config.options.overwrite and training.resume_from is None and output_dir.is_dir():
+        shutil.rmtree(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    resolved = training.config.to_dict()
+    resolved["grpo"] = training.grpo_config.to_dict()
+    resolved["lora"] = training.lora_config.to_dict() if training.lora_config is not None else None
+    rundir.write_config(output_dir, resolved)
+
+
+def make_trainer(training: TrainingSetup) -> Any:
+    from transformers.trainer_callback import ProgressCallback
+    from trl import GRPOTrainer
+
+    trainer = GRPOTrainer(
+        model=training.config.options.model_name,
+        reward_funcs=training.reward_funcs,
+        args=training.grpo_config,
+        train_dataset=training.dataset,
+        processing_class=training.tokenizer,
+        peft_config=training.lora_config,
+    )
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(quiet_progress_callback())
+    trainer.add_callback(run_log_callback(training.output_dir))
+    return trainer
+
+
+def train(training: TrainingSetup) -> Any:
+    trainer = make_trainer(training)
+    trainer.train(resume_from_checkpoint=training.resume_from)
+    return trainer
+
+
+def run_log_callback(output_dir: Path) -> Any:
+    from transformers import TrainerCallback
+
+    class RunLogCallback(TrainerCallback):
+        """Appends each logged step to log.jsonl (main process), with a warning when the step had nothing to learn."""
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not state.is_world_process_zero or not logs:
+                return
+            kind = "summary" if "train_runtime" in logs else "step"
+            record = {"kind": kind, "step": state.global_step, "time": round(time.time(), 3), **logs}
+            if kind == "step" and (logs.get("frac_reward_zero_std") or 0.0) >= 1.0:
+                record["warning"] = "reward constant within every group: no learning signal this step"
+            rundir.append_log_record(output_dir, record)
+
+    return RunLogCallback()
+
+
+def quiet_progress_callback() -> Any:
+    """transformers' progress bar, showing the reward beside it instead of printing every log dict to stdout."""
+    from transformers.trainer_callback import ProgressCallback
+
+    class QuietProgressCallback(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if state.is_world_process_zero and self.training_bar is not None and logs and "reward" in logs:
+                shown = {k: logs[k] for k in ("reward", "reward_std", "kl") if logs.get(k) is not None}
+                self.training_bar.set_postfix({k: f"{v:.3f}" for k, v in shown.items()}, refresh=False)
+
+    return QuietProgressCallback()
+
+
+# ---------------------------------------------------------------- save
+
+
+def save(training: TrainingSetup, trainer: Any) -> rundir.RunSummary | None:
+    """Weights (+ tokenizer), merged model if asked, the model card; the loud warning if nothing was learnable."""
+    trainer.save_model(str(training.weights_dir))  # collective under DeepSpeed/FSDP; writes on the main process
+    if not training.is_main:
+        return None
+    merged_dir = save_merged(training, trainer) if training.config.options.merge else None
+    log = rundir.read_log(training.output_dir)
+    warnings = []
+    if rundir.nothing_to_learn(log):
+        warnings.append(rundir.NOTHING_TO_LEARN_WARNING)
+        rundir.append_log_record(training.output_dir, {"kind": "warning", "message": rundir.NOTHING_TO_LEARN_WARNING})
+        print(f"\n{'!' * 80}\n{rundir.NOTHING_TO_LEARN_WARNING}\n{'!' * 80}\n", file=sys.stderr)
+    summary = rundir.RunSummary(
+        output_dir=str(training.output_dir),
+        weights_dir=str(training.weights_dir),
+        steps=trainer.state.global_step,
+        samples=len(training.samples),
+        train_jsonl=str(training.config.options.train_jsonl),
+        model_name=str(training.config.options.model_name),
+        judge_fingerprint=training.judge_reward.judge.fingerprint,
+        config_sha256=(training.output_dir / "config.sha256").read_text().split()[0],
+        final=rundir.final_figures(log),
+        judge_totals=training.judge_reward.totals(),
+        warnings=warnings,
+        merged_dir=str(merged_dir) if merged_dir else None,
+    )
+    rundir.write_model_card(summary)
+    return summary
+
+
+def save_merged(training: TrainingSetup, trainer: Any) -> Path:
+    merged_dir = training.output_dir / "merged"
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    merged = model.merge_and_unload()
+    merged.save_pretrained(str(merged_dir))
+    training.tokenizer.save_pretrained(str(merged_dir))
+    return merged_dir

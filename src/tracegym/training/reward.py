@@ -1,0 +1,144 @@
+"""Any judge as a TRL reward function: async, one judge call per training step, None for a failed verdict.
+
+    >>> from tracegym.judges import JudgeSettings, build_judge
+    >>> from tracegym.training.reward import JudgeReward
+    >>> judge_reward = JudgeReward(build_judge(JudgeSettings(judge="acts", cache="verdicts.sqlite")))
+    >>>
+    >>> def brevity(prompts, completions, **columns):          # your own TRL reward function
+    ...     return [1.0 if len(c) < 200 else 0.0 for c in completions]
+    >>>
+    >>> trainer = GRPOTrainer(model, reward_funcs=[judge_reward, brevity], args=GRPOConfig(reward_weights=[1.0, 0.2]),
+    ...                       train_dataset=dataset)           # dataset rows carry a `sample` column (see below)
+
+TRL calls `await judge_reward(prompts=…, completions=…, **columns)` on its event loop, beside any other async reward
+functions, once per generation batch: every reply of the step goes to `judge.score` in one batch (through the
+verdict cache when the judge is wrapped in one), and the judge's backend fans the calls out under its own limit.
+
+The judge needs the `Sample` each reply answers. The dataset built by `tracegym train` carries it as a `sample`
+column (the record as JSON); a dataset without one must have the record's fields as columns (`id`,
+`ground_truth`, …), and the `prompt` TRL passes stands in for the record's prompt.
+
+A failed verdict is `None`, never 0: TRL leaves that reply out of the group's baseline and gives it no advantage.
+Each call's figures (failures, cache hits, tokens, cost, per-judge parts, seconds spent) are kept in `history`
+and, inside TRL, logged through its `log_metric` hook under `judge/…`, so they reach log.jsonl and TensorBoard.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tracegym.judges.base import Judge, Verdict
+from tracegym.samples import Sample
+
+# Keyword arguments TRL adds beside the dataset's columns; never sample fields.
+TRL_EXTRA_KWARGS = frozenset({"trainer_state", "log_extra", "log_metric", "completion_ids", "environments"})
+
+
+@dataclass
+class StepJudgeStats:
+    """What one reward call (one training step's replies) cost and returned."""
+
+    replies: int = 0
+    failures: int = 0
+    cache_hits: int = 0
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    seconds: float = 0.0
+    parts: dict[str, float] = field(default_factory=dict)  # mean score per judge, over replies it scored
+    first_error: str | None = None
+
+    def metrics(self) -> dict[str, float]:
+        """Flat `judge/…` figures for TRL's `log_metric`."""
+        figures = {
+            "judge/replies": self.replies,
+            "judge/failures": self.failures,
+            "judge/cache_hits": self.cache_hits,
+            "judge/calls": self.calls,
+            "judge/input_tokens": self.input_tokens,
+            "judge/output_tokens": self.output_tokens,
+            "judge/cost_usd": self.cost_usd,
+            "judge/seconds": self.seconds,
+        }
+        figures.update({f"judge/parts/{name}": value for name, value in self.parts.items()})
+        return figures
+
+
+def stats_of(verdicts: Sequence[Verdict], judge_name: str, seconds: float) -> StepJudgeStats:
+    """Totals and per-judge means of one batch of verdicts."""
+    stats = StepJudgeStats(replies=len(verdicts), seconds=seconds)
+    part_values: dict[str, list[float]] = {}
+    for verdict in verdicts:
+        usage = verdict.usage
+        stats.cache_hits += int(usage.cache_hit)
+        stats.calls += usage.calls
+        stats.input_tokens += usage.input_tokens
+        stats.output_tokens += usage.output_tokens
+        stats.cost_usd += usage.cost_usd
+        if verdict.score is None:
+            stats.failures += 1
+            stats.first_error = stats.first_error or verdict.error
+            continue
+        parts = verdict.parts or {judge_name: verdict.score}
+        for name, value in parts.items():
+            if value is not None and not math.isnan(value):
+                part_values.setdefault(name, []).append(float(value))
+    stats.parts = {name: sum(values) / len(values) for name, values in part_values.items()}
+    return stats
+
+
+def completion_text(completion: str | list[dict[str, Any]]) -> str:
+    """The reply's text, for plain completions (a string) and conversational ones (a list of messages)."""
+    if isinstance(completion, str):
+        return completion
+    assistant = [m for m in completion if isinstance(m, dict) and m.get("role", "assistant") == "assistant"]
+    content = (assistant or completion)[-1].get("content", "") if completion else ""
+    if isinstance(content, list):  # content blocks: [{"type": "text", "text": …}]
+        return "".join(block.get("text", "") for block in content if isinstance(block, dict))
+    return str(content)
+
+
+def samples_from_columns(prompts: Sequence[Any], columns: dict[str, Any]) -> list[Sample]:
+    """One Sample per reply, from the `sample` column or else from the record's fields as columns."""
+    if "sample" in columns:
+        return [Sample.from_dict(json.loads(row), where="dataset column `sample`") for row in columns["sample"]]
+    names = [name for name in columns if name not in TRL_EXTRA_KWARGS]
+    samples = []
+    for index, prompt in enumerate(prompts):
+        row = {name: columns[name][index] for name in names}
+        row.setdefault("prompt", prompt if isinstance(prompt, str) else json.dumps(prompt, ensure_ascii=False))
+        samples.append(Sample.from_dict(row, where=f"dataset row {index}"))
+    return samples
+
+
+class JudgeReward:
+    """A judge as an async TRL reward function (`prompts, completions, **columns`) → list of float or None."""
+
+    def __init__(self, judge: Judge, name: str = "judge") -> None:
+        self.judge = judge
+        self.__name__ = name  # TRL names the reward column (`rewards/judge/mean`) after this
+        self.history: list[StepJudgeStats] = []
+
+    async def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
+        samples = samples_from_columns(prompts, columns)
+        replies = [completion_text(completion) for completion in completions]
+        started = time.perf_counter()
+        verdicts = await self.judge.score(samples, replies)
+        stats = stats_of(verdicts, self.judge.name, time.perf_counter() - started)
+        self.history.append(stats)
+        log_metric: Callable[[str, float], None] | None = columns.get("log_metric")
+        if log_metric is not None:
+            for name, value in stats.metrics().items():
+                log_metric(name, float(value))
+        return [verdict.score for verdict in verdicts]
+
+    def totals(self) -> dict[str, Any]:
+        """Everything this reward has judged so far, summed over steps (this process only)."""
+        keys = ("replies", "failures", "cache_hits", "calls", "input_tokens", "output_tokens", "cost_usd", "seconds")
+        return {key: sum(asdict(step)[key] for step in self.history) for key in keys}

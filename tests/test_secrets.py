@@ -95,3 +95,46 @@ def test_filter_keeps_every_record():
     record = logging.LogRecord("tracegym", logging.INFO, __file__, 1, "key=%s", (GEMINI_CANARY,), None)
     assert RedactingFilter().filter(record) is True
     assert record.getMessage() == "key=***"
+
+
+@pytest.mark.parametrize(
+    "judge_spec, extra",
+    [
+        ("gemini", {}),
+        ("openai", {}),
+        ("gemini+openai+acts", {"judge_weights": "0.4,0.4,0.2", "max_judge_calls": 100}),
+    ],
+)
+def test_judges_that_hold_keys_never_show_them(judge_spec, extra, tmp_path):
+    from fake_servers import FakeLLMServer
+
+    from tracegym.judges import JudgeSettings, build_judge, score_sync
+    from tracegym.samples import Sample
+
+    sample = Sample(id="d-turn1", dialogue_id="d", turn_index=1, prompt="User: hi", ground_truth="Hello, how can I help?")
+    with FakeLLMServer() as server:
+        # One URL serves both wire formats: Gemini's REST paths and OpenAI's /v1/chat/completions.
+        settings = JudgeSettings(
+            judge=judge_spec, base_url=server.openai_url if judge_spec == "openai" else server.url,
+            judge_model="fake-judge", cache=str(tmp_path / "cache.sqlite"), **extra,
+        )
+        judge = build_judge(settings)
+        if "+" not in judge_spec:
+            [verdict] = score_sync(judge, [sample], ["Hello! What can I do for you?"])  # clients now exist
+            assert verdict.score is not None, verdict.error
+    shown = "\n".join([repr(judge), str(judge), repr(settings), *_reprs_of_our_objects(judge)])
+    for key in (GEMINI_CANARY, OPENAI_CANARY):
+        assert key not in shown
+        assert key[:12] not in shown
+
+
+def _reprs_of_our_objects(root, depth: int = 0) -> list[str]:
+    """repr of every tracegym object reachable through attributes (SDK clients are the SDKs' business)."""
+    if depth > 4 or not type(root).__module__.startswith("tracegym"):
+        return []
+    found = [repr(root)]
+    for value in vars(root).values() if hasattr(root, "__dict__") else []:
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for item in values:
+            found.extend(_reprs_of_our_objects(item, depth + 1))
+    return found

@@ -46,7 +46,7 @@ class ActsWeights:
     """Every number that shapes the act judge's score; all of them are part of its fingerprint."""
 
     value: float = 1.0
-    cue: float = 0.5
+    cue: float = 0.4
     missing_or_hallucinated: float = 0.15
     wrong_offer: float = 0.3
     over_informing: float = 0.1
@@ -61,15 +61,15 @@ class ActsWeights:
 
 # Words that tell a slot apart in a question; the slot name's own words are added to these.
 SLOT_WORD_CUES: dict[str, tuple[str, ...]] = {
-    "location": ("city", "where", "location", "area"),
-    "city": ("city", "where", "area"),
+    "location": ("city", "where", "location", "area", "branch", "place", "neighborhood"),
+    "city": ("city", "where", "area", "location", "place"),
     "area": ("area", "where", "city"),
-    "destination": ("destination", "where", "going", "headed", "to"),
-    "origin": ("leaving", "departing", "where", "from", "origin"),
-    "from": ("from", "leaving", "departing", "where"),
-    "to": ("to", "going", "destination", "where", "headed"),
+    "destination": ("destination", "where", "going", "headed", "ending", "arriv", "visit", "city"),
+    "origin": ("leaving", "departing", "where", "origin", "starting", "departure", "city"),
+    "from": ("leaving", "departing", "where", "starting", "departure", "origin"),
+    "to": ("going", "destination", "where", "headed", "ending", "arriv"),
     "date": ("date", "day", "when"),
-    "time": ("time", "when"),
+    "time": ("time", "when", "timing"),
     "number": ("how many", "number"),
     "seats": ("people", "seats", "party", "guests", "how many"),
     "tickets": ("tickets", "how many"),
@@ -82,7 +82,45 @@ SLOT_WORD_CUES: dict[str, tuple[str, ...]] = {
     "movie": ("movie", "film"),
     "title": ("movie", "title", "film"),
     "cuisine": ("cuisine", "food", "kind"),
-    "category": ("category", "kind", "type"),
+    "category": ("category", "kind", "type", "cuisine", "food"),
+    "branch": ("branch",),
+    "starting": ("starting",),
+    "subcategory": ("kind", "type"),
+    "departure": ("depart", "leav", "when"),
+    "leaving": ("leav", "depart", "when"),
+    "pickup": ("pick", "collect"),
+    "dropoff": ("drop", "return", "how long", "until"),
+    "return": ("return", "back", "how long", "until"),
+    "check": ("check", "when"),
+    "appointment": ("appointment", "when"),
+    "journey": ("journey", "trip", "travel"),
+    "show": ("show", "when"),
+    "event": ("event", "which"),
+    "theater": ("theater", "theatre", "cinema"),
+    "property": ("property", "apartment", "place"),
+    "attraction": ("attraction", "place"),
+    "car": ("car", "vehicle"),
+    "ride": ("ride", "type"),
+    "seating": ("seat", "class"),
+    "fare": ("fare", "class"),
+    "flight": ("flight", "class"),
+    "playback": ("device", "where", "play"),
+    "street": ("address", "where"),
+    "address": ("address", "where"),
+    "place": ("place", "where"),
+    "venue": ("venue", "where"),
+    "dentist": ("dentist",),
+    "therapist": ("therapist",),
+    "album": ("album",),
+    "track": ("song", "track"),
+    "director": ("director", "directed"),
+    "directed": ("director", "directed"),
+    "actors": ("actor", "starring", "star"),
+    "starring": ("actor", "starring", "star"),
+    "stay": ("how long", "nights", "days"),
+    "group": ("people", "how many", "group"),
+    "travelers": ("people", "travel", "how many", "tickets", "passengers"),
+    "origin_city": ("from", "leaving", "departing"),
     "genre": ("genre", "kind", "type"),
     "price": ("price", "budget", "cost", "expensive", "cheap"),
     "type": ("type", "kind"),
@@ -107,7 +145,37 @@ SLOT_WORD_CUES: dict[str, tuple[str, ...]] = {
     "stay": ("how long", "nights", "days"),
     "days": ("how many days", "how long"),
 }
-SLOT_NAME_STOPWORDS = {"has", "is", "of", "name", "the", "a", "num"}
+BOOLEAN_SLOT_CUES: dict[str, tuple[str, ...]] = {
+    "has_wifi": ("wifi", "wi fi", "wi-fi", "internet"),
+    "pets_allowed": ("pet", "dog", "cat", "animal"),
+    "pets_welcome": ("pet", "dog", "cat", "animal"),
+    "smoking_allowed": ("smok",),
+    "furnished": ("furnish",),
+    "shared_ride": ("shar", "pool"),
+    "free_entry": ("free", "entr", "admission"),
+    "arrives_next_day": ("next day", "following day", "overnight"),
+    "good_for_kids": ("kid", "child", "famil"),
+    "has_vegetarian_options": ("vegetarian", "veggie", "vegan"),
+    "has_seating_outdoors": ("outdoor", "outside", "open air", "patio", "terrace"),
+    "has_live_music": ("live music", "music", "band"),
+    "serves_alcohol": ("alcohol", "drink", "liquor", "bar", "wine", "beer"),
+    "refundable": ("refund",),
+    "is_unisex": ("unisex", "men and women", "both gender"),
+    "has_laundry_service": ("laundry",),
+    "in_unit_laundry": ("laundry", "washer"),
+    "has_garage": ("garage", "parking"),
+    "is_nonstop": ("nonstop", "non stop", "non-stop", "direct", "stop", "layover"),
+    "is_redeye": ("red eye", "red-eye", "redeye", "overnight"),
+    "add_insurance": ("insur", "protection"),
+    "trip_protection": ("insur", "protection"),
+    "private_visibility": ("privat", "visib", "public"),
+    "subtitles": ("subtitle", "caption"),
+    "offers_cosmetic_services": ("cosmetic",),
+}
+GENERIC_BOOLEAN_WORDS = {"has", "is", "allowed", "offers", "serves", "welcome", "options", "service", "services",
+                         "good", "for", "add", "the", "of", "in"}
+CLAUSE_SPLIT = re.compile(r"[.!?;,]|\bbut\b|\band\b|\bhowever\b|\balthough\b")
+SLOT_NAME_STOPWORDS = {"has", "is", "of", "name", "the", "a", "num", "to", "from", "in", "for"}
 
 QUESTION_MARKERS = re.compile(
     r"\b(what|which|when|where|who|how many|how much|how long|do you|would you|could you|can you|"
@@ -115,25 +183,37 @@ QUESTION_MARKERS = re.compile(
     r"tell me|looking for|in mind)\b"
 )
 REQ_MORE_CUES = re.compile(
-    r"\b(anything else|something else|help you with|assist you|any other|else (?:i|can i)|can i help|"
-    r"what else|further help|more help|help with anything|anything more)\b"
+    r"\b(anything|something|else|further|assist\w*|help\w*|any other|more (?:help|requests?|questions?|for you)|"
+    r"need me|do more|other (?:requests?|questions?|needs?)|need any|need more|be all|still need|another)\b"
 )
 GOODBYE_CUES = re.compile(
-    r"\b(bye|goodbye|good day|great day|nice day|good one|wonderful day|great evening|nice evening|"
-    r"enjoy|take care|have a (?:great|good|nice|wonderful|lovely)|you'?re welcome|welcome|see you|cheers)\b"
+    r"\b(bye|goodbye|farewell|good day|enjoy|take care|have (?:a|an) (?:\w+ ){0,2}(?:day|evening|night|afternoon|"
+    r"morning|time|one|weekend|trip|meal|stay|flight|journey|visit|show|movie|ride)|have fun|you'?re welcome|"
+    r"welcome|see you|cheers|glad|happy to|pleasure|thank\w*|appreciate\w*|great day|have yourself|"
+    r"rest of your|take it easy|be here|day|evening|night|pleased|hope|sure thing|help)\b"
 )
 SUCCESS_CUES = re.compile(
-    r"\b(success\w*|booked|reserved|confirmed|done|made|set up|is set|all set|purchased|bought|scheduled|"
-    r"placed|transferred|sent|added|created|completed|playing|started|now play\w*|has been|have been|went through|"
-    r"is booked|enjoy)\b"
+    r"\b(success\w*|booked|reserved|confirmed|done|made|set up|is set|all set|set for|purchased|bought|scheduled|"
+    r"placed|transferred|sent|added|created|complete\w*|playing|started|now play\w*|has been|have been|"
+    r"went through|got it|good to go|secured|ready|finished|on (?:its|the|their) way|processed|initiated|"
+    r"arranged|submitted|registered|rented|enjoy|successful|worked|is (?:now )?(?:on|coming|ordered)|fixed|"
+    r"have a (?:good|great|nice) time|you'?ll|will be|is on|all good|sorted|taken care|in place|set (?:it )?up|"
+    r"managed|i'?ve)\b"
+)
+# Failure words that only a failure states; "sorry" alone also comes with a negative boolean on a success.
+STRONG_FAILURE_CUES = re.compile(
+    r"\b(couldn'?t|could not|unable|failed|fail|not able|unsuccessful|not successful|wasn'?t able|was not able|"
+    r"didn'?t go through|did not go through|went wrong|isn'?t possible|is not possible|not possible|"
+    r"can'?t (?:book|reserve|make|buy|complete|process|do|set|schedule|transfer|get)|cannot (?:book|reserve|make|"
+    r"buy|complete|process|do|set|schedule|transfer|get)|no luck)\b"
 )
 FAILURE_CUES = re.compile(
-    r"\b(sorry|couldn'?t|could not|unable|failed|fail|unfortunately|not able|can'?t|cannot|unsuccessful|"
-    r"wasn'?t able|was not able|didn'?t go through|did not go through|no luck)\b"
+    STRONG_FAILURE_CUES.pattern[:-3] + r"|sorry|unfortunately|regret|apolog\w*|sadly|afraid|not|no|n'?t)\b"
 )
 OFFER_INTENT_CUES = re.compile(
-    r"\b(would you like|do you want|shall i|should i|want me to|like me to|would you care|interested in|"
-    r"like to (?:book|reserve|buy|make|schedule|rent|play|add|purchase|get))\b"
+    r"\b(would you like|do you want|you want|you like|you wish|you need|wanna|shall i|should i|want me to|"
+    r"like me to|would you care|care to|interested|how about|what about|may i|can i|like to|want to|wish to|"
+    r"proceed|go ahead|will i|ready to|you would)\b"
 )
 NEGATION = re.compile(r"\b(not|no|n't|never|without|nor|neither|isn'?t|doesn'?t|don'?t|aren'?t|won'?t|cannot|can'?t)\b")
 NEGATION_SUFFIX = re.compile(r"n't\b")
@@ -144,6 +224,12 @@ GRADER_ADDRESSING = re.compile(
     r"\bverdict\b|\brubric\b|as an ai|language model|\{\s*\"|</?\w+>)",
     re.IGNORECASE,
 )
+REQUEST_PHRASES = re.compile(
+    r"\b(please|let me know|tell me|may i (?:know|have|ask|get)|can i (?:know|have|ask|get)|need to know|"
+    r"prefer\w*|particular|specific|in mind)\b"
+)
+WH_WORDS = re.compile(r"\b(what|which|when|where|who|whom|how many|how much|how long)\b")
+REQ_MORE_ONLY = re.compile(r"\b(anything|something) (?:else|more)\b|\bany(?:thing)? other\b|\bfurther\b")
 SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 WORD = re.compile(r"[a-z0-9']+")
 
@@ -248,7 +334,7 @@ def last_user_turn(sample: Sample) -> str:
 def slot_cues(slot: str) -> set[str]:
     """Words a question about `slot` would contain: the slot name's words and their usual synonyms."""
     words = [w for w in slot.lower().split("_") if w and w not in SLOT_NAME_STOPWORDS]
-    cues = set(words)
+    cues = {w if len(w) <= 5 else w[:5] for w in words} | {w.rstrip("s") for w in words if len(w) > 3}
     for word in words:
         cues.update(SLOT_WORD_CUES.get(word, ()))
         cues.update(SLOT_WORD_CUES.get(word.rstrip("s"), ()))
@@ -295,46 +381,95 @@ def sentences_of(text: str) -> list[str]:
     return [s.strip() for s in SENTENCE_SPLIT.split(text) if s and s.strip()]
 
 
+def boolean_cues(slot: str) -> tuple[str, ...]:
+    """Word stems that name a boolean slot's property; generic words ("allowed", "has") never count."""
+    if slot in BOOLEAN_SLOT_CUES:
+        return BOOLEAN_SLOT_CUES[slot]
+    words = [w for w in slot.lower().split("_") if w not in GENERIC_BOOLEAN_WORDS and len(w) > 2]
+    return tuple(w[:6] for w in words)
+
+
 def boolean_stated(index: ReplyIndex, slot: str, truth: bool) -> bool:
-    """A boolean slot is stated only by its own cue words with the right polarity ("no live music" for False)."""
-    cues = [c for c in slot_cues(slot) if c not in {"how many", "where", "when", "which", "who"} and len(c) > 2]
-    for sentence in sentences_of(index.lowered):
-        for cue in cues:
-            stem = cue[:5] if len(cue) > 5 else cue
-            for match in re.finditer(rf"\b{re.escape(stem)}\w*", sentence):
-                window = sentence[max(0, match.start() - 40): match.start()]
-                negated = bool(NEGATION.search(window) or NEGATION_SUFFIX.search(window))
-                if negated != truth:
-                    return True
+    """A boolean slot is stated only by its own cue words, with the right polarity in the same clause:
+    "pets are not permitted" states pets_allowed=False; "It's not have live music" states nothing about pets."""
+    stems = boolean_cues(slot)
+    for clause in CLAUSE_SPLIT.split(index.lowered):
+        if not any(re.search(rf"\b{re.escape(stem)}", clause) for stem in stems):
+            continue
+        negated = bool(NEGATION.search(clause) or NEGATION_SUFFIX.search(clause))
+        if negated != truth:
+            return True
     return False
 
 
-def stated_value(index: ReplyIndex, item: ValueItem) -> bool:
+def boolean_answered(index: ReplyIndex, slot: str, truth: bool, user_turn: str) -> bool:
+    """A bare "No, there isn't." states has_seating_outdoors=False when the user just asked about outdoor seating."""
+    user = user_turn.lower()
+    if not any(re.search(rf"\b{re.escape(stem)}", user) for stem in boolean_cues(slot)):
+        return False
+    if any(re.search(rf"\b{re.escape(stem)}", index.lowered) for stem in boolean_cues(slot)):
+        return False  # the reply names the property: its own clause decides
+    first_clause = CLAUSE_SPLIT.split(index.lowered.strip(), maxsplit=1)[0]
+    if not re.match(r"\s*(yes|yeah|yep|no|nope|sure|sadly|unfortunately|indeed|absolutely|they|it|there|that)\b", first_clause):
+        return False  # only a direct answer counts: "Smoking is not allowed" says nothing about live music
+    says_no = bool(re.search(r"^\s*(no|nope|sadly|unfortunately)\b", first_clause) or NEGATION.search(first_clause)
+                   or NEGATION_SUFFIX.search(first_clause))
+    says_yes = bool(re.search(r"^\s*(yes|yeah|yep|sure|indeed|they do|it does|it is|they are|absolutely)\b", first_clause))
+    return (says_yes and not says_no) if truth else (says_no and not says_yes)
+
+
+def stated_value(index: ReplyIndex, item: ValueItem, user_turn: str = "") -> bool:
     if value_kind(item.canonical) == "bool":
-        return boolean_stated(index, item.slot, item.canonical.strip().lower() == "true")
+        truth = item.canonical.strip().lower() == "true"
+        return boolean_stated(index, item.slot, truth) or boolean_answered(index, item.slot, truth, user_turn)
     return index.mentions(item.canonical, list(item.surfaces))
 
 
 def requested_slots(reply: str, candidate_slots: set[str], offered: Sequence[str]) -> set[str]:
-    """Slots the reply asks the user for: a question sentence with a request form and the slot's own cue words.
+    """Slots the reply asks the user for: a question (or "please …") sentence holding the slot's own cue words.
 
-    A question that names a concrete value offers or confirms rather than asks; a "anything else?" question asks
-    for nothing in particular.
+    Not a request: a question that names a concrete offered value (it offers or confirms), an "anything else?"
+    question, and an offer of an intent ("Would you like to book it?") with no wh-word.
     """
     asked: set[str] = set()
     for sentence in sentences_of(reply.lower()):
-        if not sentence.endswith("?") and not re.search(r"\b(let me know|please (?:tell|provide|specify))\b", sentence):
+        if not (sentence.endswith(("?", ">", "/")) or REQUEST_PHRASES.search(sentence)
+                or re.match(r"(what|which|when|where|who|how)\b", sentence)):
             continue
-        if not QUESTION_MARKERS.search(sentence) or REQ_MORE_CUES.search(sentence):
+        has_wh = bool(WH_WORDS.search(sentence))
+        if REQ_MORE_ONLY.search(sentence) and not has_wh:
             continue
+        offer_form = bool(OFFER_INTENT_CUES.search(sentence)) and not has_wh and not REQUEST_PHRASES.search(sentence)
         index = ReplyIndex.of(sentence)
         if any(index.mentions_text(value) for value in offered if len(value) > 3):
             continue
-        padded = f" {normalise_text(sentence)} "
+        words = normalise_text(sentence).split()
+        padded = f" {' '.join(words)} "
         for slot in candidate_slots:
-            if any(f" {normalise_text(cue)} " in padded for cue in slot_cues(slot)):
+            cues = boolean_cues(slot) if offer_form else slot_cues(slot)
+            if offer_form and slot not in BOOLEAN_SLOT_CUES:
+                continue  # "Would you like to book it?" offers an intent; it asks for no slot's value
+            if any(_cue_in(cue, padded, words) for cue in cues):
                 asked.add(slot)
     return asked
+
+
+def _cue_in(cue: str, padded: str, words: list[str]) -> bool:
+    cue = normalise_text(cue)
+    if " " in cue or len(cue) < 4:
+        return f" {cue} " in padded
+    return any(word.startswith(cue) for word in words)
+
+
+def request_options_named(index: ReplyIndex, sample: Sample) -> set[str]:
+    """REQUEST acts with values ("Will you be leaving on March 12th?") are answered by naming an option."""
+    named: set[str] = set()
+    for act in sample.acts:
+        if act.get("act") == "REQUEST" and act.get("values"):
+            canonicals = list(act.get("canonical_values") or act.get("values"))
+            if any(index.mentions(c, list(act.get("values") or [])) for c in canonicals):
+                named.add(act.get("slot", ""))
+    return named
 
 
 def hallucinated_in(sample: Sample, index: ReplyIndex) -> list[str]:
@@ -404,6 +539,14 @@ def _without_times_dates(text: str) -> str:
     return re.sub(r"\+?\d[\d\s().-]{7,}\d", " ", stripped)
 
 
+def _without_values(text: str, values: Sequence[str]) -> str:
+    """The text with the reference values cut out: repeating a value the user gave is no copying."""
+    for value in sorted(values, key=len, reverse=True):
+        if len(value) > 1:
+            text = re.sub(re.escape(value), " ", text, flags=re.IGNORECASE)
+    return text
+
+
 def _number_text(number: float) -> str:
     return str(int(number)) if number == int(number) else str(number)
 
@@ -424,11 +567,18 @@ def repetition_factor(reply: str) -> float:
     return factor
 
 
-def copy_share(reply: str, source: str) -> float:
-    """Share of the reply's word trigrams (bigrams for short replies) that occur in `source`."""
+def restates(reply: str, user_turn: str, threshold: float) -> bool:
+    """The reply is mostly the user's last turn and covers most of it: a restated prompt, not an answer."""
+    if len(WORD.findall(reply.lower())) < 2:
+        return False
+    n = 3 if min(len(WORD.findall(reply.lower())), len(WORD.findall(user_turn.lower()))) >= 6 else 2
+    return copy_share(reply, user_turn, n) >= threshold and copy_share(user_turn, reply, n) >= 0.5
+
+
+def copy_share(reply: str, source: str, n: int = 3) -> float:
+    """Share of the reply's word n-grams that occur in `source`."""
     words = WORD.findall(reply.lower())
     source_words = WORD.findall(source.lower())
-    n = 3 if len(words) >= 6 else 2
     grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
     if not grams:
         return 0.0
@@ -443,9 +593,10 @@ def assess(sample: Sample, reply: str, weights: ActsWeights) -> Assessment:
     index = ReplyIndex.of(reply)
     found = Assessment(missing=[], hallucinated=[], wrong_offers=[], off_target_requests=[])
     items = value_items(sample)
+    user_turn = last_user_turn(sample)
     for item in items:
         found.value_total += weights.value
-        if stated_value(index, item):
+        if stated_value(index, item, user_turn):
             found.value_matched += weights.value
         else:
             found.missing.append(f"{item.slot}={item.canonical}")
@@ -458,7 +609,7 @@ def assess(sample: Sample, reply: str, weights: ActsWeights) -> Assessment:
     limit = max(gold_words * weights.length_ratio, gold_words + weights.length_slack_words)
     found.length_factor = min(1.0, limit / reply_words) if reply_words else 1.0
     found.repetition_factor = repetition_factor(reply)
-    if copy_share(reply, last_user_turn(sample)) >= weights.copy_threshold and reply_words >= 3:
+    if restates(reply, last_user_turn(sample), weights.copy_threshold):
         found.copy_factor = weights.copy_factor
     found.addresses_grader = bool(GRADER_ADDRESSING.search(reply))
     return found
@@ -472,29 +623,43 @@ def assess_cues(sample: Sample, reply: str, index: ReplyIndex, found: Assessment
         acceptable = required_slots(sample) | set(requested)
         all_slots = acceptable | {s for s in context_entities(sample)} | set(requested)
         offered = [v for act in sample.acts if act.get("act") in ("OFFER", "CONFIRM") for v in act.get("values") or []]
-        asked = requested_slots(reply, all_slots, offered)
+        asked = requested_slots(reply, all_slots, offered) | request_options_named(index, sample)
         right = asked & set(requested)
         also_fine = (asked & acceptable) - set(requested)
         found.cue_total += weights.cue * len(requested)
         found.cue_matched += weights.cue * min(len(requested), len(right) + len(also_fine))
         found.off_target_requests = sorted(asked - acceptable)
-    has_failure = bool(FAILURE_CUES.search(lowered))
+    strong_failure = bool(STRONG_FAILURE_CUES.search(lowered))
     if "NOTIFY_SUCCESS" in kinds:
         found.cue_total += weights.cue
-        if SUCCESS_CUES.search(lowered) and not has_failure:
+        if SUCCESS_CUES.search(lowered) and not strong_failure:
             found.cue_matched += weights.cue
-        found.wrong_polarity = has_failure
+        found.wrong_polarity = strong_failure
     if "NOTIFY_FAILURE" in kinds:
         found.cue_total += weights.cue
-        if has_failure:
+        if FAILURE_CUES.search(lowered):
             found.cue_matched += weights.cue
         else:
             found.wrong_polarity = bool(SUCCESS_CUES.search(lowered))
-    for act, pattern in (("REQ_MORE", REQ_MORE_CUES), ("GOODBYE", GOODBYE_CUES), ("OFFER_INTENT", OFFER_INTENT_CUES)):
+    for act, pattern in (("REQ_MORE", REQ_MORE_CUES), ("GOODBYE", GOODBYE_CUES)):
         if act in kinds:
             found.cue_total += weights.cue
             if pattern.search(lowered):
                 found.cue_matched += weights.cue
+    if "OFFER_INTENT" in kinds:
+        found.cue_total += weights.cue
+        if offers_intent(lowered, sample):
+            found.cue_matched += weights.cue
+
+
+def offers_intent(lowered: str, sample: Sample) -> bool:
+    """An offer of a new intent: an offering phrase, or a question naming the intent's action ("Buy tickets?")."""
+    if OFFER_INTENT_CUES.search(lowered):
+        return True
+    intents = [v for act in sample.acts if act.get("act") == "OFFER_INTENT" for v in act.get("values") or []]
+    words = {w.lower()[:4] for intent in intents for w in re.findall(r"[A-Z][a-z]+", intent) if len(w) > 2}
+    questions = [s for s in sentences_of(lowered) if s.endswith("?")]
+    return any(re.search(rf"\b{re.escape(w)}", q) for q in questions for w in words)
 
 
 def wrong_offers(sample: Sample, index: ReplyIndex, items: list[ValueItem]) -> list[str]:
@@ -577,7 +742,8 @@ def act_value_recall(sample: Sample, reply: str) -> float | None:
     if not items:
         return None
     index = ReplyIndex.of(reply or "")
-    return sum(1 for item in items if stated_value(index, item)) / len(items)
+    user_turn = last_user_turn(sample)
+    return sum(1 for item in items if stated_value(index, item, user_turn)) / len(items)
 
 
 def hallucinated_values(sample: Sample, reply: str) -> list[str]:

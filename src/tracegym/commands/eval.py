@@ -91,6 +91,7 @@ def default_out_dir(run_dir: str | None, trained_model_dir: str) -> Path:
 def result_lines(result) -> list[str]:
     """What `eval` prints: the seed's three lines first, then the statistics behind them."""
     from tracegym.evaluation.eval import JUDGE, SIGNAL_LABELS
+    from tracegym.evaluation.report import decimals_for
 
     judge = result.judge_delta
     rates = result.win_rates
@@ -107,9 +108,10 @@ def result_lines(result) -> list[str]:
         if not c.n:
             lines.append(f"  {SIGNAL_LABELS[name]}: does not apply to these prompts")
             continue
+        p = decimals_for(name)
         lines.append(
-            f"  {SIGNAL_LABELS[name]}: {c.base_mean:.4f} → {c.trained_mean:.4f}, Δ {c.delta:+.4f} "
-            f"[{c.ci.low:+.4f}, {c.ci.high:+.4f}] (n={c.n})"
+            f"  {SIGNAL_LABELS[name]}: {c.base_mean:.{p}f} → {c.trained_mean:.{p}f}, Δ {c.delta:+.{p}f} "
+            f"[{c.ci.low:+.{p}f}, {c.ci.high:+.{p}f}] (n={c.n})"
         )
     lines.append(f"  corpus chrF: {result.corpus_chrf['base']:.2f} → {result.corpus_chrf['trained']:.2f}")
     lines.append("Δ judge score by group:")

@@ -181,6 +181,7 @@ class EvalResult:
 def evaluate(config: EvalConfig) -> EvalResult:
     """Generate with both models on the same held-out prompts, score both with the judge, compare."""
     from tracegym.evaluation.generate import (
+        check_model_reference,
         load_base_model,
         load_trained_model,
         locate_trained_model,
@@ -189,6 +190,7 @@ def evaluate(config: EvalConfig) -> EvalResult:
     from tracegym.judges import build_judge
 
     samples = held_out_samples(config.eval_jsonl, config.n, config.seed)
+    check_model_reference(config.base_model, "--base_model")
     location = locate_trained_model(config.trained_model_dir)
     judge = build_judge(config.judge)  # before generating: a bad judge flag should fail in a second, not minutes
     generation = dict(

@@ -7,7 +7,8 @@ the tokenizer's eos or Gemma's `<end_of_turn>`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,18 +96,38 @@ def _tokenizer_dir_near(location: ModelLocation) -> Path | None:
     return None
 
 
-def _from_pretrained(loader: Any, name_or_path: str, flag: str) -> Any:
+def check_model_reference(name_or_path: str, flag: str) -> None:
+    """Fail fast on a local-looking path that is not a directory (a hub id such as org/name passes)."""
     path = Path(name_or_path)
     looks_local = path.is_absolute() or name_or_path.startswith(".") or name_or_path.count("/") > 1 or path.exists()
     if looks_local and not path.is_dir():
         raise UserError(f"{flag} {name_or_path}: no such model directory; give a local model dir or a hub id")
+
+
+def _from_pretrained(loader: Any, name_or_path: str, flag: str) -> Any:
+    check_model_reference(name_or_path, flag)
     try:
-        return loader.from_pretrained(name_or_path)
+        with _hub_warnings_quiet():
+            return loader.from_pretrained(name_or_path)
     except (OSError, ValueError, KeyError) as exc:
         raise UserError(
             f"{flag} {name_or_path}: cannot load it ({_first_line(exc)}); give a local model dir, or a hub id "
             "that is in the local cache or reachable"
         ) from None
+
+
+@contextmanager
+def _hub_warnings_quiet() -> Iterator[None]:
+    """The hub client logs each failed request before raising; the UserError says it once, on one line."""
+    import logging
+
+    hub_logger = logging.getLogger("huggingface_hub")
+    level = hub_logger.level
+    hub_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        hub_logger.setLevel(level)
 
 
 def _first_line(exc: BaseException) -> str:

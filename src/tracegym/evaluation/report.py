@@ -22,7 +22,7 @@ TRAINING_CURVES = "training_curves.png"
 DELTA_BY_SERVICE = "delta_by_service.png"
 EXAMPLES_SHOWN = 4  # of the largest gains, and as many of the largest losses
 REWARD_KEYS = ("reward", "rewards/mean", "train/reward")
-LENGTH_KEYS = ("reply_length", "mean_reply_length", "completion_length", "completions/mean_length", "reply_words")
+LENGTH_KEYS = ("completions/mean_length", "reply_length", "mean_reply_length", "completion_length", "reply_words")
 
 
 def write_report(result: EvalResult, out_dir: str | Path) -> dict[str, Path]:
@@ -60,7 +60,9 @@ def read_training_log(run_dir: str | None) -> list[dict[str, Any]]:
             continue  # a log cut short by an interrupted run still plots up to its last whole line
         if isinstance(record, dict):
             records.append(record)
-    return records
+    # `tracegym train` tags its records (step, summary, warning); only steps belong on a per-step curve.
+    steps = [record for record in records if record.get("kind") == "step"]
+    return steps if steps else [record for record in records if "kind" not in record]
 
 
 # ---------------------------------------------------------------------------------------------------- plots
@@ -211,10 +213,16 @@ def report_markdown(result: EvalResult, plotted: set[str]) -> str:
 def _comparison_row(label: str, c: Comparison) -> str:
     if not c.n:
         return f"| {label} | 0 | – | – | – | – | does not apply |"
+    places = decimals_for(c.signal)
     return (
-        f"| {label} | {c.n} | {c.base_mean:.4f} | {c.trained_mean:.4f} | {c.delta:+.4f} | "
-        f"[{c.ci.low:+.4f}, {c.ci.high:+.4f}] | {_verdict(c)} |"
+        f"| {label} | {c.n} | {c.base_mean:.{places}f} | {c.trained_mean:.{places}f} | {c.delta:+.{places}f} | "
+        f"[{c.ci.low:+.{places}f}, {c.ci.high:+.{places}f}] | {_verdict(c)} |"
     )
+
+
+def decimals_for(signal: str) -> int:
+    """chrF (0-100) and word counts read best with 2 places; scores and rates in [0, 1] with 4."""
+    return 2 if signal in ("chrf", "reply_length_words") else 4
 
 
 def _verdict(c: Comparison) -> str:

@@ -1,0 +1,190 @@
+"""`tracegym eval` end to end on a tiny student built by `tracegym student`, a handful of prompts, the act judge."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+
+import pytest
+
+from cli_helpers import REPO_ROOT, assert_user_error, run_cli
+from tracegym.samples import Sample, write_jsonl
+
+SYSTEM = """You are the assistant of the service {service}: Find and reserve restaurants. You are helping the user with this task: Reserve a table.
+Today is Friday, 2019-03-01.
+
+Schema of {service}:
+Slots:
+- restaurant_name: Name of the restaurant
+- city: City where the restaurant is located
+- price_range: Price range (possible values: cheap, moderate, pricey)
+Intents:
+- ReserveRestaurant (transactional): Reserve a table. Required slots: restaurant_name, city. Optional slots (default): none.
+
+Service calls so far (oldest first, this turn's last):
+1. {service}.FindRestaurants(city={city}) -> 1 result
+   - restaurant_name={name}; city={city}; price_range=moderate
+Transaction status: no transaction attempted yet."""
+
+SEED_LINE = {
+    "Base": re.compile(r"^Base scores: \{'mean': [-\d.e]+, 'stdev': [\d.e]+, 'min': [-\d.e]+, 'max': [-\d.e]+\}$"),
+    "Trained": re.compile(r"^Trained scores: \{'mean': [-\d.e]+, 'stdev': [\d.e]+, 'min': [-\d.e]+, 'max': [-\d.e]+\}$"),
+    "Δ": re.compile(r"^Δ mean: [+-]\d"),
+}
+
+
+def make_samples(count: int) -> list[Sample]:
+    places = [("Sino", "San Jose"), ("Blue Moon", "Oakland"), ("Alto", "Palo Alto"), ("Nizza", "Fremont")]
+    samples = []
+    for index in range(count):
+        name, city = places[index % len(places)]
+        service = "Restaurants_2" if index % 2 else "Restaurants_1"
+        samples.append(
+            Sample(
+                id=f"dlg{index}-turn3",
+                dialogue_id=f"dlg{index}",
+                turn_index=3,
+                prompt=f"User: I want to eat in {city}.",
+                ground_truth=f"How about {name} in {city}? It is moderately priced.",
+                messages=[
+                    {"role": "system", "content": SYSTEM.format(service=service, city=city, name=name)},
+                    {"role": "user", "content": "Find me a restaurant please."},
+                    {"role": "assistant", "content": "Which city?"},
+                    {"role": "user", "content": f"I want to eat in {city}."},
+                ],
+                split="dev",
+                service=service,
+                unseen_service=index % 2 == 1,
+                acts=[
+                    {"act": "OFFER", "slot": "restaurant_name", "values": [name], "canonical_values": [name]},
+                    {"act": "OFFER", "slot": "city", "values": [city], "canonical_values": [city]},
+                    {"act": "INFORM", "slot": "price_range", "values": ["moderate"], "canonical_values": ["moderate"]},
+                ],
+            )
+        )
+    return samples
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """samples.jsonl, a tiny student (`tracegym student`), and a `train`-style run dir with a LoRA adapter."""
+    root = tmp_path_factory.mktemp("eval_cli")
+    write_jsonl(root / "samples.jsonl", make_samples(6))
+    built = run_cli(
+        "student", "--train_jsonl", root / "samples.jsonl", "--out_dir", root / "student", "--vocab_size", "400",
+        "--hidden_size", "32", "--num_layers", "1", "--num_heads", "2", "--num_kv_heads", "1",
+    )
+    assert built.returncode == 0, built.stderr
+    make_lora_run_dir(root / "student", root / "run")
+    return root
+
+
+def make_lora_run_dir(student_dir, run_dir) -> None:
+    """What `tracegym train` leaves: adapter/ with the tokenizer, config.yaml naming the judge, log.jsonl."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(student_dir)
+    # init_lora_weights=False: random A and B, so the trained student really differs from its base
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    get_peft_model(model, lora).save_pretrained(run_dir / "adapter")
+    AutoTokenizer.from_pretrained(student_dir).save_pretrained(run_dir / "adapter")
+    (run_dir / "config.yaml").write_text("tracegym:\n  num_generations: 4\njudge:\n  judge: acts\n  cache: null\n")
+    steps = [{"kind": "step", "step": s, "reward": 0.2 + 0.01 * s, "completions/mean_length": 30 - s} for s in range(1, 6)]
+    (run_dir / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in steps + [{"kind": "summary", "train_runtime": 1.0}]))
+
+
+def eval_args(workspace, *extra: str) -> list[str]:
+    return [
+        "eval", "--eval_jsonl", str(workspace / "samples.jsonl"), "--base_model", str(workspace / "student"),
+        "--trained_model_dir", str(workspace / "run"), "--max_new_tokens", "8", "--max_prompt_length", "512",
+        "--batch_size", "4", *extra,
+    ]
+
+
+def test_eval_end_to_end_with_a_lora_run_dir(workspace):
+    out_dir = workspace / "eval_out"
+    result = run_cli(*eval_args(workspace, "--n", "5", "--judge", "acts", "--out_dir", str(out_dir)))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert SEED_LINE["Base"].match(lines[0]), lines[0]
+    assert SEED_LINE["Trained"].match(lines[1]), lines[1]
+    assert SEED_LINE["Δ"].match(lines[2]), lines[2]
+    assert lines[3].startswith("Δ 95% CI (paired bootstrap, 10000 resamples, 5 prompts): [")
+    assert lines[4].startswith("Win / tie / loss: ")
+    assert "training judge: acts" in result.stdout
+    for signal in ("chrF", "slot error rate", "act-value recall", "hallucination rate", "reply length"):
+        assert signal in result.stdout
+    assert "seen services" in result.stdout and "act OFFER" in result.stdout
+
+    generations = [json.loads(line) for line in (out_dir / "generations.jsonl").read_text().splitlines()]
+    assert len(generations) == 5
+    assert all(len(g["base_replies"]) == 1 and len(g["trained_replies"]) == 1 for g in generations)
+    assert all(0.0 <= g["base_scores"][0] <= 1.0 for g in generations)
+    # The adapter was applied: the trained student does not answer exactly like its base.
+    assert any(g["base_replies"] != g["trained_replies"] for g in generations)
+    results = json.loads((out_dir / "results.json").read_text())
+    assert results["judge"]["name"] == "acts" and results["judge"]["fingerprint"].startswith("acts:")
+    assert results["training_judge"] == "acts" and results["n_prompts"] == 5
+    assert (out_dir / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
+    report = (out_dir / "report.md").read_text()
+    assert "Eval judge:** `acts`" in report and "![Reward and reply length over training steps]" in report
+
+
+def test_evaluate_in_process_with_a_full_model_dir_and_sampled_replies(workspace, tmp_path):
+    from tracegym.evaluation import EvalConfig, evaluate, write_report
+
+    shutil.copytree(workspace / "student", tmp_path / "trained" / "model")
+    config = EvalConfig(
+        eval_jsonl=str(workspace / "samples.jsonl"), base_model=str(workspace / "student"),
+        trained_model_dir=str(tmp_path / "trained"), n=3, num_samples=2, temperature=1.0, max_new_tokens=6,
+        max_prompt_length=512, bootstrap_resamples=200,
+    )
+    result = evaluate(config)
+    assert len(result.items) == 3 and all(len(item.trained.replies) == 2 for item in result.items)
+    # The same weights on both sides, sampled with the same seed: identical replies, Δ exactly 0.
+    assert all(item.base.replies == item.trained.replies for item in result.items)
+    assert result.judge_delta.delta == 0.0 and result.win_rates.tie == 1.0 and result.warnings == []
+    paths = write_report(result, tmp_path / "out")
+    assert "training_curves" not in paths and paths["report"].is_file()
+
+
+def test_missing_eval_file_is_one_line_and_leaves_nothing(workspace, tmp_path):
+    result = run_cli(*eval_args(workspace, "--out_dir", str(tmp_path / "out")), "--eval_jsonl", str(tmp_path / "none.jsonl"))
+    assert_user_error(result, "--eval_jsonl", "none.jsonl")
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_base_model_path_is_one_line_and_leaves_nothing(workspace, tmp_path):
+    result = run_cli(*eval_args(workspace, "--out_dir", str(tmp_path / "out")), "--base_model", str(tmp_path / "no_model"))
+    assert_user_error(result, "--base_model", "no_model")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("n", ["0", "-3"])
+def test_n_must_be_positive(workspace, tmp_path, n):
+    result = run_cli(*eval_args(workspace, "--out_dir", str(tmp_path / "out"), f"--n={n}"))
+    assert_user_error(result, "--n")
+    assert not (tmp_path / "out").exists()
+
+
+def test_trained_dir_without_weights_is_one_line(workspace, tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = run_cli(*eval_args(workspace, "--out_dir", str(tmp_path / "out")), "--trained_model_dir", str(tmp_path / "empty"))
+    assert_user_error(result, "--trained_model_dir", "adapter_config.json")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_seed_script_takes_the_seed_flags(tmp_path):
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "eval.py"), "--eval_jsonl", str(tmp_path / "missing.jsonl"),
+         "--base_model", "b", "--trained_model_dir", str(tmp_path), "--n", "50"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert_user_error(result, "--eval_jsonl", "missing.jsonl")

@@ -38,7 +38,7 @@ def make_sample(index: int = 0) -> Sample:
 
 def open_rows(path) -> list[tuple]:
     with sqlite3.connect(path) as connection:
-        return connection.execute("SELECT key, verdict FROM verdicts").fetchall()
+        return connection.execute("SELECT key, score FROM verdicts").fetchall()
 
 
 def test_the_key_changes_with_everything_that_changes_a_verdict():

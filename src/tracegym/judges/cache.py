@@ -19,7 +19,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +30,9 @@ from tracegym.samples import Sample
 KEY_TAG = "sha256"
 KEY_VERSION = 1
 BUSY_TIMEOUT_MS = 60_000
+# Built once: `json.dumps` with options builds a new encoder per call, a cost a cached re-run pays per reply.
+_canonical_json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
+_stored_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 # Named migrations, applied once each and in order (as simonw/llm does); never edit one that has shipped,
 # append a new one instead.
@@ -40,9 +43,12 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE TABLE verdicts (
             key TEXT PRIMARY KEY,
             fingerprint TEXT NOT NULL,
-            verdict TEXT NOT NULL,
+            score REAL NOT NULL,
+            reasoning TEXT NOT NULL,
+            criteria TEXT NOT NULL,
+            parts TEXT NOT NULL,
             created_at REAL NOT NULL
-        ) WITHOUT ROWID;
+        );
         CREATE INDEX verdicts_by_fingerprint ON verdicts (fingerprint);
         """,
     ),
@@ -63,16 +69,28 @@ def verdict_key(fingerprint: str, sample: Sample, response: str) -> str:
     payload = {
         "v": KEY_VERSION,
         "judge": fingerprint,
-        "messages": sample.messages,
-        "prompt": sample.prompt,
+        "messages": [_with_content_digest(message) for message in sample.messages],
+        "prompt": _text_digest(sample.prompt),
         "task": sample.task_description,
         "acts": sample.acts,
         "rubric": sample.rubric,
         "reference": sample.ground_truth,
         "candidate": response,
     }
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return f"{KEY_TAG}:{hashlib.sha256(canonical.encode('utf-8')).hexdigest()}"
+    return f"{KEY_TAG}:{hashlib.sha256(_canonical_json(payload).encode('utf-8')).hexdigest()}"
+
+
+def _with_content_digest(message: Mapping) -> Mapping:
+    # The long texts (the system message, the history) enter the key as their own sha256: hashing raw bytes is
+    # several times faster than JSON-escaping them, and a cached re-run computes a key per reply.
+    content = message.get("content")
+    if not isinstance(content, str):
+        return message
+    return {**message, "content": _text_digest(content)}
+
+
+def _text_digest(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class VerdictCache:
@@ -134,10 +152,13 @@ class VerdictCache:
         if not keys:
             return {}
         rows = self.connection().execute(
-            "SELECT key, verdict FROM verdicts WHERE key IN (SELECT value FROM json_each(?))", (json.dumps(keys),)
+            "SELECT key, score, reasoning, criteria, parts FROM verdicts WHERE key IN (SELECT value FROM json_each(?))",
+            (json.dumps(keys),),
         )
-        hit_usage = Usage(cache_hit=True)
-        found = {key: Verdict.from_dict(json.loads(text), usage=hit_usage) for key, text in rows}
+        found = {
+            key: Verdict(score, reasoning, JSONMapping(criteria), JSONMapping(parts), _HIT)
+            for key, score, reasoning, criteria, parts in rows
+        }
         hits = sum(1 for key in keys if key in found)
         self.stats.hits += hits
         self.stats.misses += len(keys) - hits
@@ -147,7 +168,15 @@ class VerdictCache:
         """Store the parsed verdicts among `items` in one short transaction; returns how many were new."""
         now = time.time()
         rows = [
-            (key, fingerprint, json.dumps(verdict.to_dict(), ensure_ascii=False), now)
+            (
+                key,
+                fingerprint,
+                verdict.score,
+                verdict.reasoning,
+                _stored_json(dict(verdict.criteria)),
+                _stored_json(dict(verdict.parts)),
+                now,
+            )
             for key, verdict in items
             if verdict.score is not None
         ]
@@ -160,7 +189,9 @@ class VerdictCache:
         try:
             before = connection.total_changes
             connection.executemany(
-                "INSERT OR IGNORE INTO verdicts (key, fingerprint, verdict, created_at) VALUES (?, ?, ?, ?)", rows
+                "INSERT OR IGNORE INTO verdicts (key, fingerprint, score, reasoning, criteria, parts, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
             )
             added = connection.total_changes - before
             connection.execute("COMMIT")
@@ -172,6 +203,37 @@ class VerdictCache:
 
     def count(self) -> int:
         return self.connection().execute("SELECT count(*) FROM verdicts").fetchone()[0]
+
+
+_HIT = Usage(cache_hit=True)
+
+
+class JSONMapping(Mapping):
+    """A read-only mapping stored as JSON text, parsed on first use: a cached re-run that reads only scores
+    never pays for parsing every verdict's criteria."""
+
+    __slots__ = ("_text", "_parsed")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._parsed: dict | None = None
+
+    def _mapping(self) -> dict:
+        if self._parsed is None:
+            self._parsed = json.loads(self._text)
+        return self._parsed
+
+    def __getitem__(self, name: str):
+        return self._mapping()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._mapping())
+
+    def __len__(self) -> int:
+        return len(self._mapping())
+
+    def __repr__(self) -> str:
+        return repr(self._mapping())
 
 
 def _enable_wal(connection: sqlite3.Connection) -> None:

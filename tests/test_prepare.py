@@ -1,0 +1,216 @@
+"""`tracegym prepare` through the real CLI: counts, fields, the student's system message, a golden record,
+determinism, loading with datasets, and every bad input the issue names."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import REPO_ROOT, SHARED_SGD, assert_user_error, run_cli
+from tracegym.traces.sgd import bundled_sgd_root
+
+GOLDEN = REPO_ROOT / "tests" / "golden" / "prepare_dev_record.json"
+FIELD_TYPES = {
+    "id": str, "dialogue_id": str, "turn_index": int, "prompt": str, "ground_truth": str, "rubric": str,
+    "task_description": str, "messages": list, "split": str, "unseen_service": bool, "acts": list,
+    "source": str, "metadata": dict,
+}
+
+
+def prepare(tmp_path: Path, *args: str, name: str = "out.jsonl") -> list[dict]:
+    out = tmp_path / name
+    result = run_cli("prepare", "--out_path", out, *args)
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def dev_rows(tmp_path_factory) -> list[dict]:
+    return prepare(tmp_path_factory.mktemp("dev"), "--split", "dev")
+
+
+def system_turns(split: str) -> int:
+    total = 0
+    for path in sorted((bundled_sgd_root() / split).glob("dialogues_*.json")):
+        total += sum(t["speaker"] == "SYSTEM" for d in json.loads(path.read_text()) for t in d["turns"])
+    return total
+
+
+def test_one_sample_per_system_turn_of_the_bundled_split(dev_rows):
+    assert len(dev_rows) == system_turns("dev") > 200
+    assert len({row["dialogue_id"] for row in dev_rows}) == 40
+    assert len({row["id"] for row in dev_rows}) == len(dev_rows)
+
+
+def test_default_is_the_bundled_train_split(tmp_path):
+    rows = prepare(tmp_path)
+    assert len(rows) == system_turns("train")
+    assert {row["split"] for row in rows} == {"train"}
+    assert not any(row["unseen_service"] for row in rows)
+
+
+def test_every_field_present_with_a_stable_type(dev_rows):
+    for row in dev_rows:
+        for name, kind in FIELD_TYPES.items():
+            assert isinstance(row[name], kind), (name, row["id"])
+        assert isinstance(row["service"], str)
+        assert row["service_call"] is None or set(row["service_call"]) == {"method", "parameters"}
+        assert (row["service_results"] is None) == (row["service_call"] is None)
+        assert row["id"] == f"{row['dialogue_id']}-turn{row['turn_index']}"
+        assert row["source"] == "sgd" and row["split"] == "dev"
+        assert all(set(act) == {"act", "slot", "values", "canonical_values"} for act in row["acts"])
+        assert row["messages"][0]["role"] == "system" and row["messages"][-1]["role"] == "user"
+        assert row["rubric"].startswith("- ")
+    assert any(row["unseen_service"] for row in dev_rows) and not all(row["unseen_service"] for row in dev_rows)
+
+
+def test_prompt_is_the_seed_form_of_the_history(dev_rows):
+    row = next(r for r in dev_rows if r["turn_index"] == 3)
+    history = row["messages"][1:]
+    assert row["prompt"] == "\n".join(
+        ("User: " if m["role"] == "user" else "Assistant: ") + m["content"] for m in history
+    )
+    assert row["prompt"].startswith("User: ") and row["prompt"].count("\nAssistant: ") == 1
+
+
+def test_system_message_carries_schema_date_calls_and_status(dev_rows):
+    row = next(r for r in dev_rows if r["service"] == "Restaurants_2" and r["service_call"])
+    system = row["messages"][0]["content"]
+    assert "Restaurants_2" in system.splitlines()[0] and row["task_description"] in system.splitlines()[0]
+    assert "Today is Friday, 2019-03-01." in system
+    assert "- restaurant_name: " in system and "has_seating_outdoors" in system and "(possible values: " in system
+    assert "Optional slots (default): " in system
+    method = row["service_call"]["method"]
+    assert f"Restaurants_2.{method}(" in system and "(this turn)" in system
+    first = row["service_results"][0] if row["service_results"] else {}
+    assert all(f"{slot}={value}" in system for slot, value in first.items())
+    assert "Transaction status: " in system
+    assert "OFFER(" not in system and "dialogue acts" not in system
+
+
+def test_results_past_three_are_cut_with_a_marker(dev_rows):
+    row = next(r for r in dev_rows if r["service_results"] and len(r["service_results"]) > 3)
+    system = row["messages"][0]["content"]
+    assert f"… and {len(row['service_results']) - 3} more" in system
+    assert "; ".join(f"{k}={v}" for k, v in row["service_results"][3].items()) not in system
+
+
+def test_include_acts_and_context_turns(tmp_path):
+    rows = prepare(tmp_path, "--split", "dev", "--include_acts", "--context_turns", "1", "--max_dialogues", "2")
+    for row in rows:
+        acts = row["messages"][0]["content"].split("(dialogue acts): ")[1]
+        assert acts.split(", ")[0].startswith(row["acts"][0]["act"])
+        assert len(row["messages"]) == 2 and row["prompt"].count("\n") == 0
+
+
+def test_services_and_max_samples_filter(tmp_path):
+    rows = prepare(tmp_path, "--split", "dev", "--services", "Alarm_1,NotAService", "--max_samples", "4")
+    assert len(rows) == 4 and {row["service"] for row in rows} == {"Alarm_1"}
+
+
+def test_golden_record(tmp_path):
+    """Record 2 of `tracegym prepare --split dev --max_samples 3`, checked in: a search call with 4 results (one
+    cut), an OFFER and an INFORM_COUNT. Regenerate it with that command when the format changes on purpose."""
+    record = prepare(tmp_path, "--split", "dev", "--max_samples", "3")[2]
+    assert record == json.loads(GOLDEN.read_text())
+
+
+def test_same_seed_same_bytes_other_seed_other_dialogues(tmp_path):
+    def output(seed: str, name: str) -> bytes:
+        out = tmp_path / name
+        assert run_cli("prepare", "--max_dialogues", "5", "--seed", seed, "--out_path", out).returncode == 0
+        return out.read_bytes()
+
+    assert output("7", "a.jsonl") == output("7", "b.jsonl")
+    assert output("7", "a.jsonl") != output("8", "c.jsonl")
+
+
+def test_output_loads_with_datasets(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    prepare(tmp_path, "--split", "test")
+    loaded = datasets.load_dataset("json", data_files=str(tmp_path / "out.jsonl"), split="train")
+    assert len(loaded) == system_turns("test")
+    assert {"messages", "acts", "service_results", "unseen_service"} <= set(loaded.column_names)
+
+
+def test_teacher_rubrics_not_built_yet(tmp_path):
+    result = run_cli("prepare", "--with_rubric", "--teacher", "gemini", "--out_path", tmp_path / "o.jsonl")
+    assert_user_error(result, "not built yet")
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+# ---------------------------------------------------------------------------------------------------- bad input
+
+
+@pytest.fixture
+def sgd_copy(tmp_path) -> Path:
+    root = tmp_path / "sgd"
+    for split in ("train", "dev"):
+        shutil.copytree(bundled_sgd_root() / split, root / split)
+    return root
+
+
+def assert_fails(tmp_path: Path, args: list, *fragments: str) -> None:
+    out = tmp_path / "out.jsonl"
+    assert_user_error(run_cli("prepare", "--out_path", out, *args), *fragments)
+    assert not out.exists() and not list(tmp_path.glob(".out.jsonl.*"))
+
+
+def test_missing_root(tmp_path):
+    assert_fails(tmp_path, ["--sgd_root", tmp_path / "nowhere"], "nowhere", "no such folder")
+
+
+def test_unknown_split(tmp_path, sgd_copy):
+    assert_fails(tmp_path, ["--sgd_root", sgd_copy, "--split", "validation"], "--split", "validation")
+    assert_fails(tmp_path, ["--sgd_root", sgd_copy, "--split", "test"], "test", "no such split folder")
+
+
+def test_missing_schema(tmp_path, sgd_copy):
+    (sgd_copy / "dev" / "schema.json").unlink()
+    assert_fails(tmp_path, ["--sgd_root", sgd_copy, "--split", "dev"], "schema.json", "missing")
+
+
+def test_truncated_json_names_file_line_and_column(tmp_path, sgd_copy):
+    path = sgd_copy / "dev" / "dialogues_002.json"
+    path.write_text(path.read_text()[:5000])
+    assert_fails(tmp_path, ["--sgd_root", sgd_copy, "--split", "dev"], "dialogues_002.json", "line 1 column")
+
+
+def test_malformed_json(tmp_path, sgd_copy):
+    (sgd_copy / "dev" / "dialogues_001.json").write_text('[{"dialogue_id": "1",,}]')
+    assert_fails(tmp_path, ["--sgd_root", sgd_copy, "--split", "dev"], "dialogues_001.json", "malformed")
+
+
+def test_dialogue_missing_field_names_record(tmp_path, sgd_copy):
+    path = sgd_copy / "dev" / "dialogues_002.json"
+    dialogues = json.loads(path.read_text())
+    del dialogues[3]["turns"][1]["utterance"]
+    path.write_text(json.dumps(dialogues))
+    assert_fails(tmp_path, ["--sgd_root", sgd_copy, "--split", "dev"], "dialogues_002.json", "record 3", "utterance")
+
+
+def test_empty_split(tmp_path, sgd_copy):
+    for path in (sgd_copy / "dev").glob("dialogues_*.json"):
+        path.unlink()
+    assert_fails(tmp_path, ["--sgd_root", sgd_copy, "--split", "dev"], "empty split")
+    (sgd_copy / "dev" / "dialogues_001.json").write_text("[]")
+    assert_fails(tmp_path, ["--sgd_root", sgd_copy, "--split", "dev"], "empty split")
+
+
+def test_services_naming_nothing_present(tmp_path):
+    assert_fails(tmp_path, ["--split", "dev", "--services", "Nope_1"], "Nope_1", "choose from")
+
+
+@pytest.mark.skipif(not SHARED_SGD.is_dir(), reason="needs the shared SGD copy")
+def test_acceptance_full_dev_split(tmp_path):
+    """Issue #2's acceptance check: one record per system turn of the shared dev files (19,384)."""
+    out = tmp_path / "dev.jsonl"
+    result = run_cli("prepare", "--sgd_root", SHARED_SGD, "--split", "dev", "--out_path", out)
+    assert result.returncode == 0, result.stderr
+    with out.open() as handle:
+        count = sum(1 for _ in handle)
+    assert count == 19384
+    assert "19384 samples from 2098 dialogues" in result.stdout

@@ -1,15 +1,59 @@
-"""`tracegym rubrics`: not built yet."""
+"""`tracegym rubrics`: a teacher model writes a checkable rubric for each sample, cached and resumable.
+
+    tracegym rubrics --in_path dev.jsonl --out_path dev.rubrics.jsonl --teacher gemini
+
+Each rubric has 5–15 items tagged essential / important / optional / pitfall (Rubrics as Rewards), grounded in the
+reference reply, its dialogue acts and the service schema; judges use it when they score replies. Written rubrics
+are kept in the SQLite file of --cache (default: <out_path>.cache.sqlite), so a re-run after a stop asks the
+teacher only for the missing ones. A sample whose rubric could not be written keeps its old rubric.
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from tracegym.errors import UserError
+from tracegym.commands.common import add_judge_arguments, existing_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("--in_path", required=True, help="samples JSONL (from `tracegym prepare`)")
+    parser.add_argument("--out_path", required=True, help="where to write the samples with their rubrics")
+    parser.add_argument(
+        "--teacher",
+        dest="judge",
+        default=argparse.SUPPRESS,
+        help="the LLM that writes the rubrics: gemini or openai (same as --judge here)",
+    )
+    add_judge_arguments(parser, default_judge=None)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UserError("`tracegym rubrics` is not built yet; see the project's open issues")
+    from tracegym.errors import UserError
+    from tracegym.judges import JudgeSettings
+    from tracegym.judges.rubric_writer import run_rubric_writer
+    from tracegym.samples import read_samples, write_jsonl
+
+    if not args.judge:
+        raise UserError("give --teacher NAME: the LLM that writes the rubrics (gemini or openai)")
+    samples = read_samples(existing_file(args.in_path, "--in_path"))
+    settings = JudgeSettings.from_args(args)
+    if not settings.cache:
+        Path(args.out_path).parent.mkdir(parents=True, exist_ok=True)
+        settings.cache = str(Path(args.out_path).with_name(Path(args.out_path).name + ".cache.sqlite"))
+    result = run_rubric_writer(samples, settings)
+    write_jsonl(args.out_path, result.samples)
+    print(f"n: {len(samples)}")
+    print(f"written: {result.written}")
+    print(f"from_cache: {result.from_cache}")
+    print(f"failures: {len(result.failures)}")
+    print(f"calls: {result.usage.calls}")
+    print(f"input_tokens: {result.usage.input_tokens}")
+    print(f"output_tokens: {result.usage.output_tokens}")
+    print(f"cost_usd: {result.usage.cost_usd:.4f}")
+    print(f"cache: {settings.cache}")
+    if result.failures:
+        import sys
+
+        print(f"first failure: {result.failures[0]}", file=sys.stderr)
+    return 0

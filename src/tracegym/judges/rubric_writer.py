@@ -1,0 +1,265 @@
+"""A teacher model writes a rubric for each sample (Rubrics as Rewards, arXiv 2507.17746).
+
+The rubric is grounded in what the sample holds: the reference reply, its dialogue acts, the service schema and
+context the student was given, and the dialogue so far. It is 5–15 checkable items, each tagged essential,
+important, optional or pitfall, parsed strictly (one repair request, then a failure that leaves the sample's
+rubric as it was). Written rubrics are kept in a `rubrics` table of the SQLite cache file, keyed by everything the
+teacher saw, so a re-run asks only for the missing ones.
+
+    >>> samples = write_rubrics(samples, JudgeSettings(judge="gemini", cache="cache.sqlite"))
+    >>> print(samples[0].rubric)
+    - [essential] States that the restaurant is Sino.
+    ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from tracegym.errors import UserError
+from tracegym.judges.base import Usage
+from tracegym.judges.llm import LLMJudge, Message, VerdictParseError, context_text, load_prompt, parse_json_object
+from tracegym.samples import Sample
+
+PROMPT_NAME = "rubric_writer_v1"
+RUBRIC_TAGS = ("essential", "important", "optional", "pitfall")
+MIN_ITEMS, MAX_ITEMS = 5, 15
+MAX_SCHEMA_CHARS = 6000
+
+RUBRIC_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "reasoning": {"type": "string"},
+        "items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"tag": {"type": "string", "enum": list(RUBRIC_TAGS)}, "item": {"type": "string"}},
+                "required": ["tag", "item"],
+                "additionalProperties": False,
+            },
+        },
+    },
+    "required": ["reasoning", "items"],
+    "additionalProperties": False,
+}
+
+RUBRICS_TABLE = """
+CREATE TABLE IF NOT EXISTS rubrics (
+    key TEXT PRIMARY KEY,
+    writer TEXT NOT NULL,
+    rubric TEXT NOT NULL,
+    created_at REAL NOT NULL
+) WITHOUT ROWID
+"""
+
+
+@dataclass(frozen=True)
+class RubricItem:
+    tag: str
+    text: str
+
+
+def parse_rubric(text: str) -> list[RubricItem]:
+    """The items of a rubric answer `{reasoning, items: [{tag, item}]}`: 5–15, known tags, no empty or repeated item."""
+    data = parse_json_object(text)
+    entries = data.get("items")
+    if not isinstance(entries, list):
+        raise VerdictParseError("items must be a list of {tag, item}")
+    if not MIN_ITEMS <= len(entries) <= MAX_ITEMS:
+        raise VerdictParseError(f"a rubric needs {MIN_ITEMS} to {MAX_ITEMS} items, got {len(entries)}")
+    items: list[RubricItem] = []
+    for entry in entries:
+        if not isinstance(entry, dict) or entry.get("tag") not in RUBRIC_TAGS:
+            raise VerdictParseError(f"each item needs a tag among {', '.join(RUBRIC_TAGS)}, got {json.dumps(entry)[:80]}")
+        item_text = " ".join(str(entry.get("item") or "").split())
+        if not item_text:
+            raise VerdictParseError("an item has no text")
+        if any(item_text == earlier.text for earlier in items):
+            raise VerdictParseError(f"the item {item_text!r} appears twice")
+        items.append(RubricItem(entry["tag"], item_text))
+    if not any(item.tag == "essential" for item in items):
+        raise VerdictParseError("a rubric needs at least one essential item")
+    return items
+
+
+def rubric_markdown(items: Sequence[RubricItem]) -> str:
+    """The sample record's rubric form: `- [tag] item` a line."""
+    return "\n".join(f"- [{item.tag}] {item.text}" for item in items)
+
+
+def acts_text(sample: Sample) -> str:
+    """The reference turn's acts, SGD style: `OFFER(restaurant_name=Sino)`."""
+    lines = []
+    for act in sample.acts:
+        values = act.get("values") or []
+        slot = act.get("slot") or ""
+        argument = f"{slot}={', '.join(map(str, values))}" if values else slot
+        lines.append(f"{act.get('act', '?')}({argument})")
+    return "\n".join(lines) or "(no acts recorded)"
+
+
+def schema_text(sample: Sample) -> str:
+    """What the student was told: its system message (role, schema, service calls and results), bounded."""
+    system = next((m.get("content", "") for m in sample.messages if m.get("role") == "system"), "")
+    text = system or f"Service: {sample.service or '(none)'}"
+    return text if len(text) <= MAX_SCHEMA_CHARS else text[:MAX_SCHEMA_CHARS] + " …"
+
+
+class RubricWriter:
+    """Writes, caches and applies rubrics with a teacher LLM judge (its API, limits and retries)."""
+
+    def __init__(self, teacher: LLMJudge, store: RubricStore | None = None) -> None:
+        self.teacher = teacher
+        self.store = store
+        self.prompt = load_prompt(PROMPT_NAME)
+        self.writer_id = f"{teacher.name}:{teacher.config.model}:{PROMPT_NAME}:{self.prompt.digest}"
+
+    def messages_for(self, sample: Sample) -> list[Message]:
+        fields = {
+            "task": sample.task_description or "(not stated)",
+            "schema": schema_text(sample),
+            "context": context_text(sample),
+            "reference": sample.ground_truth,
+            "acts": acts_text(sample),
+        }
+        return [{"role": "system", "content": self.prompt.system.format()}, {"role": "user", "content": self.prompt.user.format(**fields)}]
+
+    def key_for(self, sample: Sample) -> str:
+        payload = {
+            "writer": self.writer_id,
+            "task": sample.task_description,
+            "schema": schema_text(sample),
+            "context": context_text(sample),
+            "reference": sample.ground_truth,
+            "acts": sample.acts,
+        }
+        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+    async def write(self, samples: Sequence[Sample], on_done: Callable[[], None] | None = None) -> RubricRun:
+        """Samples with their written rubric; cached ones are not asked again, failures keep their old rubric."""
+        keys = [self.key_for(sample) for sample in samples]
+        cached = self.store.get_many(keys) if self.store else {}
+        run = RubricRun(samples=list(samples), from_cache=0)
+        for index, key in enumerate(keys):
+            if key in cached:
+                run.samples[index] = self._with_rubric(samples[index], cached[key])
+                run.from_cache += 1
+                if on_done:
+                    on_done()
+
+        async def write_one(index: int) -> None:
+            parsed, usage, error = await self.teacher.ask(self.messages_for(samples[index]), RUBRIC_SCHEMA, parse_rubric)
+            run.usage = run.usage + usage
+            if parsed is None:
+                run.failures.append(f"{samples[index].id}: {error}")
+                # The old rubric stays; the field is still present (null) so every record has the same fields.
+                extra = {**samples[index].extra, "rubric_writer": samples[index].extra.get("rubric_writer")}
+                run.samples[index] = replace(samples[index], extra=extra)
+            else:
+                rubric = rubric_markdown(parsed)
+                if self.store:
+                    self.store.put(keys[index], self.writer_id, rubric)
+                run.samples[index] = self._with_rubric(samples[index], rubric)
+                run.written += 1
+            if on_done:
+                on_done()
+
+        await asyncio.gather(*(write_one(i) for i, key in enumerate(keys) if key not in cached))
+        return run
+
+    def _with_rubric(self, sample: Sample, rubric: str) -> Sample:
+        return replace(sample, rubric=rubric, extra={**sample.extra, "rubric_writer": self.writer_id})
+
+
+@dataclass
+class RubricRun:
+    """What one `write` did."""
+
+    samples: list[Sample]
+    from_cache: int = 0
+    written: int = 0
+    failures: list[str] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+
+
+class RubricStore:
+    """Written rubrics by key, in a `rubrics` table of the verdict cache's SQLite file (its connection, WAL and
+    busy timeout), so one `--cache` file serves judges and rubric writing, safe across processes."""
+
+    def __init__(self, path: str | Path) -> None:
+        from tracegym.judges.cache import VerdictCache
+
+        self.cache = VerdictCache(path)
+        connection = self.cache.connection()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.execute(RUBRICS_TABLE)
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, str]:
+        rows = self.cache.connection().execute(
+            "SELECT key, rubric FROM rubrics WHERE key IN (SELECT value FROM json_each(?))", (json.dumps(list(keys)),)
+        )
+        return dict(rows)
+
+    def put(self, key: str, writer: str, rubric: str) -> None:
+        connection = self.cache.connection()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.execute(
+                "INSERT OR REPLACE INTO rubrics (key, writer, rubric, created_at) VALUES (?, ?, ?, ?)",
+                (key, writer, rubric, time.time()),
+            )
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+    def count(self) -> int:
+        return self.cache.connection().execute("SELECT count(*) FROM rubrics").fetchone()[0]
+
+    def close(self) -> None:
+        self.cache.close()
+
+
+def teacher_from_settings(settings: Any) -> LLMJudge:
+    """The LLM judge named by `settings.judge`, which must be able to write (gemini, openai, or a plugin that is
+    an LLMJudge)."""
+    from tracegym.judges import judge_class
+
+    if not settings.judge or "+" in settings.judge:
+        raise UserError(f"--teacher {settings.judge!r}: name one LLM judge that writes rubrics, such as gemini or openai")
+    teacher = judge_class(settings.judge).from_settings(settings)
+    if not isinstance(teacher, LLMJudge):
+        raise UserError(f"--teacher {settings.judge}: this judge cannot write text; use an LLM judge such as gemini or openai")
+    return teacher
+
+
+def write_rubrics(samples: Sequence[Sample], settings: Any, progress: bool = True) -> list[Sample]:
+    """`samples` with teacher-written rubrics (cached in `settings.cache` when set); used by `tracegym prepare
+    --with_rubric`. Samples whose rubric could not be written keep the one they had."""
+    return run_rubric_writer(samples, settings, progress=progress).samples
+
+
+def run_rubric_writer(samples: Sequence[Sample], settings: Any, progress: bool = True) -> RubricRun:
+    writer = RubricWriter(teacher_from_settings(settings), RubricStore(settings.cache) if settings.cache else None)
+    from tqdm import tqdm
+
+    with tqdm(total=len(samples), desc="writing rubrics", unit="sample", disable=not progress) as bar:
+        try:
+            return asyncio.run(writer.write(samples, on_done=lambda: bar.update(1)))
+        finally:
+            if writer.store:
+                writer.store.close()

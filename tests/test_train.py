@@ -1,0 +1,233 @@
+"""`tracegym train`: GRPO on a tiny student built locally (`tracegym student`), through the real CLI.
+
+The act judge scores an untrained student's babble 0 everywhere, so the runs that must move weights add a reply-length
+reward (`--reward_funcs test_train:reply_length_reward`), which is also how users mix their own rewards in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from cli_helpers import REPO_ROOT, assert_user_error, run_cli
+
+from tracegym.samples import write_jsonl
+
+TESTS_DIR = Path(__file__).resolve().parent
+WITH_TESTS_ON_PATH = {"PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")]))}
+SMALL_STEP = (
+    "--num_generations", "4", "--per_device_train_batch_size", "8", "--gradient_accumulation_steps", "1",
+    "--max_completion_length", "12", "--max_prompt_length", "96", "--learning_rate", "0.01",
+)
+CITIES = ("San Jose", "Oakland", "Fresno", "Berkeley")
+
+
+def reply_length_reward(prompts, completions, **columns):
+    """A user's own TRL reward function: longer replies (up to 60 characters) score higher."""
+    return [min(len(completion), 60) / 60 for completion in completions]
+
+
+def sample_rows(count: int = 8) -> list[dict]:
+    rows = []
+    for index in range(count):
+        city = CITIES[index % len(CITIES)]
+        user = f"I want to eat in {city}. Anything good?"
+        rows.append(
+            {
+                "id": f"d{index}-turn1",
+                "dialogue_id": f"d{index}",
+                "turn_index": 1,
+                "prompt": f"User: {user}",
+                "ground_truth": f"Sino is a nice place in {city}. Anything else?",
+                "rubric": "- offers a restaurant\n- names the city",
+                "task_description": "Find a restaurant",
+                "messages": [
+                    {"role": "system", "content": "You help the user find a restaurant.\nToday is Friday, 2019-03-01."},
+                    {"role": "user", "content": user},
+                ],
+                "split": "train",
+                "service": "Restaurants_1",
+                "unseen_service": False,
+                "acts": [
+                    {"act": "OFFER", "slot": "restaurant_name", "values": ["Sino"], "canonical_values": ["Sino"]},
+                    {"act": "INFORM", "slot": "city", "values": [city], "canonical_values": [city]},
+                ],
+                "service_call": None,
+                "service_results": None,
+                "source": "sgd",
+                "metadata": {},
+            }
+        )
+    return rows
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """Samples and a tiny student (`tracegym student`, a few thousand parameters)."""
+    root = tmp_path_factory.mktemp("train")
+    write_jsonl(root / "train.jsonl", sample_rows())
+    result = run_cli(
+        "student", "--train_jsonl", root / "train.jsonl", "--out_dir", root / "student",
+        "--vocab_size", "300", "--hidden_size", "32", "--num_layers", "2", "--num_heads", "2", "--num_kv_heads", "1",
+    )
+    assert result.returncode == 0, result.stderr
+    return root
+
+
+def train_args(workspace: Path, output_dir: Path, *extra: str) -> list[str]:
+    return [
+        "train", "--train_jsonl", workspace / "train.jsonl", "--model_name", workspace / "student",
+        "--output_dir", output_dir, *SMALL_STEP, *extra,
+    ]
+
+
+def read_log(output_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (output_dir / "log.jsonl").read_text().splitlines()]
+
+
+def test_help_lists_the_seed_flags():
+    result = run_cli("train", "--help")
+    assert result.returncode == 0, result.stderr
+    for flag in ("--train_jsonl", "--model_name", "--use_lora", "--max_steps", "--learning_rate", "--num_generations",
+                 "--per_device_train_batch_size", "--gradient_accumulation_steps", "--max_prompt_length",
+                 "--max_completion_length", "--output_dir", "--config", "--reward_funcs", "--resume_from_checkpoint",
+                 "--judge", "--merge", "--use_vllm"):
+        assert flag in result.stdout, flag
+
+
+@pytest.mark.slow
+def test_lora_steps_move_the_adapter_only_then_resume_continues(workspace, tmp_path):
+    import torch
+    from peft import AutoPeftModelForCausalLM
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    run_dir = tmp_path / "run"
+    first = run_cli(
+        *train_args(workspace, run_dir, "--use_lora", "--max_steps", "2", "--save_steps", "1", "--merge",
+                    "--reward_funcs", "test_train:reply_length_reward", "--reward_weights", "1.0,1.0"),
+        env=WITH_TESTS_ON_PATH,
+    )
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout.strip().splitlines()[-1])
+    assert summary["steps"] == 2
+
+    adapter = load_file(run_dir / "adapter" / "adapter_model.safetensors")
+    lora_b = [tensor for name, tensor in adapter.items() if "lora_B" in name]
+    assert lora_b and any(tensor.abs().sum() > 0 for tensor in lora_b), "LoRA B starts at zero and must have moved"
+
+    base = AutoModelForCausalLM.from_pretrained(workspace / "student")
+    tuned = AutoPeftModelForCausalLM.from_pretrained(run_dir / "adapter")
+    tuned_base = {n.replace("base_model.model.", "").replace(".base_layer", ""): p
+                  for n, p in tuned.named_parameters() if "lora_" not in n}
+    for name, parameter in base.named_parameters():
+        assert torch.equal(parameter, tuned_base[name]), f"base weight {name} changed"
+
+    tokenizer = AutoTokenizer.from_pretrained(run_dir / "adapter")
+    inputs = tokenizer("<start_of_turn>user\nhello<end_of_turn>\n<start_of_turn>model\n", return_tensors="pt")
+    generated = tuned.generate(**inputs, max_new_tokens=5, do_sample=False)
+    assert generated.shape[1] > inputs["input_ids"].shape[1]
+    assert (run_dir / "merged" / "config.json").is_file()
+
+    log = [r for r in read_log(run_dir) if r["kind"] == "step"]
+    assert [r["step"] for r in log] == [1, 2]
+    assert {"reward", "reward_std", "frac_reward_zero_std", "rewards/judge/mean", "judge/parts/acts",
+            "judge/failures", "judge/cache_hits", "judge/cost_usd", "completions/mean_length"} <= set(log[0])
+    digest = (run_dir / "config.sha256").read_text().split()[0]
+    import hashlib
+
+    assert hashlib.sha256((run_dir / "config.yaml").read_bytes()).hexdigest() == digest
+    card = (run_dir / "README.md").read_text()
+    assert "acts:" in card and digest in card
+    assert list((run_dir / "runs").rglob("events.out.tfevents.*")), "TensorBoard events in the run dir"
+
+    resumed = run_cli(
+        *train_args(workspace, run_dir, "--use_lora", "--max_steps", "3", "--save_steps", "1",
+                    "--reward_funcs", "test_train:reply_length_reward", "--resume_from_checkpoint"),
+        env=WITH_TESTS_ON_PATH,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout.strip().splitlines()[-1])["steps"] == 3
+    assert [r["step"] for r in read_log(run_dir) if r["kind"] == "step"] == [1, 2, 3]
+    assert (run_dir / "checkpoint-3").is_dir()
+
+
+@pytest.mark.slow
+def test_constant_reward_is_warned_about_loudly(workspace, tmp_path):
+    run_dir = tmp_path / "flat"
+    result = run_cli(*train_args(workspace, run_dir, "--max_steps", "1", "--judge", "acts"))
+    assert result.returncode == 0, result.stderr
+    assert "nothing to learn" in result.stderr
+    assert "nothing to learn" in (run_dir / "README.md").read_text()
+    assert any(r["kind"] == "warning" for r in read_log(run_dir))
+    assert (run_dir / "model" / "config.json").is_file(), "a full fine-tune writes model/"
+
+
+@pytest.mark.slow
+def test_two_processes_train_and_only_rank_zero_writes(workspace, tmp_path):
+    accelerate = shutil.which("accelerate")
+    assert accelerate, "accelerate is installed with tracegym[train]"
+    run_dir = tmp_path / "ddp"
+    cache = tmp_path / "verdicts.sqlite"
+    args = train_args(workspace, run_dir, "--use_lora", "--max_steps", "2", "--per_device_train_batch_size", "4",
+                      "--cache", cache, "--report_to", "none")
+    result = subprocess.run(
+        [accelerate, "launch", "--num_processes", "2", "--cpu", "--num_machines", "1", "--mixed_precision", "no",
+         "--dynamo_backend", "no", "-m", "tracegym", *map(str, args)],
+        capture_output=True, text=True, timeout=600, cwd=REPO_ROOT,
+        env={**os.environ, "ACCELERATE_USE_CPU": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [r["step"] for r in read_log(run_dir) if r["kind"] == "step"] == [1, 2], "one record per step: rank 0"
+    assert result.stdout.count('"output_dir"') == 1, "only rank 0 prints the summary"
+    assert (run_dir / "adapter" / "adapter_model.safetensors").is_file()
+    assert cache.is_file()
+
+
+@pytest.mark.slow
+def test_student_then_sft_then_train_through_the_cli(workspace, tmp_path):
+    sft_dir = tmp_path / "sft"
+    sft = run_cli("sft", "--model_name", workspace / "student", "--train_jsonl", workspace / "train.jsonl",
+                  "--output_dir", sft_dir, "--max_steps", "2")
+    assert sft.returncode == 0, sft.stderr
+    run_dir = tmp_path / "grpo"
+    result = run_cli("train", "--train_jsonl", workspace / "train.jsonl", "--model_name", sft_dir,
+                     "--output_dir", run_dir, "--use_lora", "--max_steps", "1", *SMALL_STEP)
+    assert result.returncode == 0, result.stderr
+    assert (run_dir / "adapter" / "adapter_config.json").is_file()
+
+
+def test_bad_inputs_are_one_line_errors_and_leave_no_run_dir(workspace, tmp_path):
+    bad_samples = tmp_path / "bad.jsonl"
+    bad_samples.write_text(json.dumps({"id": "x", "dialogue_id": "d", "turn_index": 0, "prompt": "hi"}) + "\n")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("learning_rate: 1.0e-5\nnot_a_trl_field: 3\n")
+    cases = [
+        (["--train_jsonl", bad_samples], "ground_truth"),
+        (["--judge", "nosuchjudge"], "nosuchjudge"),
+        (["--model_name", tmp_path / "no_model"], "no_model"),
+        (["--config", recipe], "not_a_trl_field"),
+        (["--num_generations", "0"], "--num_generations"),
+        (["--max_steps", "-3"], "--max_steps"),
+    ]
+    def run_case(index: int):
+        override, fragment = cases[index]
+        run_dir = tmp_path / f"run{index}"
+        args = train_args(workspace, run_dir)
+        for flag, value in zip(override[::2], override[1::2]):
+            if flag in args:
+                args[args.index(flag) + 1] = value
+            else:
+                args += [flag, value]
+        return run_dir, fragment, run_cli(*args)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:  # each case is a fresh interpreter importing TRL: overlap them
+        outcomes = list(pool.map(run_case, range(len(cases))))
+    for run_dir, fragment, result in outcomes:
+        assert_user_error(result, fragment)
+        assert not run_dir.exists(), f"a bad input ({fragment}) left {run_dir} behind"

@@ -429,6 +429,18 @@ def run_audit(
     """Audit `judge` on `n` prompts chosen from `samples`; with `retest_judge` (the same judge, uncached) and
     `retest_n` > 0, also score `retest_n` of the same inputs twice for test-retest consistency."""
     items = select_audit_items(samples, n, seed)
+    return audit_items(judge, items, seed=seed, retest_judge=retest_judge, retest_n=retest_n)
+
+
+def audit_items(
+    judge: Judge,
+    items: Sequence[AuditItem],
+    *,
+    seed: int = 0,
+    retest_judge: Judge | None = None,
+    retest_n: int = 0,
+) -> AuditReport:
+    """`run_audit` on prompts already chosen by `select_audit_items`."""
     labels, batch_samples, replies = attack_batch(items)
     verdicts = score_batch(judge, batch_samples, replies)
     by_label: dict[str, list[int]] = defaultdict(list)

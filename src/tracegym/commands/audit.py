@@ -47,21 +47,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tracegym.audit import format_table, run_audit
+    from tracegym.audit import ATTACKS, audit_items, format_table, select_audit_items
     from tracegym.errors import UserError
     from tracegym.judges import JudgeSettings, build_judge
     from tracegym.samples import write_json
 
     if not args.judge:
         raise UserError("--judge is required: name the judge to audit, e.g. --judge acts or --judge gemini")
-    samples = _audit_samples(args.in_path)
+    items = select_audit_items(_audit_samples(args.in_path), args.n, args.seed)
     settings = JudgeSettings.from_args(args)
     judge = build_judge(settings)
     retest_judge = None
     if args.retest_n > 0 and not _is_deterministic(settings.judge):
         retest_judge = build_judge(dataclasses.replace(settings, cache=None))
-    print(f"auditing judge {settings.judge} on {args.n} prompts ...", file=sys.stderr)
-    report = run_audit(judge, samples, n=args.n, seed=args.seed, retest_judge=retest_judge, retest_n=args.retest_n)
+    replies = len(items) * (len(ATTACKS) + 1)
+    print(f"auditing judge {settings.judge}: {replies} replies on {len(items)} prompts ...", file=sys.stderr)
+    report = audit_items(judge, items, seed=args.seed, retest_judge=retest_judge, retest_n=args.retest_n)
     if args.out_path:
         write_json(args.out_path, report.to_dict())
     print(format_table(report))

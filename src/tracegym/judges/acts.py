@@ -603,7 +603,7 @@ def assess(sample: Sample, reply: str, weights: ActsWeights) -> Assessment:
     assess_cues(sample, reply, index, found, weights)
     found.hallucinated = hallucinated_in(sample, index)
     found.wrong_offers = wrong_offers(sample, index, items)
-    found.over_informed = len(found.hallucinated)
+    found.over_informed = max(len(found.hallucinated), len(context_values_stated(sample, index)))
     gold_words = len(WORD.findall(sample.ground_truth or ""))
     reply_words = len(WORD.findall(reply.lower()))
     limit = max(gold_words * weights.length_ratio, gold_words + weights.length_slack_words)
@@ -660,6 +660,22 @@ def offers_intent(lowered: str, sample: Sample) -> bool:
     words = {w.lower()[:4] for intent in intents for w in re.findall(r"[A-Z][a-z]+", intent) if len(w) > 2}
     questions = [s for s in sentences_of(lowered) if s.endswith("?")]
     return any(re.search(rf"\b{re.escape(w)}", q) for q in questions for w in words)
+
+
+def context_values_stated(sample: Sample, index: ReplyIndex) -> list[str]:
+    """Values of the service results and call that the reply states beyond the reference acts (over-informing)."""
+    reference = {normalise_text(v) for v in reference_values(sample)}
+    stated: list[str] = []
+    for values in context_entities(sample).values():
+        for value in values:
+            norm = normalise_text(value)
+            if not norm or norm in reference or value_kind(value) == "bool" or norm in ("dontcare",):
+                continue
+            if value_kind(value) == "text" and len(norm) < 3:
+                continue
+            if index.mentions(value) and value not in stated:
+                stated.append(value)
+    return stated
 
 
 def wrong_offers(sample: Sample, index: ReplyIndex, items: list[ValueItem]) -> list[str]:

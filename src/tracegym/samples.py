@@ -12,7 +12,7 @@ import os
 import random
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +43,9 @@ class Sample:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        row = asdict(self)
-        row.update(row.pop("extra"))
+        """The record as a JSON-ready dict (shallow: nested lists and dicts are shared, not copied)."""
+        row = {name: getattr(self, name) for name in FIELD_NAMES}
+        row.update(self.extra)
         return row
 
     @classmethod

@@ -112,14 +112,7 @@ def with_teacher_rubrics(samples: Iterable[Sample], teacher: str) -> Iterator[Sa
 def _noting_dialogues(samples: Iterable[Sample], dialogue_ids: set[str]) -> Iterator[dict[str, Any]]:
     for sample in samples:
         dialogue_ids.add(sample.dialogue_id)
-        yield _row(sample)
-
-
-def _row(sample: Sample) -> dict[str, Any]:
-    """`sample.to_dict()` without its deep copy (`dataclasses.asdict`), which would double prepare's time."""
-    row = dict(vars(sample))
-    row.update(row.pop("extra"))
-    return row
+        yield sample.to_dict()
 
 
 def _with_progress(samples: Iterator[Sample], label: str) -> Iterator[Sample]:

@@ -8,6 +8,7 @@ import sqlite3
 import pytest
 
 from cli_helpers import assert_user_error, run_cli
+from fake_servers import FakeLLMServer
 
 ADDRESS_ACTS = [
     {"act": "INFORM", "slot": "street_address", "values": ["377 Santana Row"], "canonical_values": ["377 Santana Row"]}
@@ -134,6 +135,60 @@ def test_without_a_cache_the_stop_message_says_how_to_resume(tmp_path, replies_f
     result = run_cli("judge", "--in_path", replies_file, "--out_path", tmp_path / "o.jsonl", "--max_judge_calls", "2")
     assert result.returncode == 3
     assert "add --cache PATH" in result.stderr and not (tmp_path / "o.jsonl").exists()
+
+
+def openai_flags(server: FakeLLMServer, *extra: str) -> list[str]:
+    return ["--judge", "openai", "--judge_model", "fake-judge", "--base_url", server.openai_url, *extra]
+
+
+def test_a_remote_judge_rerun_with_the_cache_sends_no_request(tmp_path, replies_file):
+    cache = tmp_path / "verdicts.sqlite"
+    with FakeLLMServer() as server:
+        command = ["judge", "--in_path", replies_file, "--out_path", tmp_path / "o.jsonl", "--cache", cache]
+        first = run_cli(*command, *openai_flags(server))
+        requests_after_first = server.request_count
+        second = run_cli(*command, *openai_flags(server))
+
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert requests_after_first == len(REPLIES) and server.request_count == len(REPLIES)
+    first_summary, second_summary = summary_of(first.stdout), summary_of(second.stdout)
+    assert first_summary["calls"] == str(len(REPLIES)) and int(first_summary["input_tokens"]) > 0
+    assert second_summary["cache_hits"] == str(len(REPLIES)) and second_summary["calls"] == "0"
+    assert float(second_summary["cost_usd"]) == 0.0 and second_summary["mean"] == first_summary["mean"]
+
+
+def test_the_cost_cap_prices_tokens_from_a_price_file_and_a_rerun_resumes(tmp_path, replies_file):
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"fake-judge": {"input": 1000, "output": 1000}}))  # dear, so the cap bites
+    cache = tmp_path / "verdicts.sqlite"
+    out = tmp_path / "o.jsonl"
+    with FakeLLMServer() as server:
+        command = ["judge", "--in_path", replies_file, "--out_path", out, "--cache", cache, *openai_flags(server)]
+        stopped = run_cli(*command, "--max_judge_cost_usd", "0.0001", env={"TRACEGYM_PRICES": str(prices)})
+        paid_requests = server.request_count
+        written_at_stop = out.exists()
+        resumed = run_cli(*command, env={"TRACEGYM_PRICES": str(prices)})
+
+    assert stopped.returncode == 3, stopped.stderr
+    assert "--max_judge_cost_usd" in stopped.stderr and not written_at_stop
+    assert paid_requests == 1  # the first reply alone costs more than the cap: nothing is sent after it
+    assert resumed.returncode == 0, resumed.stderr
+    assert server.request_count == len(REPLIES)  # the re-run sent only the replies not yet paid for
+    summary = summary_of(resumed.stdout)
+    assert summary["cache_hits"] == "1" and float(summary["cost_usd"]) > 0.0001
+
+
+def test_a_mixture_with_a_remote_judge_fails_a_reply_whose_verdict_is_malformed(tmp_path, replies_file):
+    out = tmp_path / "o.jsonl"
+    with FakeLLMServer() as server:
+        server.script("malformed", "malformed")  # the first reply's verdict, then its repair retry
+        result = run_cli("judge", "--in_path", replies_file, "--out_path", out, "--batch_size", "1",
+                         *openai_flags(server, "--judge", "openai+acts", "--judge_weights", "0.7,0.3"))
+
+    assert result.returncode == 0, result.stderr
+    scores = [row["score"] for row in read_records(out)]
+    assert scores[0] is None and all(score is not None for score in scores[1:])
+    assert summary_of(result.stdout)["failures"] == "1"
 
 
 @pytest.mark.parametrize(

@@ -124,9 +124,8 @@ class VerdictCache:
         return self._connection
 
     def _open(self) -> sqlite3.Connection:
-        if self.path.parent and not self.path.parent.exists():
-            raise UserError(f"--cache {self.path}: the folder {self.path.parent} does not exist; create it first")
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: we open every transaction ourselves, so each write stays short and explicit.
             connection = sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
@@ -135,7 +134,7 @@ class VerdictCache:
             _enable_wal(connection)
             connection.execute("PRAGMA synchronous = NORMAL")
             _migrate(connection)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
             raise UserError(
                 f"--cache {self.path}: not a usable verdict cache ({exc}); delete it or pass another path"
             ) from None

@@ -150,7 +150,8 @@ def test_evaluate_in_process_with_a_full_model_dir_and_sampled_replies(workspace
     assert all(item.base.replies == item.trained.replies for item in result.items)
     assert result.judge_delta.delta == 0.0 and result.win_rates.tie == 1.0 and result.warnings == []
     paths = write_report(result, tmp_path / "out")
-    assert "training_curves" not in paths and paths["report"].is_file()
+    assert "training_curves" not in paths
+    assert "dlg" in paths["report"].read_text()  # all ties, yet the examples table still shows prompts
 
 
 def test_missing_eval_file_is_one_line_and_leaves_nothing(workspace, tmp_path):

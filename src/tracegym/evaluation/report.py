@@ -235,19 +235,23 @@ def _verdict(c: Comparison) -> str:
 
 def _examples_section(result: EvalResult) -> list[str]:
     scored = [item for item in result.items if item.base.mean_score() is not None and item.trained.mean_score() is not None]
-    by_gain = sorted(scored, key=lambda item: item.trained.mean_score() - item.base.mean_score())
+    by_gain = sorted(scored, key=_gain)
     losses = [item for item in by_gain[:EXAMPLES_SHOWN] if _gain(item) < 0]
     gains = [item for item in reversed(by_gain[-EXAMPLES_SHOWN:]) if _gain(item) > 0]
+    shown_ids = {item.sample.id for item in gains + losses}
+    # Ties say something too (the same reply, or two different replies the judge cannot tell apart).
+    others = [item for item in scored if item.sample.id not in shown_ids][: 2 * EXAMPLES_SHOWN - len(shown_ids)]
     lines = [
         "## Examples",
         "",
-        f"The {len(gains)} largest gains and {len(losses)} largest losses of the judge score "
-        "(first reply of each model). Every generation is in `generations.jsonl`.",
+        f"The {len(gains)} largest gains and {len(losses)} largest losses of the judge score"
+        + (f", then {len(others)} more prompts" if others else "")
+        + " (first reply of each model). Every generation is in `generations.jsonl`.",
         "",
         "| id | last turns | reference | base reply | trained reply | base | trained |",
         "| --- | --- | --- | --- | --- | ---: | ---: |",
     ]
-    for item in gains + losses:
+    for item in gains + losses + others:
         lines.append(
             f"| {_cell(item.sample.id)} | {_cell(_last_turns(item))} | {_cell(item.sample.ground_truth)} | "
             f"{_cell(item.base.replies[0])} | {_cell(item.trained.replies[0])} | "

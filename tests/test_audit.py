@@ -206,3 +206,16 @@ def _strings_in(value) -> str:
 
 def _base_url(server: FakeLLMServer, backend: str) -> str:
     return server.openai_url if backend == "openai" else server.url
+
+
+def test_act_judge_audit_imports_no_torch_and_no_sdk():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom tracegym.cli import main\nassert main(['audit', '--judge', 'acts']) == 0\n"
+        "heavy = [m for m in ('torch', 'transformers', 'trl', 'datasets', 'openai', 'google.genai') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr

@@ -60,6 +60,7 @@ def build_parser() -> ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    configure_logging()
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -78,8 +79,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def configure_logging() -> None:
+    """Warnings and above from tracegym and the libraries on stderr, with API keys redacted."""
+    import logging
+
+    from tracegym.logging_utils import install_redaction
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    install_redaction()
+
+
 def _one_line(message: str) -> str:
-    return " ".join(message.split())
+    from tracegym.logging_utils import redact_keys
+
+    return redact_keys(" ".join(message.split()))
 
 
 if __name__ == "__main__":

@@ -94,6 +94,7 @@ def make_lora_run_dir(student_dir, run_dir) -> None:
     get_peft_model(model, lora).save_pretrained(run_dir / "adapter")
     AutoTokenizer.from_pretrained(student_dir).save_pretrained(run_dir / "adapter")
     (run_dir / "config.yaml").write_text("tracegym:\n  num_generations: 4\njudge:\n  judge: acts\n  cache: null\n")
+    (run_dir / "README.md").write_text("# run\n\n| | |\n| --- | --- |\n| judge | `acts:00ff00ff00ff00ff` |\n")
     steps = [{"kind": "step", "step": s, "reward": 0.2 + 0.01 * s, "completions/mean_length": 30 - s} for s in range(1, 6)]
     (run_dir / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in steps + [{"kind": "summary", "train_runtime": 1.0}]))
 
@@ -116,7 +117,7 @@ def test_eval_end_to_end_with_a_lora_run_dir(workspace):
     assert SEED_LINE["Δ"].match(lines[2]), lines[2]
     assert lines[3].startswith("Δ 95% CI (paired bootstrap, 10000 resamples, 5 prompts): [")
     assert lines[4].startswith("Win / tie / loss: ")
-    assert "training judge: acts" in result.stdout
+    assert "training judge: acts (acts:00ff00ff00ff00ff)" in result.stdout
     for signal in ("chrF", "slot error rate", "act-value recall", "hallucination rate", "reply length"):
         assert signal in result.stdout
     assert "seen services" in result.stdout and "act OFFER" in result.stdout
@@ -129,7 +130,7 @@ def test_eval_end_to_end_with_a_lora_run_dir(workspace):
     assert any(g["base_replies"] != g["trained_replies"] for g in generations)
     results = json.loads((out_dir / "results.json").read_text())
     assert results["judge"]["name"] == "acts" and results["judge"]["fingerprint"].startswith("acts:")
-    assert results["training_judge"] == "acts" and results["n_prompts"] == 5
+    assert results["training_judge"] == "acts (acts:00ff00ff00ff00ff)" and results["n_prompts"] == 5
     assert (out_dir / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
     report = (out_dir / "report.md").read_text()
     assert "Eval judge:** `acts`" in report and "![Reward and reply length over training steps]" in report

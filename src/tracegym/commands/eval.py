@@ -34,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="where results.json, generations.jsonl, report.md and plots go (default: <run dir>/eval)",
     )
-    parser.add_argument("--num_samples", type=positive_int, default=1, help="replies per prompt (default 1, greedy)")
+    parser.add_argument("--num_samples", type=positive_int, default=1, help="replies per prompt (default 1, greedy); with several, each prompt's statistics use the mean of its "
+        "replies")
     parser.add_argument(
         "--temperature",
         type=non_negative_float,

@@ -350,22 +350,38 @@ def fidelity_warnings(result: EvalResult) -> list[str]:
 
 
 def training_judge_of(run_dir: Path | None) -> str | None:
-    """The judge a `train` run used, from its config.yaml (`judge` and, when present, its fingerprint)."""
-    if run_dir is None or not (run_dir / "config.yaml").is_file():
+    """The judge a `train` run used: its name from config.yaml, its fingerprint from the model card (README.md)."""
+    if run_dir is None:
+        return None
+    name = _judge_name_in_config(run_dir / "config.yaml")
+    fingerprint = _judge_fingerprint_in_model_card(run_dir / "README.md")
+    if name and fingerprint:
+        return f"{name} ({fingerprint})"
+    return name or fingerprint
+
+
+def _judge_name_in_config(path: Path) -> str | None:
+    if not path.is_file():
         return None
     import yaml
 
     try:
-        config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError:
         return None
-    name = _find_key(config, "judge")
-    fingerprint = _find_key(config, "judge_fingerprint")
-    if isinstance(name, dict):
-        name, fingerprint = name.get("name") or name.get("judge"), fingerprint or name.get("fingerprint")
-    if name is None:
+    found = _find_key(config, "judge")
+    if isinstance(found, dict):  # the judge section: {judge: acts, judge_weights: …, …}
+        found = found.get("judge") or found.get("name")
+    return str(found) if found else None
+
+
+def _judge_fingerprint_in_model_card(path: Path) -> str | None:
+    if not path.is_file():
         return None
-    return f"{name} ({fingerprint})" if fingerprint else str(name)
+    import re
+
+    found = re.search(r"^\| judge \| `([^`]+)` \|\s*$", path.read_text(encoding="utf-8"), re.MULTILINE)
+    return found.group(1) if found else None
 
 
 def _find_key(tree: Any, key: str) -> Any:

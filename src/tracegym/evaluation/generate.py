@@ -54,7 +54,7 @@ def load_base_model(base_model: str) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM
 
     model = _from_pretrained(AutoModelForCausalLM, base_model, "--base_model")
-    return model.eval(), load_tokenizer(base_model, "--base_model")
+    return on_best_device(model).eval(), load_tokenizer(base_model, "--base_model")
 
 
 def load_trained_model(location: ModelLocation, base_model: str) -> tuple[Any, Any]:
@@ -76,7 +76,14 @@ def load_trained_model(location: ModelLocation, base_model: str) -> tuple[Any, A
                 f"({_first_line(exc)}); give the base the adapter was trained on"
             ) from None
     tokenizer_dir = _tokenizer_dir_near(location) or base_model
-    return model.eval(), load_tokenizer(str(tokenizer_dir), flag)
+    return on_best_device(model).eval(), load_tokenizer(str(tokenizer_dir), flag)
+
+
+def on_best_device(model: Any) -> Any:
+    """The model on the GPU when there is one (generation is most of eval's time), else where it is."""
+    import torch
+
+    return model.to("cuda") if torch.cuda.is_available() else model
 
 
 def load_tokenizer(name_or_path: str, flag: str) -> Any:

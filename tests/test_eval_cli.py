@@ -93,7 +93,8 @@ def make_lora_run_dir(student_dir, run_dir) -> None:
     lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
     get_peft_model(model, lora).save_pretrained(run_dir / "adapter")
     AutoTokenizer.from_pretrained(student_dir).save_pretrained(run_dir / "adapter")
-    (run_dir / "config.yaml").write_text("tracegym:\n  num_generations: 4\njudge:\n  judge: acts\n  cache: null\n")
+    (run_dir / "config.yaml").write_text("tracegym:\n  num_generations: 4\ngrpo:\n  max_prompt_length: 512\n  max_completion_length: 8\n"
+        "judge:\n  judge: acts\n  cache: null\n")
     (run_dir / "README.md").write_text("# run\n\n| | |\n| --- | --- |\n| judge | `acts:00ff00ff00ff00ff` |\n")
     steps = [{"kind": "step", "step": s, "reward": 0.2 + 0.01 * s, "completions/mean_length": 30 - s} for s in range(1, 6)]
     (run_dir / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in steps + [{"kind": "summary", "train_runtime": 1.0}]))
@@ -102,8 +103,7 @@ def make_lora_run_dir(student_dir, run_dir) -> None:
 def eval_args(workspace, *extra: str) -> list[str]:
     return [
         "eval", "--eval_jsonl", str(workspace / "samples.jsonl"), "--base_model", str(workspace / "student"),
-        "--trained_model_dir", str(workspace / "run"), "--max_new_tokens", "8", "--max_prompt_length", "512",
-        "--batch_size", "4", *extra,
+        "--trained_model_dir", str(workspace / "run"), "--batch_size", "4", *extra,
     ]
 
 
@@ -131,6 +131,8 @@ def test_eval_end_to_end_with_a_lora_run_dir(workspace):
     results = json.loads((out_dir / "results.json").read_text())
     assert results["judge"]["name"] == "acts" and results["judge"]["fingerprint"].startswith("acts:")
     assert results["training_judge"] == "acts (acts:00ff00ff00ff00ff)" and results["n_prompts"] == 5
+    # Length caps not given: the ones the run trained with (its config.yaml), so eval sees what training saw.
+    assert (results["config"]["max_prompt_length"], results["config"]["max_new_tokens"]) == (512, 8)
     assert (out_dir / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
     report = (out_dir / "report.md").read_text()
     assert "Eval judge:** `acts`" in report and "![Reward and reply length over training steps]" in report

@@ -42,10 +42,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="sampling temperature; 0 is greedy (default: greedy for one reply, 1.0 for several)",
     )
-    parser.add_argument("--max_new_tokens", type=positive_int, default=64, help="reply length cap in tokens (default 64)")
     parser.add_argument(
-        "--max_prompt_length", type=positive_int, default=768, help="prompt length cap in tokens; the oldest turns "
-        "go first (default 768)"
+        "--max_new_tokens",
+        type=positive_int,
+        default=None,
+        help="reply length cap in tokens (default: the run's max_completion_length, else 64)",
+    )
+    parser.add_argument(
+        "--max_prompt_length",
+        type=positive_int,
+        default=None,
+        help="prompt length cap in tokens; the oldest turns go first (default: the run's, else 512)",
     )
     parser.add_argument("--batch_size", type=positive_int, default=8, help="prompts per generation batch (default 8)")
     add_seed(parser)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ from tracegym.judges import JudgeSettings
 from tracegym.samples import Sample, read_samples
 
 JUDGE = "judge"
+DEFAULT_MAX_PROMPT_LENGTH = 512  # train's default
+DEFAULT_MAX_NEW_TOKENS = 64
 # name, higher_is_better, how one reply's value is read from its ReplyMetrics
 INDEPENDENT_SIGNALS: tuple[tuple[str, bool, Callable[[ReplyMetrics], float | None]], ...] = (
     ("chrf", True, lambda m: m.chrf),
@@ -56,8 +58,8 @@ class EvalConfig:
     judge: JudgeSettings = field(default_factory=JudgeSettings)
     num_samples: int = 1  # replies per prompt; 1 is greedy unless a temperature is given
     temperature: float | None = None  # None: greedy for one reply, 1.0 when sampling several
-    max_new_tokens: int = 64
-    max_prompt_length: int | None = 768
+    max_new_tokens: int | None = None  # None: the run's max_completion_length, else 64
+    max_prompt_length: int | None = None  # None: the run's max_prompt_length, else 512 (train's default)
     batch_size: int = 8
     seed: int = 0
     training_judge: str | None = None  # for the report; None: read from the run dir's config.yaml
@@ -66,8 +68,8 @@ class EvalConfig:
     def __post_init__(self) -> None:
         if self.n <= 0:
             raise UserError(f"--n {self.n}: must be a positive number of samples (e.g. 50)")
-        for name in ("num_samples", "max_new_tokens", "batch_size"):
-            if getattr(self, name) <= 0:
+        for name in ("num_samples", "max_new_tokens", "max_prompt_length", "batch_size"):
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise UserError(f"--{name} {getattr(self, name)}: must be positive")
         if self.temperature is not None and self.temperature < 0:
             raise UserError(f"--temperature {self.temperature}: must be 0 (greedy) or more")
@@ -192,6 +194,7 @@ def evaluate(config: EvalConfig) -> EvalResult:
     samples = held_out_samples(config.eval_jsonl, config.n, config.seed)
     check_model_reference(config.base_model, "--base_model")
     location = locate_trained_model(config.trained_model_dir)
+    config = with_lengths_of_run(config, location.run_dir)
     judge = build_judge(config.judge)  # before generating: a bad judge flag should fail in a second, not minutes
     generation = dict(
         num_samples=config.num_samples,
@@ -222,6 +225,14 @@ def evaluate(config: EvalConfig) -> EvalResult:
         training_judge=config.training_judge or training_judge_of(location.run_dir),
         run_dir=str(location.run_dir) if location.run_dir else None,
     )
+
+
+def with_lengths_of_run(config: EvalConfig, run_dir: Path | None) -> EvalConfig:
+    """Prompt and reply length caps not given: the ones the run trained with, so eval sees what training saw."""
+    run_config = _run_config(run_dir)
+    prompt_length = config.max_prompt_length or _find_key(run_config, "max_prompt_length") or DEFAULT_MAX_PROMPT_LENGTH
+    new_tokens = config.max_new_tokens or _find_key(run_config, "max_completion_length") or DEFAULT_MAX_NEW_TOKENS
+    return replace(config, max_prompt_length=int(prompt_length), max_new_tokens=int(new_tokens))
 
 
 def held_out_samples(eval_jsonl: str | Path, n: int, seed: int) -> list[Sample]:
@@ -353,23 +364,27 @@ def training_judge_of(run_dir: Path | None) -> str | None:
     """The judge a `train` run used: its name from config.yaml, its fingerprint from the model card (README.md)."""
     if run_dir is None:
         return None
-    name = _judge_name_in_config(run_dir / "config.yaml")
+    name = _judge_name_in_config(run_dir)
     fingerprint = _judge_fingerprint_in_model_card(run_dir / "README.md")
     if name and fingerprint:
         return f"{name} ({fingerprint})"
     return name or fingerprint
 
 
-def _judge_name_in_config(path: Path) -> str | None:
-    if not path.is_file():
+def _run_config(run_dir: Path | None) -> Any:
+    """The run's resolved config.yaml (GRPOConfig + LoraConfig + tracegym's options), or None."""
+    if run_dir is None or not (run_dir / "config.yaml").is_file():
         return None
     import yaml
 
     try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
     except yaml.YAMLError:
         return None
-    found = _find_key(config, "judge")
+
+
+def _judge_name_in_config(run_dir: Path) -> str | None:
+    found = _find_key(_run_config(run_dir), "judge")
     if isinstance(found, dict):  # the judge section: {judge: acts, judge_weights: …, …}
         found = found.get("judge") or found.get("name")
     return str(found) if found else None

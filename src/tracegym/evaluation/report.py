@@ -159,8 +159,9 @@ def report_markdown(result: EvalResult, plotted: set[str]) -> str:
         f"- **Training judge:** `{result.training_judge or 'unknown (no run config; give --training_judge)'}`",
         f"- **Base model:** `{config.base_model}`; **trained model:** `{config.trained_model_dir}`",
         f"- **Held-out prompts:** {len(result.items)} from `{config.eval_jsonl}` (seed {config.seed}); "
-        f"{config.num_samples} repl{'y' if config.num_samples == 1 else 'ies'} per prompt, {decoding}, "
-        f"at most {config.max_new_tokens} new tokens",
+        f"{config.num_samples} repl{'y' if config.num_samples == 1 else 'ies'} per prompt, {decoding}"
+        + (f", at most {config.max_new_tokens} new tokens" if config.max_new_tokens else "")
+        + (f", prompts cut to {config.max_prompt_length} tokens" if config.max_prompt_length else ""),
         f"- **Judge failures** (left out of the statistics): base {result.judge_failures['base']}, "
         f"trained {result.judge_failures['trained']}",
         "",

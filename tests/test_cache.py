@@ -52,6 +52,14 @@ def test_the_key_changes_with_everything_that_changes_a_verdict():
         verdict_key("acts:1", replace(sample, ground_truth="Booked."), "Sino is at 377 Santana Row."),
         verdict_key("acts:1", replace(sample, messages=[{"role": "user", "content": "hi"}]), "Sino is at 377 Santana Row."),
         verdict_key("acts:1", replace(sample, acts=[]), "Sino is at 377 Santana Row."),
+        verdict_key("acts:1", replace(sample, task_description="Find a restaurant"), "Sino is at 377 Santana Row."),
+        verdict_key(
+            "acts:1",
+            replace(sample, messages=[{**sample.messages[0], "name": "booking"}, sample.messages[1]]),
+            "Sino is at 377 Santana Row.",
+        ),
+        # The same texts split differently between fields must not collide.
+        verdict_key("acts:1", replace(sample, ground_truth=sample.ground_truth + "S"), "ino is at 377 Santana Row."),
     ]
     assert base.startswith("sha256:") and len(base) == len("sha256:") + 64
     assert len({base, *variants}) == len(variants) + 1

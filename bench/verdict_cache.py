@@ -40,7 +40,7 @@ def main() -> int:
     replies = [sample.ground_truth for sample in samples]
     system_chars = sum(len(s.messages[0]["content"]) for s in samples if s.messages) / max(1, len(samples))
     print(f"samples: {len(samples)} (mean system message {system_chars:,.0f} chars), batch {args.batch_size}")
-    print(f"CPU reference: sum(range(10**6)) takes {cpu_reference_ms():.1f} ms (an idle 2-core EPYC: about 15 ms)")
+    print(f"CPU reference: sum(range(10**6)) takes {cpu_reference_ms():.1f} ms (higher = a busier machine)")
     with tempfile.TemporaryDirectory() as folder:
         judge = build_judge(JudgeSettings(judge="acts", cache=str(Path(folder) / "verdicts.sqlite")))
         first = timed_pass(judge, samples, replies, args.batch_size)

@@ -5,8 +5,13 @@
         --cache verdicts.sqlite --max_judge_cost_usd 2
 
 `score` is a float in [0, 1], or null when the judge failed on that reply; `judge` is the judge's fingerprint.
-A summary (n, mean, failures, cache hits, calls, tokens, cost) goes to stdout. At a budget cap the command stops
-with exit 3 and writes no output; the verdicts paid for are in the cache, so re-running it resumes.
+A summary (n, mean, failures, cache hits, calls, tokens, cost) goes to stdout.
+
+Budget: --max_judge_calls and --max_judge_cost_usd cap what this run spends (cache hits are free and do not
+count; a judge that makes no requests, such as acts, counts one call per reply). Costs come from a per-model
+price table (USD per 1M tokens), overridable with a JSON or YAML file named in $TRACEGYM_PRICES. At a cap the
+command stops with exit 3 and writes no output; the verdicts paid for are in the --cache, so re-running the same
+command resumes where it stopped.
 """
 
 from __future__ import annotations

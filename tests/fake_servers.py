@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 import time
 from collections import deque
@@ -29,6 +30,14 @@ from typing import Any
 CANDIDATE_BLOCK = re.compile(r"<<<CANDIDATE (\S+) (\S+)>>>\n(.*?)\n<<<END \1 \2>>>", re.S)
 INJECTION_CUES = re.compile(r"score|ignore|10/10|system|rubric|grader|verdict", re.I)
 RUBRIC_TASK_CUE = "You write grading rubrics"
+
+
+def serve_in_subprocess(latency: float, url_queue, stop_event) -> None:
+    """Run a server in a child process (multiprocessing target), so a benchmark's client has the GIL to itself:
+    puts the URL on `url_queue`, serves until `stop_event` is set. `GET /_stats` reports the request count."""
+    with FakeLLMServer(latency=latency) as server:
+        url_queue.put(server.url)
+        stop_event.wait()
 
 
 def keyword_scorer(candidate: str) -> float:
@@ -78,10 +87,7 @@ class FakeLLMServer:
         reject_json_schema: bool = False,
     ) -> None:
         self.state = ServerState(scorer=scorer, latency=latency, reject_json_schema=reject_json_schema)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self.state))
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
-        self._server.request_queue_size = 128
+        self._server = _Server(("127.0.0.1", 0), _handler_for(self.state))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -122,12 +128,29 @@ class FakeLLMServer:
         self._server.server_close()
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 256  # the listen backlog: 32 clients connecting at once must not be dropped
+
+
 def _handler_for(state: ServerState) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body leave in separate writes; without NODELAY the client's delayed ACK adds ~40 ms each.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
         def log_message(self, format: str, *args: Any) -> None:  # silence the default stderr log
             pass
+
+        def do_GET(self) -> None:
+            if self.path != "/_stats":
+                return self._send(404, {"error": {"message": f"no route {self.path}"}})
+            with state.lock:
+                self._send(200, {"requests": len(state.requests), "max_in_flight": state.max_in_flight})
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")

@@ -29,7 +29,7 @@ class GeminiJudge(LLMJudge):
         super().__init__(config, thinking_budget=thinking_budget)
         self.thinking_budget = thinking_budget
         # The key lives only in this closure: not an attribute, so no repr, vars() or pickle shows it.
-        self._clients = LoopLocal(lambda: _new_client(api_key, base_url, config.timeout))
+        self._clients = LoopLocal(lambda: _new_client(api_key, base_url, config.timeout), close=lambda client: client.aio.aclose())
 
     @classmethod
     def from_settings(cls, settings: Any) -> GeminiJudge:
@@ -70,7 +70,8 @@ class GeminiJudge(LLMJudge):
             if self.thinking_budget is not None
             else None,
         )
-        response = await self._clients.get().aio.models.generate_content(
+        client = await self._clients.get()
+        response = await client.aio.models.generate_content(
             model=self.config.model, contents=contents, config=config
         )
         usage = response.usage_metadata

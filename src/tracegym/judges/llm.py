@@ -26,7 +26,7 @@ import secrets
 import string
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -269,17 +269,34 @@ def repair_message(error: str) -> Message:
 
 
 class LoopLocal(Generic[T]):
-    """One object per running event loop: SDK clients and semaphores must not cross `asyncio.run` calls."""
+    """One object per running event loop: SDK clients and semaphores must not cross `asyncio.run` calls.
 
-    def __init__(self, factory: Callable[[], T]) -> None:
+    `close`, when given, is awaited while the object's loop shuts down (asyncio.run finalises async generators
+    before it closes the loop), so an HTTP client never tries to close its sockets on a closed loop.
+    """
+
+    def __init__(self, factory: Callable[[], T], close: Callable[[T], Awaitable[Any]] | None = None) -> None:
         self._factory = factory
+        self._close = close
         self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T] = weakref.WeakKeyDictionary()
+        self._closers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
 
-    def get(self) -> T:
+    async def get(self) -> T:
         loop = asyncio.get_running_loop()
         if loop not in self._by_loop:
-            self._by_loop[loop] = self._factory()
+            value = self._by_loop[loop] = self._factory()
+            if self._close is not None:
+                closer = _close_at_loop_shutdown(value, self._close)
+                await closer.__anext__()  # started: the loop now finalises it at shutdown
+                self._closers[loop] = closer
         return self._by_loop[loop]
+
+
+async def _close_at_loop_shutdown(value: Any, close: Callable[[Any], Awaitable[Any]]) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        await close(value)
 
 
 class RateLimiter:
@@ -467,7 +484,7 @@ class LLMJudge:
         raise AssertionError("unreachable")
 
     async def _limited_complete(self, messages: list[Message], schema: dict[str, Any]) -> Completion:
-        limits = self._limits.get()
+        limits = await self._limits.get()
         async with limits.in_flight:
             if limits.rate:
                 await limits.rate.wait()

@@ -26,7 +26,7 @@ class OpenAIJudge(LLMJudge):
         self.base_url = base_url
         self.json_schema_supported = True  # set False for the session once the server rejects json_schema
         # The key lives only in this closure: not an attribute, so no repr, vars() or pickle shows it.
-        self._clients = LoopLocal(lambda: _new_client(api_key, base_url, config.timeout))
+        self._clients = LoopLocal(lambda: _new_client(api_key, base_url, config.timeout), close=lambda client: client.close())
 
     @classmethod
     def from_settings(cls, settings: Any) -> OpenAIJudge:
@@ -47,7 +47,7 @@ class OpenAIJudge(LLMJudge):
     async def complete(self, messages: list[Message], schema: dict[str, Any]) -> Completion:
         import openai
 
-        client = self._clients.get()
+        client = await self._clients.get()
         if self.json_schema_supported:
             try:
                 return await self._create(client, messages, {"type": "json_schema", "json_schema": {"name": "verdict", "schema": schema, "strict": True}})

@@ -19,7 +19,7 @@ from tracegym.judges.gemini import GeminiJudge
 from tracegym.judges.guard import Guarded, grader_directed_reason
 from tracegym.judges.llm import fenced, parse_verdict, VerdictParseError
 from tracegym.judges.openai import OpenAIJudge
-from tracegym.judges.retry import RetryPolicy, classify
+from tracegym.judges.retry import RetryPolicy, call_with_retries, classify
 from tracegym.samples import Sample
 
 BACKENDS = ["gemini", "openai"]
@@ -352,6 +352,7 @@ def test_judge_cli_end_to_end_and_the_key_appears_nowhere(tmp_path, backend, cap
         judge = make_judge(backend, server)
         score_sync(judge, [sample()], ["Correct."])
     assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "Event loop is closed" not in result.stderr  # clients closed cleanly
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [row["score"] for row in rows] == [0.9, 0.25, 0.0]
     assert rows[0]["judge"].startswith(f"{backend}:")
@@ -416,3 +417,45 @@ def test_hf_judge_without_a_model_is_a_user_error():
 
     with pytest.raises(UserError, match="--judge_model"):
         HFJudge.from_settings(JudgeSettings(judge="hf"))
+
+
+# ---------------------------------------------------------------------------------------------------- retry policy
+
+
+def _openai_status_error(status: int, headers: dict[str, str] | None = None):
+    """An HTTP failure as the openai SDK raises it, built on a real httpx2 response."""
+    import httpx2
+    import openai
+
+    request = httpx2.Request("POST", "http://127.0.0.1/v1/chat/completions")
+    response = httpx2.Response(status, headers=headers or {}, request=request, json={"error": {"message": "x"}})
+    return openai.APIStatusError("x", response=response, body=None)
+
+
+def test_backoff_is_bounded_and_other_4xx_are_not_retried():
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    def failing(error):
+        async def call():
+            raise error
+
+        return call
+
+    policy = RetryPolicy(max_retries=4, base_delay=1.0, max_delay=4.0, max_total_wait=10.0)
+    with pytest.raises(Exception):
+        asyncio.run(call_with_retries(failing(_openai_status_error(503)), policy, sleep=fake_sleep))
+    assert 1 <= len(slept) <= 4 and sum(slept) <= 10.0 and all(s <= 4.0 for s in slept)
+
+    slept.clear()
+    with pytest.raises(Exception):  # asked to wait longer than the whole budget: give up at once
+        asyncio.run(call_with_retries(failing(_openai_status_error(429, {"Retry-After": "60"})), policy, sleep=fake_sleep))
+    assert slept == []
+
+    for status in (400, 401, 404, 422):
+        assert not classify(_openai_status_error(status)).retryable
+    for status in (408, 429, 500, 502, 503, 504):
+        assert classify(_openai_status_error(status)).retryable
+    assert classify(_openai_status_error(429, {"retry-after-ms": "1500"})).retry_after == 1.5

@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--teacher",
         dest="judge",
+        metavar="NAME",
         default=argparse.SUPPRESS,
         help="the LLM that writes the rubrics: gemini or openai (same as --judge here)",
     )

@@ -196,3 +196,103 @@ def test_judge_cli_with_acts(tmp_path):
     scored = [json.loads(line) for line in out_path.read_text().splitlines()]
     assert [r["judge"] for r in scored] == [ActsJudge().fingerprint] * 3
     assert scored[0]["score"] >= 0.9 and scored[1]["score"] == 0.0 and scored[2]["score"] == 0.0
+
+
+# --- hedging and dumping: listing candidates must cost like a wrong value -------------------------------------
+
+SCHEMA_SYSTEM = SYSTEM + (
+    "\n- price_range: Price range of the restaurant (possible values: cheap, moderate, pricey, ultra high-end)\n"
+    "Service calls so far (oldest first, this turn's last):\n"
+    "1. Restaurants_2.FindRestaurants(location=Oakland) -> 1 result\n"
+    "   - location=Oakland; phone_number=510-832-2899; restaurant_name=Creasian; street_address=12 Broadway"
+)
+INFORM_CONTACT = sample(
+    [act("INFORM", "phone_number", "408-247-8880"), act("INFORM", "street_address", "377 Santana Row #1000")],
+    user="What is their phone number and address?",
+    gold="Their number is 408-247-8880 and they are at 377 Santana Row #1000.",
+)
+INFORM_PRICE = sample([act("INFORM", "price_range", "moderate")], user="Is it expensive?", gold="Prices there are moderate.")
+INFORM_PRICE.messages[0]["content"] = SCHEMA_SYSTEM
+INFORM_CONTACT.messages[0]["content"] = SCHEMA_SYSTEM
+
+
+@pytest.mark.parametrize(
+    ("target", "hedge"),
+    [
+        # other results' values for the same slot
+        (OFFER, "I found 2 restaurants. It could be Sino or Aqui Cal-Mex, at 377 Santana Row #1000."),
+        (INFORM_CONTACT, "Their number is 408-247-8880 or 408-995-0381; the address is 377 Santana Row #1000 or "
+                         "1145 Lincoln Avenue."),
+        # a value of an earlier call shown in the system message
+        (INFORM_CONTACT, "Their number is 408-247-8880 or 510-832-2899, at 377 Santana Row #1000 or 12 Broadway."),
+        # the schema's possible values
+        (INFORM_PRICE, "It is moderate, pricey or cheap."),
+        # candidates found nowhere in the context: the list itself gives the hedge away
+        (OFFER, "I am not completely sure: the restaurant could be Truya Sushi, Sino or McDonald's; the address could "
+                "be 377 Santana Row #1000, 55 Main Street or 9 Elm Road. I found 2."),
+    ],
+)
+def test_hedging_between_candidates_costs_like_a_wrong_value(target, hedge):
+    assert score(target, target.ground_truth) >= 0.9
+    assert score(target, hedge) <= 0.3
+
+
+def test_a_hedge_on_one_slot_voids_that_slot_only():
+    one_hedged = "Their number is 408-247-8880 or 408-995-0381, and they are at 377 Santana Row #1000."
+    [verdict] = score_sync(ActsJudge(), [INFORM_CONTACT], [one_hedged])
+    assert verdict.criteria["hedged_values"] == 1.0 and "hedged" in verdict.reasoning
+    assert verdict.score < 0.5
+
+
+@pytest.mark.parametrize(
+    ("target", "reply"),
+    [
+        (OFFER, "I found 2 restaurants. How about Sino at 377 Santana Row #1000, or would you like something else?"),
+        (sample([act("OFFER", "restaurant_name", "Sino"), act("OFFER", "restaurant_name", "Aqui Cal-Mex")]),
+         "Would you prefer Sino or Aqui Cal-Mex?"),
+        (sample([act("CONFIRM", "time", "7:30 pm", canonical=("19:30",))]), "Shall I book it for 7:30?"),
+    ],
+    ids=["offer-or-else", "two-offered", "bare-time"],
+)
+def test_alternatives_the_reference_itself_gives_are_no_hedge(target, reply):
+    [verdict] = score_sync(ActsJudge(), [target], [reply])
+    assert verdict.criteria["hedged_values"] == 0.0, verdict.reasoning
+
+
+@pytest.mark.parametrize("separator", ["\n", ", "])
+def test_a_list_of_context_values_scores_below_half_even_with_the_right_ones(separator):
+    lines = [f"{slot.replace('_', ' ')}: {value}" for result in RESULTS for slot, value in result.items()]
+    labelled = "\n".join(["restaurant name: Sino", "street address: 377 Santana Row #1000", *lines])
+    bare = separator.join(["Sino", "377 Santana Row #1000", "2", "San Jose", "moderate", "408-247-8880"])
+    for dump in (labelled, bare):
+        [verdict] = score_sync(ActsJudge(), [OFFER], [dump])
+        assert verdict.score < 0.5, (dump, verdict.reasoning)
+    assert ActsJudge().verdict(OFFER, labelled).criteria["list_shaped"] == 1.0
+
+
+def test_many_shown_values_beyond_the_reference_cost_even_in_a_sentence():
+    reply = ("I found 2 restaurants. Sino is at 377 Santana Row #1000 in San Jose, phone 408-247-8880, rated 4.5, "
+             "moderate prices, and Creasian is at 12 Broadway in Oakland, phone 510-832-2899.")
+    target = sample(OFFER.acts, gold=OFFER.ground_truth)
+    target.messages[0]["content"] = SCHEMA_SYSTEM
+    assert score(target, reply) < 0.5
+
+
+@pytest.mark.parametrize(
+    ("slot", "value", "reply"),
+    [
+        ("smoking_allowed", "False", "It is a non smoking hotel."),
+        ("free_entry", "True", "There is no entrance fee for this church."),
+        ("arrives_next_day", "False", "Yes, it arrives on the same day."),
+        ("subtitle_language", "None", "You want to rent Green Book with no subtitles, correct?"),
+    ],
+)
+def test_values_said_without_their_words_are_credited(slot, value, reply):
+    assert act_value_recall(sample([act("INFORM", slot, value)]), reply) == 1.0
+
+
+def test_weak_request_forms_earn_the_request_but_offers_of_an_intent_do_not():
+    asks_city = sample([act("REQUEST", "city")], service_call=None, service_results=None)
+    assert score(asks_city, "Any city you want?") >= 0.9
+    assert score(asks_city, "In which city should I look.") >= 0.9
+    assert score(asks_city, "Would you like to book a table in this city?") <= 0.3

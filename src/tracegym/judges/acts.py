@@ -27,6 +27,7 @@ from typing import Any
 from tracegym.judges.base import Verdict, fingerprint_of
 from tracegym.judges.values import (
     ReplyIndex,
+    digits_of,
     extract_dates,
     extract_numbers,
     extract_times,
@@ -36,7 +37,7 @@ from tracegym.judges.values import (
 )
 from tracegym.samples import Sample
 
-VERSION = "acts-1"
+VERSION = "acts-2"
 VALUE_ACTS = ("INFORM", "OFFER", "CONFIRM", "INFORM_COUNT")
 CUE_ACTS = ("REQUEST", "NOTIFY_SUCCESS", "NOTIFY_FAILURE", "REQ_MORE", "GOODBYE", "OFFER_INTENT")
 
@@ -53,6 +54,8 @@ class ActsWeights:
     over_informing_free: int = 2
     off_target_request: float = 0.1
     wrong_polarity: float = 0.3
+    hedge: float = 0.3
+    list_shape_factor: float = 0.4
     length_slack_words: int = 15
     length_ratio: float = 2.5
     copy_threshold: float = 0.6
@@ -62,7 +65,7 @@ class ActsWeights:
 # Words that tell a slot apart in a question; the slot name's own words are added to these.
 SLOT_WORD_CUES: dict[str, tuple[str, ...]] = {
     "location": ("city", "where", "location", "area", "branch", "place", "neighborhood"),
-    "city": ("city", "where", "area", "location", "place"),
+    "city": ("city", "where", "area", "location", "place", "metropolis", "town"),
     "area": ("area", "where", "city"),
     "destination": ("destination", "where", "going", "headed", "ending", "arriv", "visit", "city"),
     "origin": ("leaving", "departing", "where", "origin", "starting", "departure", "city"),
@@ -172,6 +175,14 @@ BOOLEAN_SLOT_CUES: dict[str, tuple[str, ...]] = {
     "subtitles": ("subtitle", "caption"),
     "offers_cosmetic_services": ("cosmetic",),
 }
+# Phrases that state a boolean slot's value with no cue word and negation to weigh ("a non smoking hotel").
+BOOLEAN_PHRASES: dict[str, dict[bool, tuple[str, ...]]] = {
+    "smoking_allowed": {False: ("non smoking", "nonsmoking", "smoke free")},
+    "free_entry": {True: ("no entrance fee", "no entry fee", "no admission fee", "no fee", "no charge",
+                          "no cost", "free of charge", "free to")},
+    "arrives_next_day": {False: ("same day",)},
+    "is_nonstop": {True: ("no stops", "zero stops", "no layover")},
+}
 GENERIC_BOOLEAN_WORDS = {"has", "is", "allowed", "offers", "serves", "welcome", "options", "service", "services",
                          "good", "for", "add", "the", "of", "in"}
 CLAUSE_SPLIT = re.compile(r"[.!?;,]|\bbut\b|\band\b|\bhowever\b|\balthough\b")
@@ -184,13 +195,15 @@ QUESTION_MARKERS = re.compile(
 )
 REQ_MORE_CUES = re.compile(
     r"\b(anything|something|else|further|assist\w*|help\w*|any other|more (?:help|requests?|questions?|for you)|"
-    r"need me|do more|other (?:requests?|questions?|needs?)|need any|need more|be all|still need|another)\b"
+    r"need me|do more|other (?:requests?|questions?|needs?|information)|need any|need more|be all|still need|another|"
+    r"what (?:may|can|more|other|now)|up for more|next|do then|get now)\b"
 )
 GOODBYE_CUES = re.compile(
     r"\b(bye|goodbye|farewell|good day|enjoy|take care|have (?:a|an) (?:\w+ ){0,2}(?:day|evening|night|afternoon|"
     r"morning|time|one|weekend|trip|meal|stay|flight|journey|visit|show|movie|ride)|have fun|you'?re welcome|"
     r"welcome|see you|cheers|glad|happy to|pleasure|thank\w*|appreciate\w*|great day|have yourself|"
-    r"rest of your|take it easy|be here|day|evening|night|pleased|hope|sure thing|help)\b"
+    r"rest of your|take it easy|be here|day|evening|night|pleased|hope|sure thing|help|let me know|anything|"
+    r"find me|need me|here when|be happy|wonderful|alert you|later)\b"
 )
 SUCCESS_CUES = re.compile(
     r"\b(success\w*|booked|reserved|confirmed|done|made|set up|is set|all set|set for|purchased|bought|scheduled|"
@@ -198,7 +211,7 @@ SUCCESS_CUES = re.compile(
     r"went through|got it|good to go|secured|ready|finished|on (?:its|the|their) way|processed|initiated|"
     r"arranged|submitted|registered|rented|enjoy|successful|worked|is (?:now )?(?:on|coming|ordered)|fixed|"
     r"have a (?:good|great|nice) time|you'?ll|will be|is on|all good|sorted|taken care|in place|set (?:it )?up|"
-    r"managed|i'?ve)\b"
+    r"managed|i'?ve|confirmation|arriv\w*|have fun|shortly|receive|on the way)\b"
 )
 # Failure words that only a failure states; "sorry" alone also comes with a negative boolean on a success.
 STRONG_FAILURE_CUES = re.compile(
@@ -228,9 +241,25 @@ REQUEST_PHRASES = re.compile(
     r"\b(please|let me know|tell me|may i (?:know|have|ask|get)|can i (?:know|have|ask|get)|need to know|"
     r"prefer\w*|particular|specific|in mind)\b"
 )
+INTENT_OFFER = re.compile(r"\b(?:like|want|wish|care|ready|need|interested)(?: me)? (?:to|in)\b|\b(?:shall|should|may|can) i\b")
+WEAK_QUESTION = re.compile(
+    r"\b(what|which|when|where|who|whom|how|any|desired|is there|have you|do you have|name the|wish|want|like)\b"
+)
 WH_WORDS = re.compile(r"\b(what|which|when|where|who|whom|how many|how much|how long)\b")
 REQ_MORE_ONLY = re.compile(r"\b(anything|something) (?:else|more)\b|\bany(?:thing)? other\b|\bfurther\b")
 SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
+# `slot=value` pairs as the system message shows calls, results and intent defaults (DESIGN.md §4).
+SHOWN_PAIR = re.compile(r"\b([a-z][a-z0-9_]*)=(.+?)(?=[,;] [a-z][a-z0-9_]*=|\)(?: \(this turn\))? -> |\.?$)", re.M)
+POSSIBLE_VALUES = re.compile(r"^\s*-\s*([a-z][a-z0-9_]*):.*\(possible values: ([^)]*)\)", re.M)
+LIST_CLAUSE_SPLIT = re.compile(r"[.;:!?\n]")
+LIST_ITEM_SPLIT = re.compile(r",|\bor\b|\beither\b|\band/or\b")
+LABEL_LINE = re.compile(r"^\s*(?:[-*•]\s*)?[\w ()/']{1,40}:\s*\S", re.M)
+# A sentence has one of these; a bare list of values has none.
+SENTENCE_WORDS = re.compile(
+    r"\b(is|are|was|were|be|been|am|has|have|had|will|would|can|could|shall|should|may|might|do|does|did|"
+    r"i|you|we|they|it|there|this|that|please|let|want|like|need|found|book\w*|reserv\w*|play\w*|get|go|how|"
+    r"what|which|about|ok|okay|yes|no|sure|bye|goodbye|thanks?|enjoy|send|sorry|here|with|from)\b"
+)
 WORD = re.compile(r"[a-z0-9']+")
 
 
@@ -254,6 +283,8 @@ class Assessment:
     hallucinated: list[str] | None = None
     wrong_offers: list[str] | None = None
     over_informed: int = 0
+    hedged: list[str] | None = None
+    list_shaped: bool = False
     off_target_requests: list[str] | None = None
     wrong_polarity: bool = False
     length_factor: float = 1.0
@@ -335,6 +366,8 @@ def slot_cues(slot: str) -> set[str]:
     """Words a question about `slot` would contain: the slot name's words and their usual synonyms."""
     words = [w for w in slot.lower().split("_") if w and w not in SLOT_NAME_STOPWORDS]
     cues = {w if len(w) <= 5 else w[:5] for w in words} | {w.rstrip("s") for w in words if len(w) > 3}
+    if slot.startswith(("to_", "from_")):  # "to_location" is a destination, "from_location" an origin
+        cues.update(SLOT_WORD_CUES[slot.split("_")[0]])
     for word in words:
         cues.update(SLOT_WORD_CUES.get(word, ()))
         cues.update(SLOT_WORD_CUES.get(word.rstrip("s"), ()))
@@ -374,6 +407,31 @@ def context_entities(sample: Sample) -> dict[str, set[str]]:
     return by_slot
 
 
+def system_text(sample: Sample) -> str:
+    return "\n".join(m.get("content", "") for m in sample.messages if m.get("role") == "system")
+
+
+def shown_values(sample: Sample) -> dict[str, set[str]]:
+    """Every value the student is shown, by slot: this turn's call and results, and the system message's earlier
+    calls and their results (`slot=value`). Intent defaults ("New alarm") are left out: they read as plain words."""
+    by_slot = context_entities(sample)
+    shown = "\n".join(line for line in system_text(sample).splitlines() if "(default)" not in line)
+    for slot, value in SHOWN_PAIR.findall(shown):
+        value = value.strip()
+        if value and value != "dontcare":
+            by_slot.setdefault(slot, set()).add(value)
+    return by_slot
+
+
+def slot_candidates(sample: Sample) -> dict[str, set[str]]:
+    """The values each slot could take that a reply might hedge between: shown values and the schema's possible
+    values."""
+    by_slot = shown_values(sample)
+    for slot, listed in POSSIBLE_VALUES.findall(system_text(sample)):
+        by_slot.setdefault(slot, set()).update(v.strip() for v in listed.split(",") if v.strip())
+    return by_slot
+
+
 # --- reply side -----------------------------------------------------------------------------------------------
 
 
@@ -392,6 +450,8 @@ def boolean_cues(slot: str) -> tuple[str, ...]:
 def boolean_stated(index: ReplyIndex, slot: str, truth: bool) -> bool:
     """A boolean slot is stated only by its own cue words, with the right polarity in the same clause:
     "pets are not permitted" states pets_allowed=False; "It's not have live music" states nothing about pets."""
+    if any(index.has_phrase(phrase) for phrase in BOOLEAN_PHRASES.get(slot, {}).get(truth, ())):
+        return True
     stems = boolean_cues(slot)
     for clause in CLAUSE_SPLIT.split(index.lowered):
         if not any(re.search(rf"\b{re.escape(stem)}", clause) for stem in stems):
@@ -422,19 +482,36 @@ def stated_value(index: ReplyIndex, item: ValueItem, user_turn: str = "") -> boo
     if value_kind(item.canonical) == "bool":
         truth = item.canonical.strip().lower() == "true"
         return boolean_stated(index, item.slot, truth) or boolean_answered(index, item.slot, truth, user_turn)
+    if item.canonical.strip().lower() == "none":
+        return index.mentions(item.canonical, list(item.surfaces)) or none_stated(index, item.slot)
     return index.mentions(item.canonical, list(item.surfaces))
 
 
-def requested_slots(reply: str, candidate_slots: set[str], offered: Sequence[str]) -> set[str]:
+def none_stated(index: ReplyIndex, slot: str) -> bool:
+    """"with no subtitles" states subtitle_language=None: the slot's cue word negated in one clause."""
+    cues = [c for c in slot_cues(slot) if len(c) >= 4 and " " not in c]
+    return any(
+        any(re.search(rf"\b{re.escape(cue)}", clause) for cue in cues)
+        and bool(NEGATION.search(clause) or NEGATION_SUFFIX.search(clause))
+        for clause in CLAUSE_SPLIT.split(index.lowered)
+    )
+
+
+def requested_slots(
+    reply: str, candidate_slots: set[str], offered: Sequence[str], expected: set[str] = frozenset()
+) -> set[str]:
     """Slots the reply asks the user for: a question (or "please …") sentence holding the slot's own cue words.
 
     Not a request: a question that names a concrete offered value (it offers or confirms), an "anything else?"
-    question, and an offer of an intent ("Would you like to book it?") with no wh-word.
+    question, and an offer of an intent ("Would you like to book it?") with no wh-word. Weaker forms ("any city you
+    want?", "In which city should I look.", "Do you have any desired place") count for the `expected` slots only,
+    so they earn the request's cue but never an off-target penalty.
     """
     asked: set[str] = set()
     for sentence in sentences_of(reply.lower()):
-        if not (sentence.endswith(("?", ">", "/")) or REQUEST_PHRASES.search(sentence)
-                or re.match(r"(what|which|when|where|who|how)\b", sentence)):
+        strong = bool(sentence.endswith(("?", ">", "/")) or REQUEST_PHRASES.search(sentence)
+                      or re.match(r"(what|which|when|where|who|how)\b", sentence))
+        if not strong and not WEAK_QUESTION.search(sentence):
             continue
         has_wh = bool(WH_WORDS.search(sentence))
         if REQ_MORE_ONLY.search(sentence) and not has_wh:
@@ -446,9 +523,11 @@ def requested_slots(reply: str, candidate_slots: set[str], offered: Sequence[str
         words = normalise_text(sentence).split()
         padded = f" {' '.join(words)} "
         for slot in candidate_slots:
-            cues = boolean_cues(slot) if offer_form else slot_cues(slot)
-            if offer_form and slot not in BOOLEAN_SLOT_CUES:
+            if offer_form and slot not in BOOLEAN_SLOT_CUES and (INTENT_OFFER.search(sentence) or slot not in expected):
                 continue  # "Would you like to book it?" offers an intent; it asks for no slot's value
+            if not strong and slot not in expected:
+                continue
+            cues = boolean_cues(slot) if offer_form and slot in BOOLEAN_SLOT_CUES else slot_cues(slot)
             if any(_cue_in(cue, padded, words) for cue in cues):
                 asked.add(slot)
     return asked
@@ -591,15 +670,19 @@ def copy_share(reply: str, source: str, n: int = 3) -> float:
 
 def assess(sample: Sample, reply: str, weights: ActsWeights) -> Assessment:
     index = ReplyIndex.of(reply)
-    found = Assessment(missing=[], hallucinated=[], wrong_offers=[], off_target_requests=[])
+    found = Assessment(missing=[], hallucinated=[], wrong_offers=[], off_target_requests=[], hedged=[])
     items = value_items(sample)
     user_turn = last_user_turn(sample)
+    candidates = slot_candidates(sample)
+    reference = reference_values(sample)
     for item in items:
         found.value_total += weights.value
-        if stated_value(index, item, user_turn):
-            found.value_matched += weights.value
-        else:
+        if not stated_value(index, item, user_turn):
             found.missing.append(f"{item.slot}={item.canonical}")
+        elif hedges(index, item, candidates.get(item.slot, set()), reference):
+            found.hedged.append(f"{item.slot}={item.canonical}")
+        else:
+            found.value_matched += weights.value
     assess_cues(sample, reply, index, found, weights)
     found.hallucinated = hallucinated_in(sample, index)
     found.wrong_offers = wrong_offers(sample, index, items)
@@ -609,6 +692,7 @@ def assess(sample: Sample, reply: str, weights: ActsWeights) -> Assessment:
     limit = max(gold_words * weights.length_ratio, gold_words + weights.length_slack_words)
     found.length_factor = min(1.0, limit / reply_words) if reply_words else 1.0
     found.repetition_factor = repetition_factor(reply)
+    found.list_shaped = list_shaped(_without_values(reply, reference))
     if restates(reply, last_user_turn(sample), weights.copy_threshold):
         found.copy_factor = weights.copy_factor
     found.addresses_grader = bool(GRADER_ADDRESSING.search(reply))
@@ -623,7 +707,7 @@ def assess_cues(sample: Sample, reply: str, index: ReplyIndex, found: Assessment
         acceptable = required_slots(sample) | set(requested)
         all_slots = acceptable | {s for s in context_entities(sample)} | set(requested)
         offered = [v for act in sample.acts if act.get("act") in ("OFFER", "CONFIRM") for v in act.get("values") or []]
-        asked = requested_slots(reply, all_slots, offered) | request_options_named(index, sample)
+        asked = requested_slots(reply, all_slots, offered, set(requested)) | request_options_named(index, sample)
         right = asked & set(requested)
         also_fine = (asked & acceptable) - set(requested)
         found.cue_total += weights.cue * len(requested)
@@ -678,6 +762,98 @@ def context_values_stated(sample: Sample, index: ReplyIndex) -> list[str]:
     return stated
 
 
+def hedges(index: ReplyIndex, item: ValueItem, candidates: set[str], reference: Sequence[str]) -> bool:
+    """The reply states the reference value among other candidates for the same slot ("the restaurant could be
+    Sino, Truya Sushi or Creasian"): another value the context or schema offers for the slot, or a disjunctive
+    list around the value whose other items are no reference value."""
+    if value_kind(item.canonical) == "bool":
+        return False
+    others = [c for c in candidates if not any(_same_value(c, r) for r in (item.canonical, *item.surfaces, *reference))]
+    if any(_candidate_stated(index, other, item) for other in others):
+        return True
+    return listed_among_others(index.lowered, (item.canonical, *item.surfaces), reference)
+
+
+def _same_value(a: str, b: str) -> bool:
+    """Whether two values are one value: equal by type, or one's words hold the other's ("Sino Restaurant")."""
+    kind = value_kind(a)
+    if kind != "text" and kind == value_kind(b):
+        if kind == "number":
+            return parse_number(a) == parse_number(b)
+        return a.strip().zfill(5) == b.strip().zfill(5)
+    na, nb = normalise_text(a), normalise_text(b)
+    return bool(na) and bool(nb) and (f" {na} " in f" {nb} " or f" {nb} " in f" {na} ")
+
+
+def _candidate_stated(index: ReplyIndex, candidate: str, item: ValueItem) -> bool:
+    """Whether the reply names a named candidate. Numbers, times and dates are left to the list check: "3 days",
+    "the first" and a bare "7:30" state them too often by accident."""
+    norm = normalise_text(candidate)
+    if value_kind(candidate) != "text" or norm in ("", "dontcare") or len(norm) < 3:
+        return False
+    # Whole words only: the loose long-value match would take "Courtyard By Marriott Atlanta Buckhead" for
+    # "AC Hotel By Marriott Atlanta Buckhead At Phipps Plaza".
+    digits = digits_of(candidate)
+    if len(digits) >= 7 and not re.search(r"[a-z]", candidate.lower()):
+        return digits in index.digit_runs
+    return index.has_phrase(candidate)
+
+
+LIST_FILLER = {"else", "other", "others", "another", "not", "no", "anything", "something", "somewhere", "someone",
+               "later", "now", "so", "more", "less", "different", "one", "the", "a", "an", "any", "elsewhere",
+               "both", "neither", "whichever", "whatever", "fewer", "earlier", "above", "below", "over", "under"}
+APPROXIMATION = re.compile(r"\bor (?:more|less|so|fewer|later|earlier|above|below|over|under|thereabouts)\b")
+
+
+def listed_among_others(lowered: str, forms: Sequence[str], reference: Sequence[str]) -> bool:
+    """The value is one item of an "A, B or C" list whose other items are short and no reference value."""
+    norm_forms = [normalise_text(f) for f in forms if normalise_text(f)]
+    norm_reference = [normalise_text(r) for r in reference if normalise_text(r)]
+    for clause in LIST_CLAUSE_SPLIT.split(APPROXIMATION.sub(" ", lowered)):
+        if not re.search(r"\bor\b", clause):
+            continue
+        parts = [normalise_text(p) for p in LIST_ITEM_SPLIT.split(clause)]
+        for position, part in enumerate(parts):
+            for neighbour in _list_neighbours(parts, position, norm_forms):
+                if _other_candidate(parts[neighbour], norm_reference):
+                    return True
+    return False
+
+
+def _list_neighbours(parts: list[str], position: int, forms: Sequence[str]) -> list[int]:
+    """Positions of the list items around the value's item: a value that ends its item ("could be Sino") opens the
+    list, one that starts it ("Sino is") closes it, one that is the whole item sits inside it."""
+    part = parts[position]
+    neighbours: set[int] = set()
+    for form in forms:
+        if part == form:
+            neighbours.update(range(len(parts)))
+        elif part.endswith(f" {form}"):
+            neighbours.update(range(position + 1, len(parts)))
+        elif part.startswith(f"{form} "):
+            neighbours.update(range(position))
+    neighbours.discard(position)
+    return sorted(neighbours)
+
+
+def _other_candidate(part: str, norm_reference: Sequence[str]) -> bool:
+    """A list item that reads as a value (short, no verb or pronoun) and is none of the reference's values
+    ("Adorn", "$4", "+44 20 7706 4660"; not "do you want subtitles", "something else" or the "Dr" of "Dr. No")."""
+    words = part.split()
+    if not words or len(words) > 8 or set(words) <= LIST_FILLER or SENTENCE_WORDS.search(part):
+        return False
+    return not any(f" {r} " in f" {part} " or f" {part} " in f" {r} " for r in norm_reference)
+
+
+def list_shaped(reply: str) -> bool:
+    """A list of values rather than a reply: three or more `label: value` lines, or four or more comma- or
+    line-separated items with no sentence word at all ("Sino, 377 Santana Row, 408-247-8880, San Jose")."""
+    if len(LABEL_LINE.findall(reply)) >= 3:
+        return True
+    items = [item for item in re.split(r",\s|\n", reply) if item.strip()]
+    return len(items) >= 4 and "?" not in reply and not SENTENCE_WORDS.search(reply.lower())
+
+
 def wrong_offers(sample: Sample, index: ReplyIndex, items: list[ValueItem]) -> list[str]:
     """Other results' entities named for a slot the reference offers, when the offered one is not named."""
     wrong: list[str] = []
@@ -705,7 +881,10 @@ def final_score(found: Assessment, weights: ActsWeights) -> float:
     penalty += weights.over_informing * max(0, found.over_informed - weights.over_informing_free)
     penalty += weights.off_target_request * len(found.off_target_requests or [])
     penalty += weights.wrong_polarity * found.wrong_polarity
+    penalty += weights.hedge * len(found.hedged or [])
     score = max(0.0, credit - penalty) * found.length_factor * found.repetition_factor * found.copy_factor
+    if found.list_shaped:
+        score *= weights.list_shape_factor
     return round(min(1.0, max(0.0, score)), 4)
 
 
@@ -718,6 +897,8 @@ def criteria_of(found: Assessment, weights: ActsWeights) -> dict[str, float]:
         "wrong_offers": float(len(found.wrong_offers or [])),
         "off_target_requests": float(len(found.off_target_requests or [])),
         "wrong_polarity": float(found.wrong_polarity),
+        "hedged_values": float(len(found.hedged or [])),
+        "list_shaped": float(found.list_shaped),
         "length_factor": round(found.length_factor, 4),
         "repetition_factor": round(found.repetition_factor, 4),
         "copy_factor": found.copy_factor,
@@ -737,6 +918,10 @@ def explain(found: Assessment, score: float) -> str:
         parts.append("asks for " + ", ".join(found.off_target_requests[:3]))
     if found.wrong_polarity:
         parts.append("success/failure polarity flipped")
+    if found.hedged:
+        parts.append("hedged between candidates for " + ", ".join(found.hedged[:3]))
+    if found.list_shaped:
+        parts.append("a list of values, not a reply")
     if found.length_factor < 1:
         parts.append("too long")
     if found.repetition_factor < 1:

@@ -8,6 +8,7 @@ another endpoint (a proxy, or the local test server).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from tracegym.errors import UserError
@@ -83,9 +84,21 @@ class GeminiJudge(LLMJudge):
         )
 
 
+class _DropEnvKeyNotice(logging.Filter):
+    """The SDK announces which environment key it would use even when given one explicitly; since we pass the
+    key ourselves (GEMINI_API_KEY first), that notice is wrong here, and noise on every run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "GOOGLE_API_KEY and GEMINI_API_KEY are set" not in record.getMessage()
+
+
 def _new_client(api_key: str, base_url: str | None, timeout_seconds: float):
     from google import genai
     from google.genai import types
+
+    sdk_logger = logging.getLogger("google_genai._api_client")
+    if not any(isinstance(f, _DropEnvKeyNotice) for f in sdk_logger.filters):
+        sdk_logger.addFilter(_DropEnvKeyNotice())
 
     # No retry_options: the SDK then retries nothing, and retry.py does it once, with our bounds.
     options = types.HttpOptions(timeout=int(timeout_seconds * 1000), base_url=base_url or None)

@@ -17,7 +17,6 @@ import binascii
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import replace
 
 from tracegym.judges.base import Judge, Verdict
 from tracegym.samples import Sample
@@ -133,7 +132,7 @@ class Guarded:
         verdicts = list(screened)
         for index, verdict in zip(passed, inner):
             verdicts[index] = verdict
-        return [v if v is not None else replace(Verdict.failure("guard: inner judge returned too few verdicts")) for v in verdicts]
+        return [v if v is not None else Verdict.failure("the inner judge returned too few verdicts") for v in verdicts]
 
 
 def _matching_rule(text: str) -> str | None:

@@ -136,9 +136,25 @@ def test_output_loads_with_datasets(tmp_path):
     assert {"messages", "acts", "service_results", "unseen_service"} <= set(loaded.column_names)
 
 
-def test_teacher_rubrics_not_built_yet(tmp_path):
-    result = run_cli("prepare", "--with_rubric", "--teacher", "gemini", "--out_path", tmp_path / "o.jsonl")
-    assert_user_error(result, "not built yet")
+def test_teacher_writes_rubrics_during_prepare(tmp_path):
+    from fake_servers import FakeLLMServer
+
+    out = tmp_path / "o.jsonl"
+    with FakeLLMServer() as server:
+        result = run_cli(
+            "prepare", "--split", "dev", "--max_samples", "3", "--with_rubric", "--teacher", "openai",
+            "--teacher_model", "fake-teacher", "--base_url", server.openai_url, "--out_path", out,
+        )
+        assert server.request_count == 3
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 3
+    assert all(row["rubric"].startswith("- [essential] ") for row in rows)
+
+
+def test_teacher_rubrics_need_a_teacher(tmp_path):
+    result = run_cli("prepare", "--with_rubric", "--out_path", tmp_path / "o.jsonl")
+    assert_user_error(result, "--teacher")
     assert not (tmp_path / "o.jsonl").exists()
 
 

@@ -45,7 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--include_acts", action="store_true", help="act-conditioned mode: give the reference acts in the prompt"
     )
     parser.add_argument("--with_rubric", action="store_true", help="a teacher writes each rubric (needs --teacher)")
-    parser.add_argument("--teacher", default=None, help="the teacher for --with_rubric (a judge name: gemini, openai, hf)")
+    parser.add_argument("--teacher", default=None, help="the teacher for --with_rubric (an LLM judge: gemini, openai)")
+    parser.add_argument("--teacher_model", default=None, help="the teacher's model (default: the backend's own)")
+    parser.add_argument("--base_url", default=None, help="OpenAI-compatible server for --teacher openai")
+    parser.add_argument(
+        "--cache", default=None, help="SQLite cache of written rubrics, so a re-run resumes (default <out_path>.cache.sqlite)"
+    )
     add_seed(parser)
 
 
@@ -58,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("give either --sgd_root or --traces, not both")
     samples = _chat_samples(args) if args.traces is not None else _sgd_samples(args)
     if args.with_rubric:
-        samples = with_teacher_rubrics(samples, args.teacher)
+        samples = with_teacher_rubrics(samples, args)
     samples = iter(samples)
     first = next(samples, None)
     if first is None:
@@ -101,12 +106,18 @@ def _chat_samples(args: argparse.Namespace) -> Iterator[Sample]:
     return iter(samples[: args.max_samples])
 
 
-def with_teacher_rubrics(samples: Iterable[Sample], teacher: str) -> Iterator[Sample]:
-    """The one place a teacher's rubric writer plugs in (`--with_rubric --teacher NAME`)."""
-    raise UserError(
-        f"--with_rubric --teacher {teacher}: the teacher's rubric writer is not built yet; "
-        "leave out --with_rubric to use the offline rubric compiled from the dialogue acts"
+def with_teacher_rubrics(samples: Iterable[Sample], args: argparse.Namespace) -> list[Sample]:
+    """The samples with rubrics a teacher wrote (`--with_rubric --teacher NAME`), cached and resumable."""
+    from tracegym.judges import JudgeSettings
+    from tracegym.judges.rubric_writer import write_rubrics
+
+    settings = JudgeSettings(
+        judge=args.teacher,
+        judge_model=args.teacher_model,
+        base_url=args.base_url,
+        cache=args.cache or f"{args.out_path}.cache.sqlite",
     )
+    return write_rubrics(list(samples), settings)
 
 
 def _noting_dialogues(samples: Iterable[Sample], dialogue_ids: set[str]) -> Iterator[dict[str, Any]]:

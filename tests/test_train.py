@@ -108,8 +108,11 @@ def test_lora_steps_move_the_adapter_only_then_resume_continues(workspace, tmp_p
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     run_dir = tmp_path / "run"
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("r: 4\nlora_alpha: 8\nmax_steps: 7\ntemperature: 1.2\n")  # LoraConfig and GRPOConfig keys
     first = run_cli(
-        *train_args(workspace, run_dir, "--use_lora", "--max_steps", "2", "--save_steps", "1", "--merge",
+        *train_args(workspace, run_dir, "--config", recipe, "--use_lora", "--max_steps", "2", "--save_steps", "1",
+                    "--merge",
                     "--reward_funcs", "test_train:reply_length_reward", "--reward_weights", "1.0,1.0"),
         env=WITH_TESTS_ON_PATH,
     )
@@ -138,16 +141,22 @@ def test_lora_steps_move_the_adapter_only_then_resume_continues(workspace, tmp_p
     assert [r["step"] for r in log] == [1, 2]
     assert {"reward", "reward_std", "frac_reward_zero_std", "rewards/judge/mean", "judge/parts/acts",
             "judge/failures", "judge/cache_hits", "judge/cost_usd", "completions/mean_length"} <= set(log[0])
-    digest = (run_dir / "config.sha256").read_text().split()[0]
     import hashlib
+
+    import yaml
+
+    resolved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert resolved["lora"]["r"] == 4 and resolved["grpo"]["temperature"] == 1.2, "recipe keys reach their owners"
+    assert resolved["grpo"]["max_steps"] == 2, "a flag overrides the recipe"
+    digest = (run_dir / "config.sha256").read_text().split()[0]
 
     assert hashlib.sha256((run_dir / "config.yaml").read_bytes()).hexdigest() == digest
     card = (run_dir / "README.md").read_text()
     assert "acts:" in card and digest in card
     assert list((run_dir / "runs").rglob("events.out.tfevents.*")), "TensorBoard events in the run dir"
 
-    resumed = run_cli(
-        *train_args(workspace, run_dir, "--use_lora", "--max_steps", "3", "--save_steps", "1",
+    resumed = run_cli(  # the same command, with the flag added and one more step
+        *train_args(workspace, run_dir, "--config", recipe, "--use_lora", "--max_steps", "3", "--save_steps", "1",
                     "--reward_funcs", "test_train:reply_length_reward", "--resume_from_checkpoint"),
         env=WITH_TESTS_ON_PATH,
     )
@@ -158,23 +167,14 @@ def test_lora_steps_move_the_adapter_only_then_resume_continues(workspace, tmp_p
 
 
 @pytest.mark.slow
-def test_constant_reward_is_warned_about_loudly(workspace, tmp_path):
-    run_dir = tmp_path / "flat"
-    result = run_cli(*train_args(workspace, run_dir, "--max_steps", "1", "--judge", "acts"))
-    assert result.returncode == 0, result.stderr
-    assert "nothing to learn" in result.stderr
-    assert "nothing to learn" in (run_dir / "README.md").read_text()
-    assert any(r["kind"] == "warning" for r in read_log(run_dir))
-    assert (run_dir / "model" / "config.json").is_file(), "a full fine-tune writes model/"
-
-
-@pytest.mark.slow
-def test_two_processes_train_and_only_rank_zero_writes(workspace, tmp_path):
+def test_two_processes_train_only_rank_zero_writes_and_a_constant_reward_is_warned_about(workspace, tmp_path):
+    """A full fine-tune under `accelerate launch --num_processes 2 --cpu`, with the act judge alone: the untrained
+    student's babble scores 0 in every group, so the run must say loudly that there was nothing to learn."""
     accelerate = shutil.which("accelerate")
     assert accelerate, "accelerate is installed with tracegym[train]"
     run_dir = tmp_path / "ddp"
     cache = tmp_path / "verdicts.sqlite"
-    args = train_args(workspace, run_dir, "--use_lora", "--max_steps", "2", "--per_device_train_batch_size", "4",
+    args = train_args(workspace, run_dir, "--max_steps", "2", "--per_device_train_batch_size", "4",
                       "--cache", cache, "--report_to", "none")
     result = subprocess.run(
         [accelerate, "launch", "--num_processes", "2", "--cpu", "--num_machines", "1", "--mixed_precision", "no",
@@ -185,8 +185,11 @@ def test_two_processes_train_and_only_rank_zero_writes(workspace, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert [r["step"] for r in read_log(run_dir) if r["kind"] == "step"] == [1, 2], "one record per step: rank 0"
     assert result.stdout.count('"output_dir"') == 1, "only rank 0 prints the summary"
-    assert (run_dir / "adapter" / "adapter_model.safetensors").is_file()
+    assert (run_dir / "model" / "config.json").is_file(), "a full fine-tune writes model/"
     assert cache.is_file()
+    assert result.stderr.count("nothing to learn") == 1, "rank 0 warns, once"
+    assert "nothing to learn" in (run_dir / "README.md").read_text()
+    assert any(r["kind"] == "warning" for r in read_log(run_dir))
 
 
 @pytest.mark.slow
@@ -231,3 +234,26 @@ def test_bad_inputs_are_one_line_errors_and_leave_no_run_dir(workspace, tmp_path
     for run_dir, fragment, result in outcomes:
         assert_user_error(result, fragment)
         assert not run_dir.exists(), f"a bad input ({fragment}) left {run_dir} behind"
+
+
+def test_judge_reward_scores_plain_and_conversational_replies_in_one_batch():
+    import asyncio
+
+    from tracegym.judges import JudgeSettings, build_judge
+    from tracegym.training.reward import JudgeReward
+
+    rows = sample_rows(2)
+    reward = JudgeReward(build_judge(JudgeSettings(judge="acts")))
+    good, bad = rows[0]["ground_truth"], "I like turtles."
+    logged: dict[str, float] = {}
+    columns = {"sample": [json.dumps(row) for row in rows], "log_metric": logged.__setitem__}
+    plain = asyncio.run(reward(prompts=["p", "p"], completions=[good, bad], **columns))
+    chat = asyncio.run(reward(
+        prompts=[[{"role": "user", "content": "p"}]] * 2,
+        completions=[[{"role": "assistant", "content": good}], [{"role": "assistant", "content": bad}]],
+        **columns,
+    ))
+    assert plain == chat
+    assert plain[0] > plain[1]
+    assert len(reward.history) == 2 and reward.history[0].replies == 2, "one judge batch per call"
+    assert logged["judge/replies"] == 2 and "judge/parts/acts" in logged and logged["judge/failures"] == 0

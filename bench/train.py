@@ -117,18 +117,22 @@ def main() -> None:
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     with tempfile.TemporaryDirectory() as root:
         train_jsonl, student, parameters = demo_workspace(Path(root), args.samples)
-        results = {"student_parameters": parameters, "step": "8 prompts x 8 replies x <= 40 tokens"}
-        acts = JudgeSettings(judge="acts")
-        results["acts_full"] = timed_run(train_jsonl, student, args.steps, use_lora=False, judge_settings=acts)
-        results["acts_lora"] = timed_run(train_jsonl, student, args.steps, use_lora=True, judge_settings=acts)
+        report({"student_parameters": parameters, "step": "8 prompts x 8 replies x <= 40 tokens"})
         with FakeLLMServer(latency=args.latency) as server:
             llm = JudgeSettings(judge="openai", judge_model="fake-judge", base_url=server.openai_url,
                                 concurrency=args.concurrency, max_retries=0)
-            results["llm_async"] = timed_run(train_jsonl, student, args.steps, use_lora=True, judge_settings=llm)
-            results["llm_sequential"] = timed_run(
+            report({"llm_async_lora": timed_run(train_jsonl, student, args.steps, use_lora=True, judge_settings=llm)})
+            report({"llm_sequential_lora": timed_run(
                 train_jsonl, student, args.steps, use_lora=True, judge_settings=llm, sequential=True
-            )
-    print(json.dumps(results, indent=2))
+            )})
+        acts = JudgeSettings(judge="acts")
+        report({"acts_full": timed_run(train_jsonl, student, args.steps, use_lora=False, judge_settings=acts)})
+        report({"acts_lora": timed_run(train_jsonl, student, args.steps, use_lora=True, judge_settings=acts)})
+
+
+def report(figures: dict) -> None:
+    """Print each configuration's figures as soon as they are measured (a long run may be cut short)."""
+    print(json.dumps(figures), flush=True)
 
 
 if __name__ == "__main__":

@@ -115,10 +115,12 @@ def run_trl(samples_path: Path, student_dir: Path, args: argparse.Namespace, wor
     dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
     config = SFTConfig(
         output_dir=str(work / "trl"), max_steps=args.steps, per_device_train_batch_size=args.batch_size,
-        learning_rate=1e-3, lr_scheduler_type="cosine", warmup_steps=math.ceil(0.05 * args.steps), max_grad_norm=1.0, logging_steps=1,
+        learning_rate=1e-3, lr_scheduler_type="cosine", warmup_steps=math.ceil(0.05 * args.steps),
+        max_grad_norm=1.0, logging_steps=1,
         completion_only_loss=True, max_length=args.max_prompt_length + args.max_completion_length,
         # TRL turns activation checkpointing on by default; ours recomputes nothing, so neither does TRL here.
-        gradient_checkpointing=False, report_to="none", save_strategy="no", seed=0, use_cpu=True, disable_tqdm=True, dataloader_num_workers=0,
+        gradient_checkpointing=False, report_to="none", save_strategy="no", seed=0, use_cpu=True, disable_tqdm=True,
+        dataloader_num_workers=0,
     )
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer)
     timer = step_timer()

@@ -19,7 +19,9 @@ from tracegym.commands.common import add_seed, existing_file, positive_int
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--sgd_root", default=None, help="an SGD clone; its train split is read (default: the bundled SGD sample)")
+    source.add_argument(
+        "--sgd_root", default=None, help="an SGD clone; its train split is read (default: the bundled SGD sample)"
+    )
     source.add_argument("--train_jsonl", default=None, help="a samples JSONL made by `tracegym prepare`")
     parser.add_argument("--out_dir", required=True, help="folder to write the model and tokenizer to")
     parser.add_argument("--vocab_size", type=positive_int, default=6000, help="BPE vocabulary size (default 6000)")

@@ -110,9 +110,8 @@ def run_sft(settings: SFTSettings) -> SFTResult:
     examples = tokenize_examples(samples, tokenizer, settings, stats)
     total_steps = planned_steps(len(examples), settings)
     batches = BatchPlan(examples, settings.per_device_train_batch_size, settings.seed)
-    optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=settings.learning_rate, weight_decay=settings.weight_decay
-    )
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=settings.weight_decay)
     scheduler = cosine_schedule(optimizer, total_steps, settings.warmup_ratio)
     log, stopped_by = train_loop(model, tokenizer, batches, optimizer, scheduler, total_steps, settings)
     save(model, tokenizer, settings, log)
@@ -192,7 +191,7 @@ def with_lora(model: Any, settings: SFTSettings) -> Any:
 def end_of_reply_id(tokenizer: Any) -> int:
     """The token that closes a reply: Gemma's <end_of_turn> when the vocabulary has it, else the eos token."""
     token_id = tokenizer.convert_tokens_to_ids(END_OF_TURN)
-    if isinstance(token_id, int) and token_id != tokenizer.unk_token_id and token_id is not None:
+    if token_id is not None and token_id != tokenizer.unk_token_id:
         return token_id
     return tokenizer.eos_token_id
 

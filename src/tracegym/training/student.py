@@ -18,15 +18,12 @@ merged multi-digit tokens would make every time and price a rare token of its ow
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from tracegym.errors import UserError
-
-logger = logging.getLogger(__name__)
 
 BOS, EOS, PAD, UNK = "<bos>", "<eos>", "<pad>", "<unk>"
 START_OF_TURN, END_OF_TURN = "<start_of_turn>", "<end_of_turn>"
@@ -117,7 +114,7 @@ class StudentSummary:
     texts: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"out_dir": self.out_dir, "parameters": self.parameters, "vocab_size": self.vocab_size, "texts": self.texts}
+        return asdict(self)
 
 
 def texts_of_samples(rows: Iterable[dict[str, Any]]) -> Iterator[str]:

@@ -88,10 +88,9 @@ def run_own(samples_path: Path, student_dir: Path, args: argparse.Namespace, hea
     tokenizer, model = sft.load_tokenizer(settings.model_name), sft.load_model(settings.model_name)
     examples = sft.tokenize_examples(read_samples(samples_path), tokenizer, settings, PromptStats())
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate)
-    scheduler = sft.cosine_schedule(optimizer, args.steps, settings.warmup_ratio)
     loss_fn = sft.reply_loss if head == "reply" else sft.full_logits_loss
     batches = sft.BatchPlan(examples, args.batch_size, settings.seed)
-    log, _ = sft.train_loop(model, tokenizer, batches, optimizer, scheduler, args.steps, settings, loss_fn=loss_fn)
+    log, _ = sft.train_loop(model, tokenizer, batches, optimizer, args.steps, settings, loss_fn=loss_fn)
     seconds = sum(r["seconds"] for r in log)
     return {
         "seconds_per_step": seconds / args.steps,

@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from tracegym.errors import UserError
+
 PLACEHOLDER = re.compile(r"\[([a-z][a-z0-9_]*)\]")
 VALUE_ACTS = ("INFORM", "OFFER", "CONFIRM", "INFORM_COUNT")
 
@@ -62,3 +64,19 @@ def lexicalize(reply: str, acts: Sequence[Mapping[str, Any]]) -> str:
         return values[slot][min(index, len(values[slot]) - 1)]
 
     return PLACEHOLDER.sub(fill, reply)
+
+
+def check_act_conditioned(samples: Iterable[Any], flag: str = "--placeholders") -> None:
+    """A UserError unless every sample shows the student its reference acts (prepared with --include_acts).
+
+    Filling placeholders from acts the student never saw would hand it the answer.
+    """
+    from tracegym.traces.render import ACTS_HEADER
+
+    for index, sample in enumerate(samples):
+        system = next((m.get("content", "") for m in sample.messages if m.get("role") == "system"), "")
+        if sample.acts and ACTS_HEADER not in system:
+            raise UserError(
+                f"{flag}: sample {index} ({sample.id}) does not show the student its dialogue acts, so the tool "
+                "cannot fill placeholders fairly; prepare the samples with `tracegym prepare --include_acts`"
+            )

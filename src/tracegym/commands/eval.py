@@ -61,6 +61,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="the judge the student was trained with, named in the report (default: read from the run dir)",
     )
+    parser.add_argument(
+        "--placeholders",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="fill [slot] placeholders in the replies from the sample's acts (default: as the run was trained)",
+    )
     add_judge_arguments(parser)
 
 
@@ -81,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         seed=args.seed,
         training_judge=args.training_judge,
+        placeholders=args.placeholders,
     )
     result = evaluate(config)
     out_dir = Path(args.out_dir) if args.out_dir else default_out_dir(result.run_dir, args.trained_model_dir)

@@ -35,6 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup_ratio", type=float, default=0.05, help="share of steps warming up (default 0.05)")
     parser.add_argument("--logging_steps", type=positive_int, default=10, help="log every N steps (default 10)")
     parser.add_argument("--use_lora", action="store_true", help="train a LoRA adapter (PEFT), save merged weights")
+    parser.add_argument(
+        "--placeholders",
+        action="store_true",
+        help="learn replies with [slot] placeholders for the act values (samples prepared with --include_acts)",
+    )
     parser.add_argument("--lora_r", type=positive_int, default=16, help="LoRA rank (default 16)")
     parser.add_argument("--lora_alpha", type=positive_int, default=32, help="LoRA alpha (default 32)")
     add_seed(parser)
@@ -58,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         warmup_ratio=args.warmup_ratio,
         logging_steps=args.logging_steps,
         use_lora=args.use_lora,
+        placeholders=args.placeholders,
         lora_r=args.lora_r,
         lora_alpha=args.lora_alpha,
         seed=args.seed,

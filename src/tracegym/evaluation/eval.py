@@ -21,6 +21,7 @@ from tracegym.errors import UserError
 from tracegym.evaluation.metrics import ReplyMetrics, act_types, corpus_chrf, reply_metrics
 from tracegym.evaluation.stats import Comparison, WinRates, compare, summary, win_tie_loss
 from tracegym.judges import JudgeSettings
+from tracegym.placeholders import check_act_conditioned, lexicalize
 from tracegym.samples import Sample, read_samples
 
 JUDGE = "judge"
@@ -63,6 +64,7 @@ class EvalConfig:
     batch_size: int = 8
     seed: int = 0
     training_judge: str | None = None  # for the report; None: read from the run dir's config.yaml
+    placeholders: bool | None = None  # fill [slot] placeholders from the acts; None: as the run trained
     bootstrap_resamples: int = 10_000
 
     def __post_init__(self) -> None:
@@ -192,8 +194,12 @@ def evaluate(config: EvalConfig) -> EvalResult:
     from tracegym.judges import build_judge
 
     samples = held_out_samples(config.eval_jsonl, config.n, config.seed)
-    check_model_reference(config.base_model, "--base_model")
     location = locate_trained_model(config.trained_model_dir)
+    if config.placeholders is None:
+        config = replace(config, placeholders=bool(_find_key(_run_config(location.run_dir), "placeholders")))
+    if config.placeholders:
+        check_act_conditioned(samples)
+    check_model_reference(config.base_model, "--base_model")
     config = with_lengths_of_run(config, location.run_dir)
     judge = build_judge(config.judge)  # before generating: a bad judge flag should fail in a second, not minutes
     generation = dict(
@@ -210,6 +216,9 @@ def evaluate(config: EvalConfig) -> EvalResult:
     model, tokenizer = load_trained_model(location, config.base_model)
     trained_replies = generate_replies(model, tokenizer, samples, description="trained replies", **generation)
     del model
+    if config.placeholders:
+        base_replies = lexicalized(base_replies, samples)
+        trained_replies = lexicalized(trained_replies, samples)
 
     items = [
         EvalItem(sample, ModelReplies(base, [], []), ModelReplies(trained, [], []))
@@ -225,6 +234,11 @@ def evaluate(config: EvalConfig) -> EvalResult:
         training_judge=config.training_judge or training_judge_of(location.run_dir),
         run_dir=str(location.run_dir) if location.run_dir else None,
     )
+
+
+def lexicalized(replies: Sequence[Sequence[str]], samples: Sequence[Sample]) -> list[list[str]]:
+    """Each prompt's replies with their [slot] placeholders filled from that sample's acts."""
+    return [[lexicalize(reply, sample.acts) for reply in group] for group, sample in zip(replies, samples)]
 
 
 def with_lengths_of_run(config: EvalConfig, run_dir: Path | None) -> EvalConfig:

@@ -14,6 +14,8 @@ from tracegym.traces.sgd import Action, IntentSchema, ServiceCall, ServiceSchema
 TODAY_LINE = "Today is Friday, 2019-03-01."  # SGD's relative dates ("today", "next Monday") count from that day
 RESULTS_SHOWN_PER_CALL = 3
 
+ACTS_HEADER = "Say this in your reply (dialogue acts):"  # act-conditioned mode (--include_acts)
+
 
 def role_line(service: ServiceSchema, intent: IntentSchema | None) -> str:
     task = f"with this task: {_sentence(intent.description)}" if intent else "with their request."
@@ -93,7 +95,7 @@ def acts_text(actions: Iterable[Action]) -> str:
 def system_message(header: str, call_texts: Sequence[str], status: str, actions: Sequence[Action] | None) -> str:
     parts = [header, calls_block(call_texts), status]
     if actions is not None:
-        parts.append(f"Say this in your reply (dialogue acts): {acts_text(actions)}")
+        parts.append(f"{ACTS_HEADER} {acts_text(actions)}")
     return "\n\n".join(parts)
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tracegym.errors import UserError
+from tracegym.placeholders import check_act_conditioned, delexicalize
 from tracegym.samples import read_samples, write_json, write_jsonl
 from tracegym.training.prompts import PromptStats, prompt_completion_rows
 
@@ -52,6 +53,7 @@ class SFTSettings:
     logging_steps: int = 10
     seed: int = 0
     use_lora: bool = False
+    placeholders: bool = False  # learn delexicalised replies ([slot] placeholders); needs act-conditioned samples
     lora_r: int = 16
     lora_alpha: int = 32
     show_progress: bool = True
@@ -97,6 +99,8 @@ class SFTResult:
 def run_sft(settings: SFTSettings) -> SFTResult:
     """Load, train, save: the whole warm start; returns what happened."""
     samples = read_samples(settings.train_jsonl)  # bad input fails before the heavy imports
+    if settings.placeholders:
+        check_act_conditioned(samples)
     _check_model_path(settings.model_name)
     import torch
     from transformers import set_seed
@@ -112,8 +116,7 @@ def run_sft(settings: SFTSettings) -> SFTResult:
     batches = BatchPlan(examples, settings.per_device_train_batch_size, settings.seed)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    scheduler = cosine_schedule(optimizer, total_steps, settings.warmup_ratio)
-    log, stopped_by = train_loop(model, tokenizer, batches, optimizer, scheduler, total_steps, settings)
+    log, stopped_by = train_loop(model, tokenizer, batches, optimizer, total_steps, settings)
     save(model, tokenizer, settings, log)
     elapsed = sum(record["seconds"] for record in log)
     tokens = sum(record["tokens"] for record in log)
@@ -198,6 +201,9 @@ def end_of_reply_id(tokenizer: Any) -> int:
 
 def tokenize_examples(samples: list[Any], tokenizer: Any, settings: SFTSettings, stats: PromptStats) -> list[Example]:
     rows = prompt_completion_rows(samples, tokenizer, settings.max_prompt_length, stats)
+    if settings.placeholders:
+        for row, sample in zip(rows, samples):
+            row["completion"] = delexicalize(sample.ground_truth, sample.acts)
     stop = end_of_reply_id(tokenizer)
     examples = []
     for row in rows:
@@ -274,10 +280,13 @@ def collate(batch: list[Example], pad_id: int) -> dict[str, Any]:
 # ---- train ------------------------------------------------------------------------------------------------------
 
 
-def cosine_schedule(optimizer: Any, total_steps: int, warmup_ratio: float) -> Any:
-    from transformers import get_cosine_schedule_with_warmup
-
-    return get_cosine_schedule_with_warmup(optimizer, math.ceil(total_steps * warmup_ratio), total_steps)
+def learning_rate_at(progress: float, peak: float, warmup_ratio: float) -> float:
+    """Linear warm-up over the first `warmup_ratio` of training, then cosine decay to 0; `progress` in [0, 1]."""
+    progress = min(max(progress, 0.0), 1.0)
+    if warmup_ratio > 0 and progress < warmup_ratio:
+        return peak * progress / warmup_ratio
+    decay = (progress - warmup_ratio) / max(1e-9, 1.0 - warmup_ratio)
+    return peak * 0.5 * (1.0 + math.cos(math.pi * decay))
 
 
 def reply_loss(model: Any, batch: dict[str, Any]) -> Any:
@@ -308,17 +317,22 @@ def train_loop(
     tokenizer: Any,
     batches: BatchPlan,
     optimizer: Any,
-    scheduler: Any,
     total_steps: int,
     settings: SFTSettings,
     loss_fn: Any = reply_loss,
 ) -> tuple[list[dict[str, Any]], str]:
-    """Train until `total_steps` or the wall-clock budget; returns the log records and what stopped training."""
+    """Train until `total_steps` or the wall-clock budget; returns the log records and what stopped training.
+
+    The learning-rate schedule follows whichever runs out first, steps or minutes, so a time-boxed run warms up
+    and decays within its budget instead of stopping at the peak.
+    """
     import torch
     from tqdm.auto import tqdm
 
     model.train()
-    deadline = time.monotonic() + settings.max_minutes * 60 if settings.max_minutes else math.inf
+    budget_s = settings.max_minutes * 60 if settings.max_minutes else math.inf
+    began = time.monotonic()
+    deadline = began + budget_s
     log: list[dict[str, Any]] = []
     window = {"loss": 0.0, "steps": 0, "tokens": 0, "seconds": 0.0}
     stopped_by = "max_steps"
@@ -326,12 +340,15 @@ def train_loop(
     batch_stream = batches.forever()
     for step in range(1, total_steps + 1):
         started = time.monotonic()
+        progress = max((step - 1) / total_steps, (started - began) / budget_s)
+        learning_rate = learning_rate_at(progress, settings.learning_rate, settings.warmup_ratio)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate
         batch = collate(next(batch_stream), tokenizer.pad_token_id)
         loss = loss_fn(model, batch)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
         optimizer.step()
-        scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         window["loss"] += loss.item()
         window["steps"] += 1
@@ -339,7 +356,7 @@ def train_loop(
         window["seconds"] += time.monotonic() - started
         out_of_time = time.monotonic() >= deadline
         if step % settings.logging_steps == 0 or step == total_steps or step == 1 or out_of_time:
-            log.append(_log_record(step, window, scheduler.get_last_lr()[0]))
+            log.append(_log_record(step, window, learning_rate))
             bar.set_postfix(loss=f"{log[-1]['loss']:.3f}", tok_s=f"{log[-1]['tokens_per_second']:.0f}")
             window = {"loss": 0.0, "steps": 0, "tokens": 0, "seconds": 0.0}
         bar.update(1)

@@ -110,6 +110,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2, help="judge server latency in seconds")
     parser.add_argument("--concurrency", type=int, default=64, help="judge requests in flight (async reward)")
     parser.add_argument("--samples", type=int, default=64)
+    parser.add_argument("--only_acts", action="store_true", help="skip the LLM-judge runs (step rates only)")
     args = parser.parse_args()
 
     import torch
@@ -118,16 +119,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as root:
         train_jsonl, student, parameters = demo_workspace(Path(root), args.samples)
         report({"student_parameters": parameters, "step": "8 prompts x 8 replies x <= 40 tokens"})
-        with FakeLLMServer(latency=args.latency) as server:
-            llm = JudgeSettings(judge="openai", judge_model="fake-judge", base_url=server.openai_url,
-                                concurrency=args.concurrency, max_retries=0)
-            report({"llm_async_lora": timed_run(train_jsonl, student, args.steps, use_lora=True, judge_settings=llm)})
-            report({"llm_sequential_lora": timed_run(
-                train_jsonl, student, args.steps, use_lora=True, judge_settings=llm, sequential=True
-            )})
+        if not args.only_acts:
+            report_llm_judge_runs(train_jsonl, student, args)
         acts = JudgeSettings(judge="acts")
         report({"acts_full": timed_run(train_jsonl, student, args.steps, use_lora=False, judge_settings=acts)})
         report({"acts_lora": timed_run(train_jsonl, student, args.steps, use_lora=True, judge_settings=acts)})
+
+
+def report_llm_judge_runs(train_jsonl: Path, student: Path, args: argparse.Namespace) -> None:
+    """The async JudgeReward and the sequential baseline, against the same local judge server."""
+    with FakeLLMServer(latency=args.latency) as server:
+        llm = JudgeSettings(judge="openai", judge_model="fake-judge", base_url=server.openai_url,
+                            concurrency=args.concurrency, max_retries=0)
+        report({"llm_async_lora": timed_run(train_jsonl, student, args.steps, use_lora=True, judge_settings=llm)})
+        report({"llm_sequential_lora": timed_run(
+            train_jsonl, student, args.steps, use_lora=True, judge_settings=llm, sequential=True
+        )})
 
 
 def report(figures: dict) -> None:

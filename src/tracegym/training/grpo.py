@@ -57,8 +57,11 @@ class TrainingSetup:
 
 def run(config: RunConfig) -> rundir.RunSummary | None:
     """Set up, train, save. Returns the summary on the main process, None on the others."""
+    from accelerate import PartialState
+
     training = setup(config)
     start_run_dir(training)
+    PartialState().wait_for_everyone()  # the other ranks start once rank 0 has made the run dir
     trainer = train(training)
     return save(training, trainer)
 
@@ -70,11 +73,13 @@ def setup(config: RunConfig) -> TrainingSetup:
     from accelerate import PartialState
 
     options = config.options
+    is_main = PartialState().is_main_process
     grpo_config = build_grpo_config(config.grpo)
     lora_config = build_lora_config(config.lora) if config.lora is not None else None
     output_dir = Path(grpo_config.output_dir)
     resume_from = resolve_checkpoint(options.resume_from_checkpoint, output_dir)
-    rundir.prepare_run_dir(output_dir, overwrite=options.overwrite, resuming=resume_from is not None)
+    if is_main:  # only rank 0 owns the run dir; another rank would see the dir rank 0 has just made
+        rundir.prepare_run_dir(output_dir, overwrite=options.overwrite, resuming=resume_from is not None)
     samples = read_samples(options.train_jsonl)
     tokenizer = load_tokenizer(options.model_name)
     dataset = build_dataset(samples, tokenizer, options.max_prompt_length)
@@ -90,7 +95,7 @@ def setup(config: RunConfig) -> TrainingSetup:
         judge_reward=judge_reward,
         reward_funcs=[judge_reward, *user_funcs],
         resume_from=resume_from,
-        is_main=PartialState().is_main_process,
+        is_main=is_main,
     )
 
 

@@ -30,6 +30,10 @@ from typing import Any
 CANDIDATE_BLOCK = re.compile(r"<<<CANDIDATE (\S+) (\S+)>>>\n(.*?)\n<<<END \1 \2>>>", re.S)
 INJECTION_CUES = re.compile(r"score|ignore|10/10|system|rubric|grader|verdict", re.I)
 RUBRIC_TASK_CUE = "You write grading rubrics"
+ERROR_STATUS_NAMES = {
+    400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+    408: "DEADLINE_EXCEEDED", 500: "INTERNAL", 503: "UNAVAILABLE",
+}
 
 
 def serve_in_subprocess(latency: float, url_queue, stop_event) -> None:
@@ -52,8 +56,9 @@ def obedient_scorer(candidate: str) -> float:
 
 @dataclass
 class Step:
-    """One scripted answer: `kind` is ok | text | malformed | out_of_range | 429 | 503 | 500 | 400 | slow |
-    truncated | bad_body. `value` is the raw text (text), Retry-After seconds (429) or the delay (slow)."""
+    """One scripted answer: `kind` is ok | text | malformed | out_of_range | 429 | any other HTTP error status
+    ("400", "401", "403", "404", "408", "500", "503", …) | slow | truncated | bad_body. `value` is the raw text
+    (text), Retry-After seconds (429) or the delay (slow)."""
 
     kind: str
     value: Any = None
@@ -184,9 +189,9 @@ def _handler_for(state: ServerState) -> type[BaseHTTPRequestHandler]:
                 seconds = step.value if step.value is not None else 1
                 payload = _gemini_error(429, "RESOURCE_EXHAUSTED", seconds) if gemini else _openai_error("rate limited", "rate_limit")
                 return self._send(429, payload, {"Retry-After": str(seconds)})
-            if kind in ("500", "503", "400"):
+            if kind.isdigit():  # any other HTTP error status: "400", "401", "403", "404", "408", "500", "503", …
                 code = int(kind)
-                status = {400: "INVALID_ARGUMENT", 500: "INTERNAL", 503: "UNAVAILABLE"}[code]
+                status = ERROR_STATUS_NAMES.get(code, "UNKNOWN")
                 return self._send(code, _gemini_error(code, status) if gemini else _openai_error(status.lower(), status))
             if kind == "bad_body":
                 return self._send_raw(200, b"<html>not json</html>")

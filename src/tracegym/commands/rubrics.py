@@ -31,12 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tracegym.errors import UserError
-    from tracegym.judges import JudgeSettings
+    from tracegym.judges import JudgeSettings, judge_names
     from tracegym.judges.rubric_writer import run_rubric_writer
     from tracegym.samples import read_samples, write_jsonl
 
     if not args.judge:
         raise UserError("give --teacher NAME: the LLM that writes the rubrics (gemini or openai)")
+    judge_names(args.judge)  # an unknown teacher is reported before the output folder is made
     samples = read_samples(existing_file(args.in_path, "--in_path"))
     settings = JudgeSettings.from_args(args)
     if not settings.cache:

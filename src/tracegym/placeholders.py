@@ -1,9 +1,11 @@
-"""Value placeholders, as template-based NLG does: the student writes `[restaurant_name]`, the tool fills it in.
+"""Value placeholders, as template-based NLG does: the student writes `[1]`, the tool fills in the first value.
 
-A student of a few million parameters trained for minutes cannot copy a restaurant name it has never seen, so
-in act-conditioned mode (the reference acts are in the prompt) the replies it learns from are *delexicalised*
-(each act value replaced by `[slot]`) and the replies it writes are *lexicalised* again from the same acts
-before anyone judges or reads them. The judge always scores the filled-in text.
+A student of a few million parameters trained for minutes cannot copy a restaurant name it has never seen. In
+act-conditioned mode the prompt shows the reference acts with each value numbered (`OFFER(restaurant_name=Sino
+[1])`, see `numbered_values`); the replies the student learns from are *delexicalised* (each value replaced by its
+number in brackets) and the replies it writes are *lexicalised* again from the same acts before anyone judges or
+reads them. The judge always scores the filled-in text, and the tool never invents a value: a number the acts do
+not have stays as written.
 """
 
 from __future__ import annotations
@@ -14,56 +16,39 @@ from typing import Any
 
 from tracegym.errors import UserError
 
-PLACEHOLDER = re.compile(r"\[([a-z][a-z0-9_]*)\]")
+PLACEHOLDER = re.compile(r"\[(\d{1,2})\]")
 VALUE_ACTS = ("INFORM", "OFFER", "CONFIRM", "INFORM_COUNT")
 
 
-def slot_values(acts: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
-    """Surface values of the value-carrying acts, by slot name (INFORM_COUNT's slot is `count`)."""
-    values: dict[str, list[str]] = {}
+def numbered_values(acts: Iterable[Mapping[str, Any]]) -> list[tuple[int, str, list[str]]]:
+    """`(number, surface value, [surface, canonical…])` for each value of a value-carrying act, numbered from 1 in
+    act order: the numbering the prompt shows and the placeholders use."""
+    numbered: list[tuple[int, str, list[str]]] = []
     for act in acts:
         if act.get("act") not in VALUE_ACTS:
             continue
-        for value in act.get("values") or []:
-            if value and value not in values.setdefault(act.get("slot") or "count", []):
-                values[act.get("slot") or "count"].append(value)
-    return values
+        values = list(act.get("values") or [])
+        canonical = list(act.get("canonical_values") or [])
+        for index, value in enumerate(values):
+            forms = [value] + ([canonical[index]] if index < len(canonical) and canonical[index] != value else [])
+            numbered.append((len(numbered) + 1, value, forms))
+    return numbered
 
 
 def delexicalize(reply: str, acts: Sequence[Mapping[str, Any]]) -> str:
-    """`reply` with every act value it states (surface form, else canonical) replaced by `[slot]`."""
-    replacements: list[tuple[str, str]] = []
-    for act in acts:
-        if act.get("act") not in VALUE_ACTS:
-            continue
-        slot = act.get("slot") or "count"
-        for value in list(act.get("values") or []) + list(act.get("canonical_values") or []):
-            if value:
-                replacements.append((value, slot))
+    """`reply` with every act value it states (surface form, else canonical) replaced by `[number]`."""
+    replacements = [(form, number) for number, _, forms in numbered_values(acts) for form in forms if form]
     # Longest first, so "San Jose del Monte" is not half-replaced by "San Jose".
-    for value, slot in sorted(replacements, key=lambda pair: len(pair[0]), reverse=True):
-        pattern = re.compile(rf"(?<![\w\[]){re.escape(value)}(?![\w\]])", re.IGNORECASE)
-        reply = pattern.sub(f"[{slot}]", reply)
+    for form, number in sorted(replacements, key=lambda pair: len(pair[0]), reverse=True):
+        pattern = re.compile(rf"(?<![\w\[]){re.escape(form)}(?![\w\]])", re.IGNORECASE)
+        reply = pattern.sub(f"[{number}]", reply)
     return reply
 
 
 def lexicalize(reply: str, acts: Sequence[Mapping[str, Any]]) -> str:
-    """`reply` with each `[slot]` filled from the acts (the n-th mention takes the n-th value).
-
-    A placeholder for a slot the acts do not carry is left as written: the tool never invents a value.
-    """
-    values = slot_values(acts)
-    used: dict[str, int] = {}
-
-    def fill(match: re.Match) -> str:
-        slot = match.group(1)
-        if slot not in values:
-            return match.group(0)
-        index = used.get(slot, 0)
-        used[slot] = index + 1
-        return values[slot][min(index, len(values[slot]) - 1)]
-
-    return PLACEHOLDER.sub(fill, reply)
+    """`reply` with each `[number]` filled with that value of the acts; other numbers are left as written."""
+    values = {number: value for number, value, _ in numbered_values(acts)}
+    return PLACEHOLDER.sub(lambda match: values.get(int(match.group(1)), match.group(0)), reply)
 
 
 def check_act_conditioned(samples: Iterable[Any], flag: str = "--placeholders") -> None:

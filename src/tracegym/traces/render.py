@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from tracegym.placeholders import VALUE_ACTS
 from tracegym.traces.sgd import Action, IntentSchema, ServiceCall, ServiceSchema
 
 TODAY_LINE = "Today is Friday, 2019-03-01."  # SGD's relative dates ("today", "next Monday") count from that day
@@ -79,10 +80,18 @@ def transaction_line(last_transaction: tuple[str, str, bool] | None) -> str:
 
 
 def acts_text(actions: Iterable[Action]) -> str:
-    """`OFFER(restaurant_name=Sino), REQ_MORE`: the SGD NLG notation of a turn's acts."""
+    """`OFFER(restaurant_name=Sino [1]), REQ_MORE`: the SGD NLG notation of a turn's acts, each value numbered as
+    `tracegym.placeholders` numbers them, so a student can write `[1]` for "Sino"."""
     parts = []
+    number = 0
     for action in actions:
-        act, slot, values = action["act"], action["slot"], "|".join(action["values"])
+        act, slot = action["act"], action["slot"]
+        numbered = act in VALUE_ACTS
+        labelled = []
+        for value in action["values"]:
+            number += numbered
+            labelled.append(f"{value} [{number}]" if numbered else value)
+        values = "|".join(labelled)
         if slot and values:
             parts.append(f"{act}({slot}={values})")
         elif slot:

@@ -66,6 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=helps["resume_from_checkpoint"],
     )
     extra.add_argument("--overwrite", action="store_true", default=None, help=helps["overwrite"])
+    extra.add_argument("--max_minutes", type=positive_float, default=None, help=helps["max_minutes"])
+    extra.add_argument("--placeholders", action="store_true", default=None, help=helps["placeholders"])
     add_judge_arguments(parser)
     # Judge flags left unset fall back to the recipe file, then to JudgeSettings' defaults.
     parser.set_defaults(**{name: None for name in JudgeSettings.__dataclass_fields__})

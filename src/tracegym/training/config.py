@@ -90,10 +90,19 @@ class TrainOptions:
         default=None, metadata={"help": "a checkpoint folder, or `last` for the newest checkpoint-* in the run dir"}
     )
     overwrite: bool = field(default=False, metadata={"help": "replace an existing, non-empty run directory"})
+    max_minutes: float | None = field(
+        default=None, metadata={"help": "wall-clock budget: stop cleanly after the step that passes it, and save"}
+    )
+    placeholders: bool = field(
+        default=False,
+        metadata={"help": "the student writes [slot] placeholders, filled from the acts before judging (--include_acts samples)"},
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_prompt_length, int) or self.max_prompt_length <= 0:
             raise UserError(f"max_prompt_length {self.max_prompt_length!r}: must be a positive integer (e.g. 512)")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise UserError(f"max_minutes {self.max_minutes!r}: must be a positive number of minutes")
         if isinstance(self.reward_funcs, str):
             self.reward_funcs = [self.reward_funcs]
 

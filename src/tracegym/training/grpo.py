@@ -22,6 +22,7 @@ from typing import Any
 
 from tracegym.errors import UserError
 from tracegym.judges import build_judge
+from tracegym.placeholders import check_act_conditioned
 from tracegym.samples import Sample, read_samples
 from tracegym.training import rundir
 from tracegym.training.config import RunConfig
@@ -81,9 +82,11 @@ def setup(config: RunConfig) -> TrainingSetup:
     if is_main:  # only rank 0 owns the run dir; another rank would see the dir rank 0 has just made
         rundir.prepare_run_dir(output_dir, overwrite=options.overwrite, resuming=resume_from is not None)
     samples = read_samples(options.train_jsonl)
+    if options.placeholders:
+        check_act_conditioned(samples)
     tokenizer = load_tokenizer(options.model_name)
     dataset = build_dataset(samples, tokenizer, options.max_prompt_length)
-    judge_reward = JudgeReward(build_judge(config.judge))
+    judge_reward = JudgeReward(build_judge(config.judge), placeholders=options.placeholders)
     user_funcs = [load_reward_function(spec) for spec in options.reward_funcs]
     return TrainingSetup(
         config=config,
@@ -118,16 +121,23 @@ def build_lora_config(kwargs: dict[str, Any]) -> Any:
 
 
 def resolve_checkpoint(requested: str | None, output_dir: Path) -> str | None:
-    """The checkpoint folder to resume from: `last` is the newest checkpoint-* in the run dir."""
+    """The checkpoint folder to resume from: `last` is the newest complete checkpoint-* in the run dir.
+
+    A checkpoint is complete once its trainer_state.json exists (the trainer writes it last), so a folder that a
+    kill cut short is skipped.
+    """
     if requested is None:
         return None
     if requested == "last":
-        from transformers.trainer_utils import get_last_checkpoint
-
-        last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+        complete = [
+            folder
+            for folder in (output_dir.glob("checkpoint-*") if output_dir.is_dir() else [])
+            if folder.name.removeprefix("checkpoint-").isdigit() and (folder / "trainer_state.json").is_file()
+        ]
+        last = str(max(complete, key=lambda folder: int(folder.name.removeprefix("checkpoint-")))) if complete else None
         if last is None:
             raise UserError(
-                f"--resume_from_checkpoint last: no checkpoint-* folder in {output_dir}; "
+                f"--resume_from_checkpoint last: no complete checkpoint-* folder in {output_dir}; "
                 "drop the flag to start a new run"
             )
         return last
@@ -231,6 +241,8 @@ def make_trainer(training: TrainingSetup) -> Any:
     if trainer.pop_callback(ProgressCallback) is not None:
         trainer.add_callback(quiet_progress_callback())
     trainer.add_callback(run_log_callback(training.output_dir))
+    if training.config.options.max_minutes:
+        trainer.add_callback(time_limit_callback(training.config.options.max_minutes))
     return trainer
 
 
@@ -256,6 +268,21 @@ def run_log_callback(output_dir: Path) -> Any:
             rundir.append_log_record(output_dir, record)
 
     return RunLogCallback()
+
+
+def time_limit_callback(minutes: float) -> Any:
+    """Stops training after the step that passes the wall-clock budget; the trainer then saves as usual."""
+    from transformers import TrainerCallback
+
+    class TimeLimitCallback(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.deadline = time.monotonic() + minutes * 60
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if time.monotonic() >= self.deadline:
+                control.should_training_stop = True
+
+    return TimeLimitCallback()
 
 
 def quiet_progress_callback() -> Any:

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tracegym.judges.base import Judge, Verdict
+from tracegym.placeholders import lexicalize
 from tracegym.samples import Sample
 
 # Keyword arguments TRL adds beside the dataset's columns; never sample fields.
@@ -120,14 +121,17 @@ def samples_from_columns(prompts: Sequence[Any], columns: dict[str, Any]) -> lis
 class JudgeReward:
     """A judge as an async TRL reward function (`prompts, completions, **columns`) → list of float or None."""
 
-    def __init__(self, judge: Judge, name: str = "judge") -> None:
+    def __init__(self, judge: Judge, name: str = "judge", placeholders: bool = False) -> None:
         self.judge = judge
+        self.placeholders = placeholders  # fill [slot] placeholders from each sample's acts before judging
         self.__name__ = name  # TRL names the reward column (`rewards/judge/mean`) after this
         self.history: list[StepJudgeStats] = []
 
     async def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
         samples = samples_from_columns(prompts, columns)
         replies = [completion_text(completion) for completion in completions]
+        if self.placeholders:
+            replies = [lexicalize(reply, sample.acts) for reply, sample in zip(replies, samples)]
         started = time.perf_counter()
         verdicts = await self.judge.score(samples, replies)
         stats = stats_of(verdicts, self.judge.name, time.perf_counter() - started)

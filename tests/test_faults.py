@@ -282,12 +282,6 @@ def test_sigkill_during_train_then_resume_continues_from_the_last_checkpoint(stu
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="`--resume_from_checkpoint last` takes the highest-numbered checkpoint-* folder (transformers' "
-    "get_last_checkpoint) even when a kill cut its writing short (no trainer_state.json, written last); it should "
-    "take the newest complete one (training/grpo.py resolve_checkpoint)",
-)
 def test_resume_last_skips_a_checkpoint_that_a_kill_left_half_written(student, tmp_path):
     run_dir = tmp_path / "run"
     with FakeLLMServer() as server:

@@ -105,5 +105,7 @@ def build_judge(settings: JudgeSettings) -> Judge:
     if settings.cache:
         from tracegym.judges.cache import Cached, VerdictCache
 
-        judge = Cached(judge, VerdictCache(settings.cache))
+        cache = VerdictCache(settings.cache)
+        cache.connection()  # a path that is no SQLite cache fails now, before any work starts
+        judge = Cached(judge, cache)
     return judge

@@ -1,0 +1,256 @@
+"""The whole loop offline, on the bundled SGD sample: prepare → student → SFT → GRPO → eval → report.
+
+Each stage is one short function over the library (the same code the subcommands run), so the demo is also a
+readable recipe. Everything it makes lands in `out_dir`:
+
+    train.jsonl, eval.jsonl   the samples (eval: dev + test, unseen services marked)
+    demo.json                 the exact `tracegym prepare` arguments, the settings, stage timings, headline figures
+    student/                  the freshly built tokenizer + Gemma3 student (random weights)
+    base/                     the SFT warm start: the "base" of the comparison
+    trained/                  the GRPO run directory (adapter or model, log.jsonl, model card)
+    eval/                     results.json, generations.jsonl, report.md, plots
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tracegym.errors import UserError
+from tracegym.samples import write_json, write_jsonl
+
+EVAL_SPLITS = ("dev", "test")
+
+
+@dataclass
+class DemoConfig:
+    """The demo's knobs. Defaults fit the 10-minute budget on a 2-core CPU."""
+
+    out_dir: str = "runs/demo"
+    sgd_root: str | None = None  # None: the SGD sample bundled with the package
+    seed: int = 0
+    framing: str = "acts"  # acts: reference acts in the prompt, [slot] placeholders; end2end: history + results only
+    sft_minutes: float = 3.0
+    grpo_minutes: float = 4.0
+    grpo_steps: int = 60
+    grpo_learning_rate: float = 5e-5
+    beta: float = 0.04  # KL to the SFT base keeps the policy near it
+    temperature: float = 0.7  # GRPO sampling temperature
+    eval_n: int | None = None  # None: every held-out turn
+    max_prompt_length: int = 192
+    max_completion_length: int = 40
+    reuse_base: bool = True  # keep an SFT student made with the same settings by an earlier run
+
+    def __post_init__(self) -> None:
+        if self.framing not in ("acts", "end2end"):
+            raise UserError(f"--framing {self.framing!r}: choose acts or end2end")
+        for name in ("sft_minutes", "grpo_minutes", "grpo_steps", "max_prompt_length", "max_completion_length"):
+            if getattr(self, name) <= 0:
+                raise UserError(f"--{name} {getattr(self, name)}: must be positive")
+        if self.eval_n is not None and self.eval_n <= 0:
+            raise UserError(f"--eval_n {self.eval_n}: must be positive")
+
+    @property
+    def placeholders(self) -> bool:
+        return self.framing == "acts"
+
+    def base_digest(self) -> str:
+        """What the SFT student depends on; a stored base with the same digest is reused."""
+        keys = ("sgd_root", "seed", "framing", "sft_minutes", "max_prompt_length", "max_completion_length")
+        canonical = json.dumps({key: getattr(self, key) for key in keys}, sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+@dataclass
+class DemoRun:
+    """What the demo did: paths, timings, and the evaluation's result."""
+
+    config: DemoConfig
+    out_dir: Path
+    timings: dict[str, float] = field(default_factory=dict)
+    prepare_commands: list[list[str]] = field(default_factory=list)
+    reused_base: bool = False
+    result: Any = None
+
+
+def run_demo(config: DemoConfig, say: Callable[[str], None] | None = None) -> DemoRun:
+    """Run every stage in order and write `demo.json`; returns the run (its `result` is the EvalResult)."""
+    say = say or (lambda line: print(line, file=sys.stderr, flush=True))
+    check_sgd_root(config)
+    out_dir = Path(config.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    demo = DemoRun(config=config, out_dir=out_dir)
+    stages = [
+        ("prepare", prepare_stage),
+        ("student", student_stage),
+        ("sft", sft_stage),
+        ("grpo", grpo_stage),
+        ("eval", eval_stage),
+    ]
+    for number, (name, stage) in enumerate(stages, start=1):
+        say(f"[{number}/{len(stages)}] {name} …")
+        started = time.perf_counter()
+        stage(demo, say)
+        demo.timings[name] = round(time.perf_counter() - started, 1)
+        say(f"[{number}/{len(stages)}] {name} done in {demo.timings[name]:.0f} s")
+    write_json(out_dir / "demo.json", demo_record(demo))
+    return demo
+
+
+def check_sgd_root(config: DemoConfig) -> None:
+    """Every split the demo reads must be there before anything starts (a UserError names what is missing)."""
+    from tracegym.traces.sgd import bundled_sgd_root, read_schema
+
+    for split in ("train", *EVAL_SPLITS):
+        read_schema(Path(config.sgd_root) if config.sgd_root else bundled_sgd_root(), split)
+
+
+def prepare_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
+    from tracegym.traces.compile import CompileOptions, compile_sgd
+    from tracegym.traces.sgd import bundled_sgd_root
+
+    config = demo.config
+    root = config.sgd_root or str(bundled_sgd_root())
+    options = CompileOptions(include_acts=config.framing == "acts", seed=config.seed)
+    train = list(compile_sgd(root, "train", options))
+    held_out = [sample for split in EVAL_SPLITS for sample in compile_sgd(root, split, options)]
+    write_jsonl(demo.out_dir / "train.jsonl", train)
+    write_jsonl(demo.out_dir / "eval.jsonl", held_out)
+    flags = ["--include_acts"] if options.include_acts else []
+    root_flags = ["--sgd_root", config.sgd_root] if config.sgd_root else []
+    demo.prepare_commands = [
+        ["tracegym", "prepare", *root_flags, "--split", split, *flags, "--seed", str(config.seed), "--out_path", f"{split}.jsonl"]
+        for split in ("train", *EVAL_SPLITS)
+    ]
+    unseen = sum(sample.unseen_service for sample in held_out)
+    say(f"    {len(train)} train turns; {len(held_out)} held-out turns (dev + test), {unseen} on unseen services")
+
+
+def student_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
+    if _stored_base_matches(demo):
+        demo.reused_base = True
+        say("    reusing the student and SFT base of an earlier run with the same settings")
+        return
+    from tracegym.placeholders import delexicalize
+    from tracegym.samples import read_samples
+    from tracegym.training.student import StudentConfig, build_student, texts_of_samples
+
+    samples = read_samples(demo.out_dir / "train.jsonl")
+    rows = [sample.to_dict() for sample in samples]
+    if demo.config.placeholders:
+        # The tokenizer must know the placeholder spellings the student will write.
+        rows += [{"ground_truth": delexicalize(s.ground_truth, s.acts)} for s in samples]
+    summary = build_student(texts_of_samples(rows), StudentConfig(out_dir=str(demo.out_dir / "student"), seed=demo.config.seed))
+    say(f"    {summary.parameters / 1e6:.2f}M parameters, vocabulary {summary.vocab_size}")
+
+
+def sft_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
+    if demo.reused_base:
+        return
+    from tracegym.training.sft import SFTSettings, run_sft
+
+    config = demo.config
+    result = run_sft(
+        SFTSettings(
+            model_name=str(demo.out_dir / "student"),
+            train_jsonl=str(demo.out_dir / "train.jsonl"),
+            output_dir=str(demo.out_dir / "base"),
+            max_minutes=config.sft_minutes,
+            num_train_epochs=1000.0,  # the wall-clock budget decides
+            max_prompt_length=config.max_prompt_length,
+            max_completion_length=config.max_completion_length,
+            seed=config.seed,
+            placeholders=config.placeholders,
+        )
+    )
+    (demo.out_dir / "base" / "demo_base.json").write_text(json.dumps({"digest": config.base_digest()}) + "\n")
+    say(f"    {result.steps} steps, loss {result.first_loss:.2f} → {result.final_loss:.2f}, {result.tokens_per_second:,.0f} tokens/s")
+
+
+def grpo_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
+    from tracegym.cli import build_parser
+    from tracegym.training.config import parse_weights, resolve
+    from tracegym.training.grpo import run as run_grpo
+
+    config = demo.config
+    argv = [
+        "train",
+        "--train_jsonl", str(demo.out_dir / "train.jsonl"),
+        "--model_name", str(demo.out_dir / "base"),
+        "--output_dir", str(demo.out_dir / "trained"),
+        "--overwrite",
+        "--judge", "acts",
+        "--max_steps", str(config.grpo_steps),
+        "--learning_rate", str(config.grpo_learning_rate),
+        "--beta", str(config.beta),
+        "--max_minutes", str(config.grpo_minutes),
+        "--max_prompt_length", str(config.max_prompt_length),
+        "--max_completion_length", str(config.max_completion_length),
+        "--seed", str(config.seed),
+        "--report_to", "none",
+    ]
+    if config.placeholders:
+        argv.append("--placeholders")
+    args = build_parser().parse_args(argv)
+    flags = {k: v for k, v in vars(args).items() if k not in ("command", "run", "config")}
+    flags["reward_weights"] = parse_weights(args.reward_weights)
+    # Truncated replies are left out of the loss: without this, length drifts up to the cap within minutes.
+    recipe = {"temperature": config.temperature, "mask_truncated_completions": True}
+    summary = run_grpo(resolve(recipe, flags))
+    if summary is not None:
+        reward = summary.final.get("reward")
+        say(f"    {summary.steps} GRPO steps, final reward {reward if reward is None else round(reward, 3)}")
+
+
+def eval_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
+    from tracegym.evaluation.eval import EvalConfig, evaluate
+    from tracegym.evaluation.report import write_report
+    from tracegym.judges import JudgeSettings
+    from tracegym.samples import read_samples
+
+    config = demo.config
+    eval_path = demo.out_dir / "eval.jsonl"
+    n = config.eval_n or len(read_samples(eval_path))
+    demo.result = evaluate(
+        EvalConfig(
+            eval_jsonl=str(eval_path),
+            base_model=str(demo.out_dir / "base"),
+            trained_model_dir=str(demo.out_dir / "trained"),
+            n=n,
+            judge=JudgeSettings(judge="acts"),
+            seed=config.seed,
+            batch_size=32,
+            placeholders=config.placeholders,
+        )
+    )
+    write_report(demo.result, demo.out_dir / "eval")
+
+
+def demo_record(demo: DemoRun) -> dict[str, Any]:
+    result = demo.result
+    return {
+        "config": asdict(demo.config),
+        "prepare_commands": [" ".join(command) for command in demo.prepare_commands],
+        "reused_base": demo.reused_base,
+        "timings_s": demo.timings,
+        "total_s": round(sum(demo.timings.values()), 1),
+        "results": str(demo.out_dir / "eval" / "results.json") if result is not None else None,
+        "report": str(demo.out_dir / "eval" / "report.md") if result is not None else None,
+    }
+
+
+def _stored_base_matches(demo: DemoRun) -> bool:
+    if not demo.config.reuse_base:
+        return False
+    marker = demo.out_dir / "base" / "demo_base.json"
+    try:
+        return json.loads(marker.read_text())["digest"] == demo.config.base_digest()
+    except (OSError, ValueError, KeyError):
+        return False
+

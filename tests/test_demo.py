@@ -1,0 +1,51 @@
+"""`tracegym demo`: the whole offline loop through the CLI, on tiny budgets (the real budget is a benchmark)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cli_helpers import run_cli
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out_dir = tmp_path_factory.mktemp("demo")
+    args = ("demo", "--out_dir", out_dir, "--sft_minutes", "0.1", "--grpo_steps", "2", "--grpo_minutes", "1",
+            "--eval_n", "6")
+    first = run_cli(*args, env={"OMP_NUM_THREADS": "1"})
+    second = run_cli(*args, env={"OMP_NUM_THREADS": "1"})
+    return out_dir, first, second
+
+
+def test_demo_prints_the_seed_lines_and_the_report(demo_run):
+    out_dir, first, _ = demo_run
+    assert first.returncode == 0, first.stderr[-3000:]
+    lines = first.stdout.splitlines()
+    assert lines[0].startswith("Base scores: {'mean': ")
+    assert lines[1].startswith("Trained scores: {'mean': ")
+    assert lines[2].startswith("Δ mean: ")
+    assert "report: " in first.stdout
+    assert (out_dir / "eval" / "report.md").is_file()
+
+
+def test_demo_keeps_what_a_user_needs_to_rerun_eval(demo_run):
+    out_dir, first, _ = demo_run
+    record = json.loads((out_dir / "demo.json").read_text())
+    assert record["prepare_commands"][0].startswith("tracegym prepare --split train --include_acts")
+    assert set(record["timings_s"]) == {"prepare", "student", "sft", "grpo", "eval"}
+    assert (out_dir / "base" / "config.json").is_file()
+    assert (out_dir / "trained" / "log.jsonl").is_file()
+    held_out = [json.loads(line) for line in (out_dir / "eval.jsonl").read_text().splitlines()]
+    assert {row["split"] for row in held_out} == {"dev", "test"}
+    assert any(row["unseen_service"] for row in held_out)
+    results = json.loads((out_dir / "eval" / "results.json").read_text())
+    assert results  # every figure of the eval, for the benchmark to read
+
+
+def test_a_second_run_reuses_the_sft_base(demo_run):
+    _, _, second = demo_run
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "reusing the student and SFT base" in second.stderr

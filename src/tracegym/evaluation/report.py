@@ -162,6 +162,12 @@ def report_markdown(result: EvalResult, plotted: set[str]) -> str:
         f"{config.num_samples} repl{'y' if config.num_samples == 1 else 'ies'} per prompt, {decoding}"
         + (f", at most {config.max_new_tokens} new tokens" if config.max_new_tokens else "")
         + (f", prompts cut to {config.max_prompt_length} tokens" if config.max_prompt_length else ""),
+        *(
+            ["- **Replies:** written with [n] placeholders and filled in from the reference acts the prompt showed "
+             "(act-conditioned framing); everything here is scored on the filled-in text"]
+            if config.placeholders
+            else []
+        ),
         f"- **Judge failures** (left out of the statistics): base {result.judge_failures['base']}, "
         f"trained {result.judge_failures['trained']}",
         "",
@@ -227,6 +233,8 @@ def decimals_for(signal: str) -> int:
 
 
 def _verdict(c: Comparison) -> str:
+    if c.signal == "reply_length_words":  # length has no better side; its drop is flagged as avoidance instead
+        return "longer" if c.significantly_better else "shorter" if c.significantly_worse else "no significant change"
     if c.significantly_better:
         return "better"
     if c.significantly_worse:

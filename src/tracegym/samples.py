@@ -154,8 +154,8 @@ def write_jsonl(path: str | os.PathLike, rows: Iterable[dict[str, Any] | Sample]
     return count
 
 
-def write_json(path: str | os.PathLike, data: Any) -> None:
-    """Write one JSON document atomically."""
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write `text` atomically: a temporary file in the same folder, then a rename over `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(
@@ -163,12 +163,16 @@ def write_json(path: str | os.PathLike, data: Any) -> None:
     )
     try:
         with handle:
-            json.dump(data, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
+            handle.write(text)
         os.replace(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
+
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    """Write one JSON document atomically."""
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def split_by_dialogue(

@@ -7,13 +7,13 @@ the tokenizer's eos or Gemma's `<end_of_turn>`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tracegym.errors import UserError
+from tracegym.hub import first_line, hub_logs_quiet
 from tracegym.samples import Sample
 
 END_OF_TURN = "<end_of_turn>"
@@ -73,7 +73,7 @@ def load_trained_model(location: ModelLocation, base_model: str) -> tuple[Any, A
         except (OSError, ValueError, RuntimeError, KeyError) as exc:
             raise UserError(
                 f"{flag} {location.weights_dir}: the LoRA adapter does not fit --base_model {base_model} "
-                f"({_first_line(exc)}); give the base the adapter was trained on"
+                f"({first_line(exc)}); give the base the adapter was trained on"
             ) from None
     tokenizer_dir = _tokenizer_dir_near(location) or base_model
     return on_best_device(model).eval(), load_tokenizer(str(tokenizer_dir), flag)
@@ -114,32 +114,13 @@ def check_model_reference(name_or_path: str, flag: str) -> None:
 def _from_pretrained(loader: Any, name_or_path: str, flag: str) -> Any:
     check_model_reference(name_or_path, flag)
     try:
-        with _hub_warnings_quiet():
+        with hub_logs_quiet():
             return loader.from_pretrained(name_or_path)
     except (OSError, ValueError, KeyError) as exc:
         raise UserError(
-            f"{flag} {name_or_path}: cannot load it ({_first_line(exc)}); give a local model dir, or a hub id "
+            f"{flag} {name_or_path}: cannot load it ({first_line(exc)}); give a local model dir, or a hub id "
             "that is in the local cache or reachable"
         ) from None
-
-
-@contextmanager
-def _hub_warnings_quiet() -> Iterator[None]:
-    """The hub client logs each failed request before raising; the UserError says it once, on one line."""
-    import logging
-
-    hub_logger = logging.getLogger("huggingface_hub")
-    level = hub_logger.level
-    hub_logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        hub_logger.setLevel(level)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
 
 
 def stop_token_ids(tokenizer: Any) -> list[int]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from tracegym.evaluation.eval import JUDGE, SIGNAL_LABELS, EvalItem, EvalResult
 from tracegym.evaluation.stats import Comparison
-from tracegym.samples import write_json, write_jsonl
+from tracegym.samples import write_json, write_jsonl, write_text_atomic
 
 SCORE_HISTOGRAM = "score_histogram.png"
 TRAINING_CURVES = "training_curves.png"
@@ -44,7 +44,7 @@ def write_report(result: EvalResult, out_dir: str | Path) -> dict[str, Path]:
         plot_training_curves(training_log, paths["training_curves"])
     write_jsonl(paths["generations"], (item.to_dict() for item in result.items))
     write_json(paths["results"], _finite(result.to_dict()))
-    _write_text(paths["report"], report_markdown(result, plotted={name for name in paths}))
+    write_text_atomic(paths["report"], report_markdown(result, plotted={name for name in paths}))
     return paths
 
 
@@ -316,16 +316,3 @@ def _finite(tree: Any) -> Any:
     if isinstance(tree, (list, tuple)):
         return [_finite(value) for value in tree]
     return tree
-
-
-def _write_text(path: Path, text: str) -> None:
-    handle = tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        with handle:
-            handle.write(text)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise

@@ -7,7 +7,6 @@ Pure functions of their arguments; callers cache what does not change between tu
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from tracegym.placeholders import VALUE_ACTS
 from tracegym.traces.sgd import Action, IntentSchema, ServiceCall, ServiceSchema

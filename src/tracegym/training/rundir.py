@@ -18,14 +18,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tracegym.errors import UserError
+from tracegym.samples import write_text_atomic
 
 NOTHING_TO_LEARN_WARNING = (
     "WARNING: the reward was constant within every group at every step (frac_reward_zero_std = 1): GRPO had "
@@ -61,20 +60,6 @@ def prepare_run_dir(output_dir: Path, *, overwrite: bool, resuming: bool) -> Non
             f"--output_dir {output_dir}: already holds a run; pass --resume_from_checkpoint last to continue it, "
             "--overwrite to replace it, or choose another folder"
         )
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        with handle:
-            handle.write(text)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
 
 
 def config_yaml(config: dict[str, Any]) -> str:

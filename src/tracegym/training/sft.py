@@ -17,13 +17,12 @@ import math
 import random
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tracegym.errors import UserError
+from tracegym.hub import first_line, hub_logs_quiet
 from tracegym.placeholders import check_act_conditioned, delexicalize
 from tracegym.samples import read_samples, write_json, write_jsonl
 from tracegym.training.prompts import PromptStats, prompt_completion_rows
@@ -142,11 +141,11 @@ def load_tokenizer(model_name: str) -> Any:
 
     _check_model_path(model_name)
     try:
-        with _hub_logs_quiet():
+        with hub_logs_quiet():
             tokenizer = AutoTokenizer.from_pretrained(model_name)
     except (OSError, ValueError) as exc:
         raise UserError(
-            f"--model_name {model_name}: cannot load its tokenizer ({_first_line(exc)}); give a folder made by "
+            f"--model_name {model_name}: cannot load its tokenizer ({first_line(exc)}); give a folder made by "
             "`tracegym student` or a hub model that is cached or reachable"
         ) from None
     if tokenizer.pad_token_id is None:
@@ -160,11 +159,11 @@ def load_model(model_name: str) -> Any:
 
     _check_model_path(model_name)
     try:
-        with _hub_logs_quiet():
+        with hub_logs_quiet():
             return AutoModelForCausalLM.from_pretrained(model_name, dtype=torch.float32)
     except (OSError, ValueError) as exc:
         raise UserError(
-            f"--model_name {model_name}: cannot load the model ({_first_line(exc)}); give a folder made by "
+            f"--model_name {model_name}: cannot load the model ({first_line(exc)}); give a folder made by "
             "`tracegym student` or a hub model that is cached or reachable"
         ) from None
 
@@ -391,20 +390,3 @@ def save(model: Any, tokenizer: Any, settings: SFTSettings, log: list[dict[str, 
     tokenizer.save_pretrained(output_dir)
     write_jsonl(output_dir / "sft_log.jsonl", log)
     write_json(output_dir / "sft_settings.json", asdict(settings))
-
-
-@contextmanager
-def _hub_logs_quiet() -> Iterator[None]:
-    """The hub client logs every failed request before raising; the UserError says it once, on one line."""
-    hub_logger = logging.getLogger("huggingface_hub")
-    level = hub_logger.level
-    hub_logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        hub_logger.setLevel(level)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

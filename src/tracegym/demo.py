@@ -83,6 +83,7 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] | None = None) -> De
     """Run every stage in order and write `demo.json`; returns the run (its `result` is the EvalResult)."""
     say = say or (lambda line: print(line, file=sys.stderr, flush=True))
     check_sgd_root(config)
+    _quiet_library_progress()
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     demo = DemoRun(config=config, out_dir=out_dir)
@@ -101,6 +102,13 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] | None = None) -> De
         say(f"[{number}/{len(stages)}] {name} done in {demo.timings[name]:.0f} s")
     write_json(out_dir / "demo.json", demo_record(demo))
     return demo
+
+
+def _quiet_library_progress() -> None:
+    """The stages say what they do; transformers' per-file loading bars would bury that."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
 
 
 def check_sgd_root(config: DemoConfig) -> None:

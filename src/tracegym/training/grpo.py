@@ -16,6 +16,7 @@ import json
 import shutil
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -229,6 +230,9 @@ def start_run_dir(training: TrainingSetup) -> None:
 def make_trainer(training: TrainingSetup) -> Any:
     from transformers.trainer_callback import ProgressCallback
     from trl import GRPOTrainer
+
+    # TRL 1.16 still calls the deprecated `is_gradient_checkpointing` once a step; the warning tells a user nothing.
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
     trainer = GRPOTrainer(
         model=training.config.options.model_name,

@@ -22,14 +22,16 @@ OUT = Path(__file__).resolve().parent / "out"
 
 def run_seed(seed: int, extra: list[str]) -> tuple[dict, float]:
     out_dir = OUT / f"demo-seed{seed}"
+    out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "tracegym", "demo", "--out_dir", str(out_dir), "--seed", str(seed), "--no_reuse_base",
-         *extra],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with (out_dir / "demo.log").open("w") as log:
+        subprocess.run(
+            [sys.executable, "-m", "tracegym", "demo", "--out_dir", str(out_dir), "--seed", str(seed),
+             "--no_reuse_base", *extra],
+            check=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     minutes = (time.perf_counter() - started) / 60
     return json.loads((out_dir / "eval" / "results.json").read_text()), minutes
 

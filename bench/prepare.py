@@ -23,7 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from tracegym.commands.prepare import _row
 from tracegym.samples import Sample, write_jsonl
 from tracegym.traces.compile import CompileOptions, compile_sgd
 
@@ -74,7 +73,7 @@ def coverage(root: Path, split: str) -> tuple[int, int, int]:
 def write_time(root: Path, split: str) -> float:
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
-        write_jsonl(Path(folder) / "out.jsonl", (_row(s) for s in compile_sgd(root, split, CompileOptions())))
+        write_jsonl(Path(folder) / "out.jsonl", (s.to_dict() for s in compile_sgd(root, split, CompileOptions())))
         return time.perf_counter() - started
 
 

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tracegym.judges.base import Judge, Verdict
+from tracegym.judges.budget import Ledger
 from tracegym.placeholders import lexicalize
 from tracegym.samples import Sample
 
@@ -72,26 +73,22 @@ class StepJudgeStats:
 
 
 def stats_of(verdicts: Sequence[Verdict], judge_name: str, seconds: float) -> StepJudgeStats:
-    """Totals and per-judge means of one batch of verdicts."""
-    stats = StepJudgeStats(replies=len(verdicts), seconds=seconds)
+    """Totals (the judge's own ledger) and per-judge means of one batch of verdicts."""
+    ledger = Ledger()
+    ledger.add(verdicts)
     part_values: dict[str, list[float]] = {}
     for verdict in verdicts:
-        usage = verdict.usage
-        stats.cache_hits += int(usage.cache_hit)
-        stats.calls += usage.calls
-        stats.input_tokens += usage.input_tokens
-        stats.output_tokens += usage.output_tokens
-        stats.cost_usd += usage.cost_usd
         if verdict.score is None:
-            stats.failures += 1
-            stats.first_error = stats.first_error or verdict.error
             continue
-        parts = verdict.parts or {judge_name: verdict.score}
-        for name, value in parts.items():
+        for name, value in (verdict.parts or {judge_name: verdict.score}).items():
             if value is not None and not math.isnan(value):
                 part_values.setdefault(name, []).append(float(value))
-    stats.parts = {name: sum(values) / len(values) for name, values in part_values.items()}
-    return stats
+    return StepJudgeStats(
+        **asdict(ledger),
+        seconds=seconds,
+        parts={name: sum(values) / len(values) for name, values in part_values.items()},
+        first_error=next((verdict.error for verdict in verdicts if verdict.score is None), None),
+    )
 
 
 def completion_text(completion: str | list[dict[str, Any]]) -> str:

@@ -12,6 +12,7 @@ is 18:30, "tomorrow" is 2019-03-02 (SGD's dates are relative to Friday 2019-03-0
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -122,18 +123,25 @@ class Span:
 
 def extract_times(text: str) -> tuple[set[str], list[Span]]:
     """Every time the (lowercased) text states, as HH:MM, and where it stated them."""
-    times: set[str] = set()
+    return _values_without_overlap(text, TIME_PATTERNS, _times_of_match)
+
+
+def _values_without_overlap(
+    text: str, patterns: Iterable[tuple[re.Pattern[str], str]], values_of: Callable[[re.Match[str], str], list[str]]
+) -> tuple[set[str], list[Span]]:
+    """The values the patterns find, in pattern order; a match overlapping an earlier kept one is skipped."""
+    values: set[str] = set()
     spans: list[Span] = []
-    for pattern, kind in TIME_PATTERNS:
+    for pattern, kind in patterns:
         for match in pattern.finditer(text):
             span = Span(match.start(), match.end())
             if any(s.start <= span.start < s.end or span.start <= s.start < span.end for s in spans):
                 continue
-            found = _times_of_match(match, kind)
+            found = values_of(match, kind)
             if found:
-                times.update(found)
+                values.update(found)
                 spans.append(span)
-    return times, spans
+    return values, spans
 
 
 def _times_of_match(match: re.Match[str], kind: str) -> list[str]:
@@ -176,20 +184,8 @@ def _day_of(digits: str | None, ordinal: str | None) -> int:
 
 def extract_dates(text: str, *, include_today: bool = True) -> tuple[set[str], list[Span]]:
     """Every date the (lowercased) text states, as YYYY-MM-DD anchored at Friday 2019-03-01."""
-    dates: set[str] = set()
-    spans: list[Span] = []
-    for pattern, kind in DATE_PATTERNS:
-        if kind == "today" and not include_today:
-            continue
-        for match in pattern.finditer(text):
-            span = Span(match.start(), match.end())
-            if any(s.start <= span.start < s.end or span.start <= s.start < span.end for s in spans):
-                continue
-            found = _dates_of_match(match, kind)
-            if found:
-                dates.update(found)
-                spans.append(span)
-    return dates, spans
+    patterns = [(pattern, kind) for pattern, kind in DATE_PATTERNS if include_today or kind != "today"]
+    return _values_without_overlap(text, patterns, _dates_of_match)
 
 
 def _dates_of_match(match: re.Match[str], kind: str) -> list[str]:

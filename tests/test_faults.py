@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_cli
+from cli_helpers import run_cli, build_tiny_student
 from fake_servers import FakeLLMServer, Step
 from test_train import SMALL_STEP, sample_rows
 
@@ -150,14 +150,7 @@ def test_a_refused_key_stops_at_the_first_request_with_one_error_line(tmp_path, 
 @pytest.fixture(scope="module")
 def student(tmp_path_factory):
     """Eight samples and a tiny student built by `tracegym student` (a few thousand parameters)."""
-    root = tmp_path_factory.mktemp("faults_train")
-    write_jsonl(root / "train.jsonl", sample_rows())
-    result = run_cli(
-        "student", "--train_jsonl", root / "train.jsonl", "--out_dir", root / "student",
-        "--vocab_size", "300", "--hidden_size", "32", "--num_layers", "2", "--num_heads", "2", "--num_kv_heads", "1",
-    )
-    assert result.returncode == 0, result.stderr
-    return root
+    return build_tiny_student(tmp_path_factory.mktemp("faults_train"), sample_rows())
 
 
 def train_command(student: Path, run_dir: Path, server: FakeLLMServer, *extra: str) -> list[str]:

@@ -14,9 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from cli_helpers import REPO_ROOT, assert_user_error, run_cli
+from cli_helpers import REPO_ROOT, assert_user_error, run_cli, build_tiny_student
 
-from tracegym.samples import write_jsonl
 
 TESTS_DIR = Path(__file__).resolve().parent
 WITH_TESTS_ON_PATH = {"PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")]))}
@@ -69,14 +68,7 @@ def sample_rows(count: int = 8) -> list[dict]:
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     """Samples and a tiny student (`tracegym student`, a few thousand parameters)."""
-    root = tmp_path_factory.mktemp("train")
-    write_jsonl(root / "train.jsonl", sample_rows())
-    result = run_cli(
-        "student", "--train_jsonl", root / "train.jsonl", "--out_dir", root / "student",
-        "--vocab_size", "300", "--hidden_size", "32", "--num_layers", "2", "--num_heads", "2", "--num_kv_heads", "1",
-    )
-    assert result.returncode == 0, result.stderr
-    return root
+    return build_tiny_student(tmp_path_factory.mktemp("train"), sample_rows())
 
 
 def train_args(workspace: Path, output_dir: Path, *extra: str) -> list[str]:

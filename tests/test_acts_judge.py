@@ -296,3 +296,12 @@ def test_weak_request_forms_earn_the_request_but_offers_of_an_intent_do_not():
     assert score(asks_city, "Any city you want?") >= 0.9
     assert score(asks_city, "In which city should I look.") >= 0.9
     assert score(asks_city, "Would you like to book a table in this city?") <= 0.3
+
+
+def test_each_unfilled_placeholder_costs_even_when_values_are_missing():
+    # "[4]" is what --placeholders leaves when the acts have no fourth value: broken text, never a free guess.
+    omitted = "Please confirm: a table for 2 at Sino at 11:30 am"
+    one, two = score(CONFIRM, omitted + " [4]."), score(CONFIRM, omitted + " [4] or [3.")
+    assert score(CONFIRM, omitted + ".") > one > two
+    [verdict] = score_sync(ActsJudge(), [CONFIRM], [omitted + " [4]."])
+    assert verdict.criteria["unfilled_placeholders"] == 1.0 and "unfilled placeholder" in verdict.reasoning

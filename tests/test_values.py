@@ -38,6 +38,11 @@ def test_dates_anchor_at_friday_march_first(text, expected):
     assert extract_dates(text)[0] == expected
 
 
+@pytest.mark.parametrize("text", ["the 12:30 pm table", "the 5 on 5", "the 2 of them"])
+def test_a_bare_number_after_the_is_no_date(text):
+    assert extract_dates(text)[0] == set()
+
+
 def test_weekdays_are_this_or_next_week():
     assert {"2019-03-04", "2019-03-11"} <= extract_dates("monday")[0]
 

@@ -10,8 +10,9 @@ A reply is scored against the reference turn's dialogue acts and the sample's co
 
 Penalties: `max(missing values, hallucinated values)` × a unit (so omitting a required value costs exactly what
 stating a wrong one costs: dropping numbers never pays), a wrong offer (another result's entity for the offered
-slot), over-informing (many context values beyond the reference), requests for slots nobody needs, and a polarity
-flip (failure words on a success). It is the default GRPO reward, so every rule here closes a way to game it.
+slot), over-informing (many context values beyond the reference), requests for slots nobody needs, a polarity
+flip (failure words on a success), and each value placeholder left unfilled ("[4]", "[2": a number the acts do not
+have, which `--placeholders` leaves as written; unlike a missing value it is never paired with one). It is the default GRPO reward, so every rule here closes a way to game it.
 
     >>> judge = ActsJudge()
     >>> [verdict] = score_sync(judge, [sample], ["Sino is at 377 Santana Row."])
@@ -37,7 +38,7 @@ from tracegym.judges.values import (
 )
 from tracegym.samples import Sample
 
-VERSION = "acts-2"
+VERSION = "acts-3"
 VALUE_ACTS = ("INFORM", "OFFER", "CONFIRM", "INFORM_COUNT")
 CUE_ACTS = ("REQUEST", "NOTIFY_SUCCESS", "NOTIFY_FAILURE", "REQ_MORE", "GOODBYE", "OFFER_INTENT")
 
@@ -55,6 +56,7 @@ class ActsWeights:
     off_target_request: float = 0.1
     wrong_polarity: float = 0.3
     hedge: float = 0.3
+    unfilled_placeholder: float = 0.3
     list_shape_factor: float = 0.4
     length_slack_words: int = 15
     length_ratio: float = 2.5
@@ -247,6 +249,8 @@ WEAK_QUESTION = re.compile(
 )
 WH_WORDS = re.compile(r"\b(what|which|when|where|who|whom|how many|how much|how long)\b")
 REQ_MORE_ONLY = re.compile(r"\b(anything|something) (?:else|more)\b|\bany(?:thing)? other\b|\bfurther\b")
+# A `[n]` value placeholder, or a broken half of one, left in the text the judge sees.
+UNFILLED_PLACEHOLDER = re.compile(r"\[\s*\d{1,2}\s*\]?|(?<![\d.\[])\d{1,2}\s*\]")
 SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 # `slot=value` pairs as the system message shows calls, results and intent defaults (DESIGN.md §4).
 SHOWN_PAIR = re.compile(r"\b([a-z][a-z0-9_]*)=(.+?)(?=[,;] [a-z][a-z0-9_]*=|\)(?: \(this turn\))? -> |\.?$)", re.M)
@@ -291,6 +295,7 @@ class Assessment:
     repetition_factor: float = 1.0
     copy_factor: float = 1.0
     addresses_grader: bool = False
+    unfilled_placeholders: int = 0
 
 
 class ActsJudge:
@@ -696,6 +701,7 @@ def assess(sample: Sample, reply: str, weights: ActsWeights) -> Assessment:
     if restates(reply, last_user_turn(sample), weights.copy_threshold):
         found.copy_factor = weights.copy_factor
     found.addresses_grader = bool(GRADER_ADDRESSING.search(reply))
+    found.unfilled_placeholders = len(UNFILLED_PLACEHOLDER.findall(reply))
     return found
 
 
@@ -882,6 +888,7 @@ def final_score(found: Assessment, weights: ActsWeights) -> float:
     penalty += weights.off_target_request * len(found.off_target_requests or [])
     penalty += weights.wrong_polarity * found.wrong_polarity
     penalty += weights.hedge * len(found.hedged or [])
+    penalty += weights.unfilled_placeholder * found.unfilled_placeholders
     score = max(0.0, credit - penalty) * found.length_factor * found.repetition_factor * found.copy_factor
     if found.list_shaped:
         score *= weights.list_shape_factor
@@ -903,6 +910,7 @@ def criteria_of(found: Assessment, weights: ActsWeights) -> dict[str, float]:
         "repetition_factor": round(found.repetition_factor, 4),
         "copy_factor": found.copy_factor,
         "addresses_grader": float(found.addresses_grader),
+        "unfilled_placeholders": float(found.unfilled_placeholders),
     }
 
 
@@ -928,6 +936,8 @@ def explain(found: Assessment, score: float) -> str:
         parts.append("repetitive")
     if found.copy_factor < 1:
         parts.append("copies the user's turn")
+    if found.unfilled_placeholders:
+        parts.append(f"{found.unfilled_placeholders} unfilled placeholder(s)")
     if found.addresses_grader:
         parts.append("addresses the grader")
     return f"{score:.2f}: " + "; ".join(parts)

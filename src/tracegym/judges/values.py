@@ -72,7 +72,8 @@ DATE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(today|tonight)\b"), "today"),
     (re.compile(r"\b(next\s+week\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)(\s+next\s+week)?\b"),
      "weekday"),
-    (re.compile(rf"\bthe\s+(?:{_DAY_NUMBER}|({_ORDINAL}))\b(?!\s+(?:of\s+)?(?:{_MONTH}))"), "bare_day"),
+    # Only an ordinal is a day on its own: "the 12th" is a date, "the 12:30 pm" and "the 5 on 5" are not.
+    (re.compile(rf"\bthe\s+(?:(\d{{1,2}})(?:st|nd|rd|th)|({_ORDINAL}))\b(?!\s+(?:of\s+)?(?:{_MONTH}))"), "bare_day"),
 )
 
 NUMBER_PATTERN = re.compile(r"(?<![\w.])\$?\s?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(?![\w])")

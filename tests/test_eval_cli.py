@@ -124,6 +124,7 @@ def test_eval_end_to_end_with_a_lora_run_dir(workspace):
 
     generations = [json.loads(line) for line in (out_dir / "generations.jsonl").read_text().splitlines()]
     assert len(generations) == 5
+    assert all(g["split"] == "dev" for g in generations)  # with the id, the key of a sample across splits
     assert all(len(g["base_replies"]) == 1 and len(g["trained_replies"]) == 1 for g in generations)
     assert all(0.0 <= g["base_scores"][0] <= 1.0 for g in generations)
     # The adapter was applied: the trained student does not answer exactly like its base.

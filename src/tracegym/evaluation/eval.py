@@ -113,6 +113,7 @@ class EvalItem:
         s = self.sample
         return {
             "id": s.id,
+            "split": s.split,  # ids repeat across SGD's splits (dev and test both have dialogue 1_00000)
             "dialogue_id": s.dialogue_id,
             "turn_index": s.turn_index,
             "service": s.service,

@@ -305,3 +305,11 @@ def test_each_unfilled_placeholder_costs_even_when_values_are_missing():
     assert score(CONFIRM, omitted + ".") > one > two
     [verdict] = score_sync(ActsJudge(), [CONFIRM], [omitted + " [4]."])
     assert verdict.criteria["unfilled_placeholders"] == 1.0 and "unfilled placeholder" in verdict.reasoning
+
+
+def test_a_value_said_three_times_is_padding_and_costs():
+    once = score(OFFER, OFFER.ground_truth)
+    thrice = score(OFFER, "I found 2 restaurants. Sino, Sino, Sino is at 377 Santana Row #1000.")
+    four_times = score(OFFER, "I found 2 restaurants. Sino, Sino, Sino is at 377 Santana Row #1000, Sino.")
+    assert once > thrice > four_times
+    assert score(OFFER, "I found 2 restaurants. Sino is at 377 Santana Row #1000. Sino is great.") == once  # twice is fine

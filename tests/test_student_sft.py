@@ -77,6 +77,21 @@ def test_student_loads_with_the_auto_classes(workspace, tokenizer):
     assert tokenizer.decode(tokenizer("Sino is at 377 Santana Row.")["input_ids"]) == "Sino is at 377 Santana Row."
 
 
+def test_placeholder_tokens_make_each_value_placeholder_one_token(tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out = tmp_path / "student"
+    built = run_cli("student", "--out_dir", out, *TINY, "--placeholder_tokens", "3", env=ONE_THREAD)
+    assert built.returncode == 0, built.stderr
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert {"[2]", "[3]"} <= set(tokenizer.tokenize("at [2], [3]"))
+    assert "[4]" not in tokenizer.tokenize("at [4]")  # only [1] … [N]
+    assert tokenizer.decode(tokenizer("Sino [1] is at [2].")["input_ids"], skip_special_tokens=True) == "Sino [1] is at [2]."
+    assert AutoModelForCausalLM.from_pretrained(out).config.vocab_size == len(tokenizer)
+    assert_user_error(run_cli("student", "--out_dir", tmp_path / "bad", *TINY, "--placeholder_tokens", "100"),
+                      "--placeholder_tokens 100")
+
+
 def test_chat_template_renders_gemma_turns_with_the_system_text_in_the_first_user_turn(tokenizer):
     text = tokenizer.apply_chat_template(
         [{"role": "system", "content": "SYS"}, {"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"},

@@ -249,3 +249,25 @@ def test_judge_reward_scores_plain_and_conversational_replies_in_one_batch():
     assert plain[0] > plain[1]
     assert len(reward.history) == 2 and reward.history[0].replies == 2, "one judge batch per call"
     assert logged["judge/replies"] == 2 and "judge/parts/acts" in logged and logged["judge/failures"] == 0
+
+
+def test_truncated_replies_get_the_truncated_reward_unjudged_and_finished_ones_their_score():
+    import asyncio
+
+    from tracegym.judges import JudgeSettings, build_judge
+    from tracegym.training.reward import JudgeReward
+
+    rows = sample_rows(3)
+    gold = [row["ground_truth"] for row in rows]
+    columns = {"sample": [json.dumps(row) for row in rows]}
+    judged = JudgeReward(build_judge(JudgeSettings(judge="acts")))
+    scores = asyncio.run(judged(prompts=["p"] * 3, completions=gold, **columns))
+    reward = JudgeReward(build_judge(JudgeSettings(judge="acts")), truncated_reward=0.0, stop_token_ids=frozenset({1, 106}))
+    logged: dict[str, float] = {}
+    ids = [[5, 7, 106], [5, 7, 9], [5, 1]]  # the second never reached an end of turn
+    cut = asyncio.run(reward(prompts=["p"] * 3, completions=gold, completion_ids=ids, log_metric=logged.__setitem__,
+                             **columns))
+    assert scores[1] > 0 and cut == [scores[0], 0.0, scores[2]]
+    assert reward.history[0].replies == 2 and logged["judge/truncated"] == 1, "the cut reply is never judged"
+    # Without the setting every reply is judged, as TRL's own mask_truncated_completions expects.
+    assert asyncio.run(judged(prompts=["p"] * 3, completions=gold, completion_ids=ids, **columns)) == scores

@@ -26,6 +26,8 @@ from tracegym.errors import UserError
 from tracegym.samples import write_json, write_jsonl
 
 EVAL_SPLITS = ("dev", "test")
+# Value placeholders [1] … [16] get a token each; no SGD turn has more than 16 values (the bundled sample: 7).
+PLACEHOLDER_TOKENS = 16
 
 
 @dataclass
@@ -63,7 +65,8 @@ class DemoConfig:
     def base_digest(self) -> str:
         """What the SFT student depends on; a stored base with the same digest is reused."""
         keys = ("sgd_root", "seed", "framing", "sft_minutes", "max_prompt_length", "max_completion_length")
-        canonical = json.dumps({key: getattr(self, key) for key in keys}, sort_keys=True)
+        shape = {"placeholder_tokens": PLACEHOLDER_TOKENS if self.placeholders else 0}
+        canonical = json.dumps({**{key: getattr(self, key) for key in keys}, **shape}, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
@@ -154,7 +157,12 @@ def student_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
     if demo.config.placeholders:
         # The tokenizer must know the placeholder spellings the student will write.
         rows += [{"ground_truth": delexicalize(s.ground_truth, s.acts)} for s in samples]
-    summary = build_student(texts_of_samples(rows), StudentConfig(out_dir=str(demo.out_dir / "student"), seed=demo.config.seed))
+    student = StudentConfig(
+        out_dir=str(demo.out_dir / "student"),
+        placeholder_tokens=PLACEHOLDER_TOKENS if demo.config.placeholders else 0,
+        seed=demo.config.seed,
+    )
+    summary = build_student(texts_of_samples(rows), student)
     say(f"    {summary.parameters / 1e6:.2f}M parameters, vocabulary {summary.vocab_size}")
 
 
@@ -205,11 +213,13 @@ def grpo_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
     ]
     if config.placeholders:
         argv.append("--placeholders")
+    # A reply cut off at the cap scores 0 and stays in the loss: masked out instead (TRL's
+    # mask_truncated_completions), it never pushes back, and replies grew longer and more repetitive.
+    argv += ["--truncated_reward", "0"]
     args = build_parser().parse_args(argv)
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "run", "config")}
     flags["reward_weights"] = parse_weights(args.reward_weights)
-    # Truncated replies are left out of the loss: without this, length drifts up to the cap within minutes.
-    recipe = {"temperature": config.temperature, "mask_truncated_completions": True}
+    recipe = {"temperature": config.temperature, "mask_truncated_completions": False}
     summary = run_grpo(resolve(recipe, flags))
     if summary is not None:
         reward = summary.final.get("reward")

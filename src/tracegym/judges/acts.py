@@ -57,6 +57,7 @@ class ActsWeights:
     wrong_polarity: float = 0.3
     hedge: float = 0.3
     unfilled_placeholder: float = 0.3
+    value_repeat_factor: float = 0.7  # × for each mention of a value beyond its second
     list_shape_factor: float = 0.4
     length_slack_words: int = 15
     length_ratio: float = 2.5
@@ -651,6 +652,18 @@ def repetition_factor(reply: str) -> float:
     return factor
 
 
+def value_repeats(reply: str, items: Sequence[ValueItem]) -> int:
+    """Mentions of the reference values beyond the second of each ("Walnut Creek at Walnut Creek, Walnut Creek"):
+    a value said three times is padding, which the trigram check misses in a reply that lists it with others."""
+    text = normalise_text(reply)
+    excess = 0
+    for item in items:
+        forms = {normalise_text(form) for form in (item.canonical, *item.surfaces)}
+        counts = [len(re.findall(rf"(?<!\S){re.escape(form)}(?!\S)", text)) for form in forms if len(form) >= 3]
+        excess += max(0, max(counts, default=0) - 2)
+    return excess
+
+
 def restates(reply: str, user_turn: str, threshold: float) -> bool:
     """The reply is mostly the user's last turn and covers most of it: a restated prompt, not an answer."""
     if len(WORD.findall(reply.lower())) < 2:
@@ -696,7 +709,7 @@ def assess(sample: Sample, reply: str, weights: ActsWeights) -> Assessment:
     reply_words = len(WORD.findall(reply.lower()))
     limit = max(gold_words * weights.length_ratio, gold_words + weights.length_slack_words)
     found.length_factor = min(1.0, limit / reply_words) if reply_words else 1.0
-    found.repetition_factor = repetition_factor(reply)
+    found.repetition_factor = repetition_factor(reply) * weights.value_repeat_factor ** value_repeats(reply, items)
     found.list_shaped = list_shaped(_without_values(reply, reference))
     if restates(reply, last_user_turn(sample), weights.copy_threshold):
         found.copy_factor = weights.copy_factor

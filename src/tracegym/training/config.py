@@ -97,12 +97,21 @@ class TrainOptions:
         default=False,
         metadata={"help": "the student writes [slot] placeholders, filled from the acts before judging (--include_acts samples)"},
     )
+    truncated_reward: float | None = field(
+        default=None,
+        metadata={
+            "help": "reward for a reply cut off at max_completion_length (no end of turn) instead of its judge score, "
+            "which then is not asked; e.g. 0 to teach the student to finish (default: judge every reply)"
+        },
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_prompt_length, int) or self.max_prompt_length <= 0:
             raise UserError(f"max_prompt_length {self.max_prompt_length!r}: must be a positive integer (e.g. 512)")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise UserError(f"max_minutes {self.max_minutes!r}: must be a positive number of minutes")
+        if self.truncated_reward is not None and not isinstance(self.truncated_reward, (int, float)):
+            raise UserError(f"truncated_reward {self.truncated_reward!r}: must be a number (e.g. 0)")
         if isinstance(self.reward_funcs, str):
             self.reward_funcs = [self.reward_funcs]
 

@@ -87,7 +87,12 @@ def setup(config: RunConfig) -> TrainingSetup:
         check_act_conditioned(samples)
     tokenizer = load_tokenizer(options.model_name)
     dataset = build_dataset(samples, tokenizer, options.max_prompt_length)
-    judge_reward = JudgeReward(build_judge(config.judge), placeholders=options.placeholders)
+    judge_reward = JudgeReward(
+        build_judge(config.judge),
+        placeholders=options.placeholders,
+        truncated_reward=options.truncated_reward,
+        stop_token_ids=stop_token_ids(options.model_name, tokenizer),
+    )
     user_funcs = [load_reward_function(spec) for spec in options.reward_funcs]
     return TrainingSetup(
         config=config,
@@ -101,6 +106,20 @@ def setup(config: RunConfig) -> TrainingSetup:
         resume_from=resume_from,
         is_main=is_main,
     )
+
+
+def stop_token_ids(model_name: str, tokenizer: Any) -> frozenset[int]:
+    """The ids that end a reply, as TRL's generation sees them: the generation config's eos ids (Gemma's
+    <end_of_turn> among them), the tokenizer's eos, and the pad id."""
+    from transformers import GenerationConfig
+
+    try:
+        eos = GenerationConfig.from_pretrained(model_name).eos_token_id
+    except OSError:  # no generation_config.json: the tokenizer's eos alone
+        eos = None
+    ids = set(eos if isinstance(eos, list) else [eos])
+    ids.update({tokenizer.eos_token_id, tokenizer.pad_token_id})
+    return frozenset(i for i in ids if i is not None)
 
 
 def build_grpo_config(kwargs: dict[str, Any]) -> Any:

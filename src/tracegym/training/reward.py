@@ -19,6 +19,9 @@ column (the record as JSON); a dataset without one must have the record's fields
 `ground_truth`, …), and the `prompt` TRL passes stands in for the record's prompt.
 
 A failed verdict is `None`, never 0: TRL leaves that reply out of the group's baseline and gives it no advantage.
+With `truncated_reward`, a reply TRL cut off at `max_completion_length` (its last token id is none of
+`stop_token_ids`) gets that reward and is not judged: in the loss it teaches the student to finish, where TRL's
+`mask_truncated_completions` would only leave it out.
 Each call's figures (failures, cache hits, tokens, cost, per-judge parts, seconds spent) are kept in `history`
 and, inside TRL, logged through its `log_metric` hook under `judge/…`, so they reach log.jsonl and TensorBoard.
 """
@@ -53,6 +56,7 @@ class StepJudgeStats:
     output_tokens: int = 0
     cost_usd: float = 0.0
     seconds: float = 0.0
+    truncated: int = 0
     parts: dict[str, float] = field(default_factory=dict)  # mean score per judge, over replies it scored
     first_error: str | None = None
 
@@ -67,6 +71,7 @@ class StepJudgeStats:
             "judge/output_tokens": self.output_tokens,
             "judge/cost_usd": self.cost_usd,
             "judge/seconds": self.seconds,
+            "judge/truncated": self.truncated,
         }
         figures.update({f"judge/parts/{name}": value for name, value in self.parts.items()})
         return figures
@@ -118,9 +123,20 @@ def samples_from_columns(prompts: Sequence[Any], columns: dict[str, Any]) -> lis
 class JudgeReward:
     """A judge as an async TRL reward function (`prompts, completions, **columns`) → list of float or None."""
 
-    def __init__(self, judge: Judge, name: str = "judge", placeholders: bool = False) -> None:
+    def __init__(
+        self,
+        judge: Judge,
+        name: str = "judge",
+        placeholders: bool = False,
+        truncated_reward: float | None = None,
+        stop_token_ids: frozenset[int] = frozenset(),
+    ) -> None:
+        if truncated_reward is not None and not stop_token_ids:
+            raise ValueError("truncated_reward needs the stop_token_ids that end a reply")
         self.judge = judge
         self.placeholders = placeholders  # fill [slot] placeholders from each sample's acts before judging
+        self.truncated_reward = truncated_reward
+        self.stop_token_ids = stop_token_ids
         self.__name__ = name  # TRL names the reward column (`rewards/judge/mean`) after this
         self.history: list[StepJudgeStats] = []
 
@@ -129,15 +145,29 @@ class JudgeReward:
         replies = [completion_text(completion) for completion in completions]
         if self.placeholders:
             replies = [lexicalize(reply, sample.acts) for reply, sample in zip(replies, samples)]
+        cut = self.truncated(columns.get("completion_ids"), len(replies))
+        judged = [index for index in range(len(replies)) if index not in cut]
         started = time.perf_counter()
-        verdicts = await self.judge.score(samples, replies)
+        verdicts = await self.judge.score([samples[i] for i in judged], [replies[i] for i in judged])
         stats = stats_of(verdicts, self.judge.name, time.perf_counter() - started)
+        stats.truncated = len(cut)
         self.history.append(stats)
         log_metric: Callable[[str, float], None] | None = columns.get("log_metric")
         if log_metric is not None:
             for name, value in stats.metrics().items():
                 log_metric(name, float(value))
-        return [verdict.score for verdict in verdicts]
+        scores: list[float | None] = [self.truncated_reward] * len(replies)
+        for index, verdict in zip(judged, verdicts):
+            scores[index] = verdict.score
+        return scores
+
+    def truncated(self, completion_ids: Sequence[Sequence[int]] | None, count: int) -> set[int]:
+        """Indices of the replies cut off before their end of turn; none unless `truncated_reward` is set."""
+        if self.truncated_reward is None or completion_ids is None:
+            return set()
+        if len(completion_ids) != count:
+            raise ValueError(f"{len(completion_ids)} completion_ids for {count} completions")
+        return {i for i, ids in enumerate(completion_ids) if ids and ids[-1] not in self.stop_token_ids}
 
     def totals(self) -> dict[str, Any]:
         """Everything this reward has judged so far, summed over steps (this process only)."""

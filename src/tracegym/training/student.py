@@ -89,6 +89,7 @@ class StudentConfig:
     intermediate_size: int | None = None  # None: 4 × hidden_size
     max_position_embeddings: int = 4096
     sliding_window: int = 512
+    placeholder_tokens: int = 0  # N > 0: `[1]` … `[N]` are one token each (value placeholders, `--placeholders`)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -102,6 +103,8 @@ class StudentConfig:
                 f"--num_heads {self.num_heads} is not a multiple of --num_kv_heads {self.num_kv_heads}; "
                 "pick sizes that divide"
             )
+        if not 0 <= self.placeholder_tokens <= 99:
+            raise UserError(f"--placeholder_tokens {self.placeholder_tokens}: must be from 0 to 99 (placeholders are [1] to [99])")
         if self.vocab_size < 300:
             raise UserError(f"--vocab_size {self.vocab_size} is too small: a byte-level BPE needs at least 300")
 
@@ -134,8 +137,9 @@ def texts_of_samples(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
                 yield piece
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int) -> Any:
-    """A byte-level BPE `PreTrainedTokenizerFast` with Gemma's special tokens and chat template."""
+def train_tokenizer(texts: Iterable[str], vocab_size: int, placeholder_tokens: int = 0) -> Any:
+    """A byte-level BPE `PreTrainedTokenizerFast` with Gemma's special tokens and chat template, and the value
+    placeholders `[1]` … `[placeholder_tokens]` as tokens of their own."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -156,7 +160,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int) -> Any:
         show_progress=False,
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
-    return PreTrainedTokenizerFast(
+    fast = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         bos_token=BOS,
         # The end of a reply is <end_of_turn>: TRL masks a completion after the tokenizer's eos, and SFT appends it.
@@ -169,6 +173,10 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int) -> Any:
         model_max_length=4096,
         clean_up_tokenization_spaces=False,
     )
+    # Split digit by digit, `[2]` would be three tokens and the student would have to count its way to the right
+    # digit; as one token it copies `[2]` from the acts in its prompt like any other token (an induction copy).
+    fast.add_tokens([f"[{number}]" for number in range(1, placeholder_tokens + 1)])
+    return fast
 
 
 def build_model(tokenizer: Any, config: StudentConfig) -> Any:
@@ -213,7 +221,7 @@ def build_student(texts: Iterable[str], config: StudentConfig) -> StudentSummary
     texts = list(texts)
     if not texts:
         raise UserError("no text to train the student's tokenizer on; give samples with messages and ground_truth")
-    tokenizer = train_tokenizer(texts, config.vocab_size)
+    tokenizer = train_tokenizer(texts, config.vocab_size, config.placeholder_tokens)
     model = build_model(tokenizer, config)
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

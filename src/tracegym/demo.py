@@ -37,7 +37,7 @@ class DemoConfig:
     out_dir: str = "runs/demo"
     sgd_root: str | None = None  # None: the SGD sample bundled with the package
     seed: int = 0
-    framing: str = "acts"  # acts: reference acts in the prompt, [slot] placeholders; end2end: history + results only
+    framing: str = "acts"  # acts: reference acts in the prompt, [n] placeholders; end2end: history + results only
     sft_minutes: float = 3.0
     grpo_minutes: float = 4.0
     grpo_steps: int = 60

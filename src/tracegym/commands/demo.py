@@ -5,7 +5,7 @@ with its own tokenizer), warmed up with SFT, trained with TRL's GRPOTrainer agai
 compared with its SFT base on every held-out dev and test turn (unseen services reported apart).
 
 Framing (--framing): `acts` (default) gives the student the reference dialogue acts, as the SGD NLG literature
-does, and lets it write [slot] placeholders that the tool fills in from those acts; `end2end` gives it only the
+does, and lets it write [n] placeholders that the tool fills in from those acts; `end2end` gives it only the
 history, schema and service results.
 
 Example:

@@ -65,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--placeholders",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="fill [slot] placeholders in the replies from the sample's acts (default: as the run was trained)",
+        help="fill [n] placeholders in the replies from the sample's acts (default: as the run was trained)",
     )
     add_judge_arguments(parser)
 

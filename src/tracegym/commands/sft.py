@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--placeholders",
         action="store_true",
-        help="learn replies with [slot] placeholders for the act values (samples prepared with --include_acts)",
+        help="learn replies with [n] placeholders for the act values (samples prepared with --include_acts)",
     )
     parser.add_argument("--lora_r", type=positive_int, default=16, help="LoRA rank (default 16)")
     parser.add_argument("--lora_alpha", type=positive_int, default=32, help="LoRA alpha (default 32)")

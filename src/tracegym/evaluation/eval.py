@@ -64,7 +64,7 @@ class EvalConfig:
     batch_size: int = 8
     seed: int = 0
     training_judge: str | None = None  # for the report; None: read from the run dir's config.yaml
-    placeholders: bool | None = None  # fill [slot] placeholders from the acts; None: as the run trained
+    placeholders: bool | None = None  # fill [n] placeholders from the acts; None: as the run trained
     bootstrap_resamples: int = 10_000
 
     def __post_init__(self) -> None:
@@ -238,7 +238,7 @@ def evaluate(config: EvalConfig) -> EvalResult:
 
 
 def lexicalized(replies: Sequence[Sequence[str]], samples: Sequence[Sample]) -> list[list[str]]:
-    """Each prompt's replies with their [slot] placeholders filled from that sample's acts."""
+    """Each prompt's replies with their [n] placeholders filled from that sample's acts."""
     return [[lexicalize(reply, sample.acts) for reply in group] for group, sample in zip(replies, samples)]
 
 

@@ -254,7 +254,7 @@ def _examples_section(result: EvalResult) -> list[str]:
         "## Examples",
         "",
         f"The {len(gains)} largest gains and {len(losses)} largest losses of the judge score"
-        + (f", then {len(others)} more prompts" if others else "")
+        + (f", then {len(others)} more prompt{'s' if len(others) != 1 else ''}" if others else "")
         + " (first reply of each model). Every generation is in `generations.jsonl`.",
         "",
         "| id | last turns | reference | base reply | trained reply | base | trained |",

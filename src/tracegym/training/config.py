@@ -95,7 +95,7 @@ class TrainOptions:
     )
     placeholders: bool = field(
         default=False,
-        metadata={"help": "the student writes [slot] placeholders, filled from the acts before judging (--include_acts samples)"},
+        metadata={"help": "the student writes [n] placeholders, filled from the acts before judging (--include_acts samples)"},
     )
     truncated_reward: float | None = field(
         default=None,

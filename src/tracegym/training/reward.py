@@ -134,7 +134,7 @@ class JudgeReward:
         if truncated_reward is not None and not stop_token_ids:
             raise ValueError("truncated_reward needs the stop_token_ids that end a reply")
         self.judge = judge
-        self.placeholders = placeholders  # fill [slot] placeholders from each sample's acts before judging
+        self.placeholders = placeholders  # fill [n] placeholders from each sample's acts before judging
         self.truncated_reward = truncated_reward
         self.stop_token_ids = stop_token_ids
         self.__name__ = name  # TRL names the reward column (`rewards/judge/mean`) after this

@@ -52,7 +52,7 @@ class SFTSettings:
     logging_steps: int = 10
     seed: int = 0
     use_lora: bool = False
-    placeholders: bool = False  # learn delexicalised replies ([slot] placeholders); needs act-conditioned samples
+    placeholders: bool = False  # learn delexicalised replies ([n] placeholders); needs act-conditioned samples
     lora_r: int = 16
     lora_alpha: int = 32
     show_progress: bool = True

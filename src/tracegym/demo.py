@@ -62,10 +62,14 @@ class DemoConfig:
     def placeholders(self) -> bool:
         return self.framing == "acts"
 
+    @property
+    def placeholder_tokens(self) -> int:
+        return PLACEHOLDER_TOKENS if self.placeholders else 0
+
     def base_digest(self) -> str:
         """What the SFT student depends on; a stored base with the same digest is reused."""
         keys = ("sgd_root", "seed", "framing", "sft_minutes", "max_prompt_length", "max_completion_length")
-        shape = {"placeholder_tokens": PLACEHOLDER_TOKENS if self.placeholders else 0}
+        shape = {"placeholder_tokens": self.placeholder_tokens}
         canonical = json.dumps({**{key: getattr(self, key) for key in keys}, **shape}, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
@@ -159,7 +163,7 @@ def student_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
         rows += [{"ground_truth": delexicalize(s.ground_truth, s.acts)} for s in samples]
     student = StudentConfig(
         out_dir=str(demo.out_dir / "student"),
-        placeholder_tokens=PLACEHOLDER_TOKENS if demo.config.placeholders else 0,
+        placeholder_tokens=demo.config.placeholder_tokens,
         seed=demo.config.seed,
     )
     summary = build_student(texts_of_samples(rows), student)
@@ -191,7 +195,8 @@ def sft_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
 
 def grpo_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
     from tracegym.cli import build_parser
-    from tracegym.training.config import parse_weights, resolve
+    from tracegym.commands.train import flags_of
+    from tracegym.training.config import resolve
     from tracegym.training.grpo import run as run_grpo
 
     config = demo.config
@@ -216,11 +221,7 @@ def grpo_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
     # A reply cut off at the cap scores 0 and stays in the loss: masked out instead (TRL's
     # mask_truncated_completions), it never pushes back, and replies grew longer and more repetitive.
     argv += ["--truncated_reward", "0"]
-    args = build_parser().parse_args(argv)
-    flags = {k: v for k, v in vars(args).items() if k not in ("command", "run", "config")}
-    flags["reward_weights"] = parse_weights(args.reward_weights)
-    recipe = {"temperature": config.temperature, "mask_truncated_completions": False}
-    summary = run_grpo(resolve(recipe, flags))
+    summary = run_grpo(resolve({"temperature": config.temperature}, flags_of(build_parser().parse_args(argv))))
     if summary is not None:
         reward = summary.final.get("reward")
         say(f"    {summary.steps} GRPO steps, final reward {reward if reward is None else round(reward, 3)}")

@@ -17,6 +17,8 @@ from typing import Any
 from tracegym.errors import UserError
 
 PLACEHOLDER = re.compile(r"\[(\d{1,2})\]")
+# A placeholder, or a broken half of one (`[2`, `1]`), still in a reply after `lexicalize`: nothing filled it.
+UNFILLED_PLACEHOLDER = re.compile(r"\[\s*\d{1,2}\s*\]?|(?<![\d.\[])\d{1,2}\s*\]")
 VALUE_ACTS = ("INFORM", "OFFER", "CONFIRM", "INFORM_COUNT")
 
 

@@ -78,9 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from tracegym.training.config import read_recipe, resolve
 
     recipe = read_recipe(args.config) if args.config else {}
-    flags = {k: v for k, v in vars(args).items() if k not in ("command", "run", "config")}
-    flags["reward_weights"] = parse_weights(args.reward_weights)
-    config = resolve(recipe, flags, cuda_bf16=_cuda_bf16())
+    config = resolve(recipe, flags_of(args), cuda_bf16=_cuda_bf16())
 
     from tracegym.training.grpo import run as run_grpo
 
@@ -89,6 +87,13 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"output_dir": summary.output_dir, "steps": summary.steps, **summary.final,
                           "warnings": summary.warnings}))
     return 0
+
+
+def flags_of(args: argparse.Namespace) -> dict:
+    """The parsed `train` flags as `resolve` takes them: unset ones are None, the reward weights parsed."""
+    flags = {k: v for k, v in vars(args).items() if k not in ("command", "run", "config")}
+    flags["reward_weights"] = parse_weights(args.reward_weights)
+    return flags
 
 
 def _cuda_bf16() -> bool:

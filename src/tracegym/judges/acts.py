@@ -12,7 +12,8 @@ Penalties: `max(missing values, hallucinated values)` × a unit (so omitting a r
 stating a wrong one costs: dropping numbers never pays), a wrong offer (another result's entity for the offered
 slot), over-informing (many context values beyond the reference), requests for slots nobody needs, a polarity
 flip (failure words on a success), and each value placeholder left unfilled ("[4]", "[2": a number the acts do not
-have, which `--placeholders` leaves as written; unlike a missing value it is never paired with one). It is the default GRPO reward, so every rule here closes a way to game it.
+have, which `--placeholders` leaves as written; unlike a missing value it is never paired with one). It is the
+default GRPO reward, so every rule here closes a way to game it.
 
     >>> judge = ActsJudge()
     >>> [verdict] = score_sync(judge, [sample], ["Sino is at 377 Santana Row."])
@@ -36,6 +37,7 @@ from tracegym.judges.values import (
     parse_number,
     value_kind,
 )
+from tracegym.placeholders import UNFILLED_PLACEHOLDER
 from tracegym.samples import Sample
 
 VERSION = "acts-3"
@@ -250,8 +252,6 @@ WEAK_QUESTION = re.compile(
 )
 WH_WORDS = re.compile(r"\b(what|which|when|where|who|whom|how many|how much|how long)\b")
 REQ_MORE_ONLY = re.compile(r"\b(anything|something) (?:else|more)\b|\bany(?:thing)? other\b|\bfurther\b")
-# A `[n]` value placeholder, or a broken half of one, left in the text the judge sees.
-UNFILLED_PLACEHOLDER = re.compile(r"\[\s*\d{1,2}\s*\]?|(?<![\d.\[])\d{1,2}\s*\]")
 SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 # `slot=value` pairs as the system message shows calls, results and intent defaults (DESIGN.md §4).
 SHOWN_PAIR = re.compile(r"\b([a-z][a-z0-9_]*)=(.+?)(?=[,;] [a-z][a-z0-9_]*=|\)(?: \(this turn\))? -> |\.?$)", re.M)

@@ -42,7 +42,15 @@ def test_demo_keeps_what_a_user_needs_to_rerun_eval(demo_run):
     assert {row["split"] for row in held_out} == {"dev", "test"}
     assert any(row["unseen_service"] for row in held_out)
     results = json.loads((out_dir / "eval" / "results.json").read_text())
-    assert results  # every figure of the eval, for the benchmark to read
+    assert results["comparisons"]["judge"]["n"] == 6  # every figure of the eval, for the benchmark to read
+
+
+def test_demo_decodes_with_the_placeholder_constraint_and_says_so(demo_run):
+    out_dir, _, _ = demo_run
+    results = json.loads((out_dir / "eval" / "results.json").read_text())
+    assert results["config"]["placeholders"] is True and results["config"]["constrain_placeholders"] is True
+    assert "constrain_placeholders: true" in (out_dir / "trained" / "config.yaml").read_text()
+    assert "each [n] of its acts at most once and no other" in (out_dir / "eval" / "report.md").read_text()
 
 
 def test_a_second_run_reuses_the_sft_base(demo_run):

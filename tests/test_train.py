@@ -209,6 +209,7 @@ def test_bad_inputs_are_one_line_errors_and_leave_no_run_dir(workspace, tmp_path
         (["--config", recipe], "not_a_trl_field"),
         (["--num_generations", "0"], "--num_generations"),
         (["--max_steps", "-3"], "--max_steps"),
+        (["--gradient_accumulation_steps", "8"], "8 samples, but one GRPO generation batch takes 16 prompts"),
     ]
     def run_case(index: int):
         override, fragment = cases[index]

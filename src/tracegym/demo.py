@@ -44,6 +44,7 @@ class DemoConfig:
     grpo_learning_rate: float = 5e-5
     beta: float = 0.04  # KL to the SFT base keeps the policy near it
     temperature: float = 0.7  # GRPO sampling temperature
+    constrain_placeholders: bool = True  # acts framing: each [n] of the acts at most once, no other (GRPO and eval)
     eval_n: int | None = None  # None: every held-out turn
     max_prompt_length: int = 192
     max_completion_length: int = 40
@@ -218,6 +219,8 @@ def grpo_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
     ]
     if config.placeholders:
         argv.append("--placeholders")
+        if not config.constrain_placeholders:
+            argv.append("--no-constrain_placeholders")
     # A reply cut off at the cap scores 0 and stays in the loss: masked out instead (TRL's
     # mask_truncated_completions), it never pushes back, and replies grew longer and more repetitive.
     argv += ["--truncated_reward", "0"]
@@ -246,6 +249,7 @@ def eval_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
             seed=config.seed,
             batch_size=32,
             placeholders=config.placeholders,
+            constrain_placeholders=config.placeholders and config.constrain_placeholders,
         )
     )
     write_report(demo.result, demo.out_dir / "eval")

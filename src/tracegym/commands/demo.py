@@ -34,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max_prompt_length", type=positive_int, default=192, help="prompt tokens (default 192)")
     parser.add_argument("--max_completion_length", type=positive_int, default=40, help="reply tokens (default 40)")
     parser.add_argument(
+        "--no_constrain_placeholders",
+        action="store_true",
+        help="acts framing: let the student write any [n], any number of times (default: each [n] of the acts at "
+        "most once and no other, in GRPO sampling and in eval)",
+    )
+    parser.add_argument(
         "--no_reuse_base", action="store_true", help="rebuild the SFT student even if an earlier run made the same one"
     )
 
@@ -56,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         eval_n=args.eval_n,
         max_prompt_length=args.max_prompt_length,
         max_completion_length=args.max_completion_length,
+        constrain_placeholders=not args.no_constrain_placeholders,
         reuse_base=not args.no_reuse_base,
     )
     demo = run_demo(config)

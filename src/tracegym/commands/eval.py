@@ -67,6 +67,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="fill [n] placeholders in the replies from the sample's acts (default: as the run was trained)",
     )
+    parser.add_argument(
+        "--constrain_placeholders",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="with --placeholders, decode so that a reply writes each [n] of the acts at most once and no other "
+        "(default: as the run was trained)",
+    )
     add_judge_arguments(parser)
 
 
@@ -88,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         training_judge=args.training_judge,
         placeholders=args.placeholders,
+        constrain_placeholders=args.constrain_placeholders,
     )
     result = evaluate(config)
     out_dir = Path(args.out_dir) if args.out_dir else default_out_dir(result.run_dir, args.trained_model_dir)

@@ -68,6 +68,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     extra.add_argument("--overwrite", action="store_true", default=None, help=helps["overwrite"])
     extra.add_argument("--max_minutes", type=positive_float, default=None, help=helps["max_minutes"])
     extra.add_argument("--placeholders", action="store_true", default=None, help=helps["placeholders"])
+    extra.add_argument(
+        "--constrain_placeholders",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"{helps['constrain_placeholders']} (default on)",
+    )
     extra.add_argument("--truncated_reward", type=float, default=None, metavar="R", help=helps["truncated_reward"])
     add_judge_arguments(parser)
     # Judge flags left unset fall back to the recipe file, then to JudgeSettings' defaults.

@@ -65,6 +65,7 @@ class EvalConfig:
     seed: int = 0
     training_judge: str | None = None  # for the report; None: read from the run dir's config.yaml
     placeholders: bool | None = None  # fill [n] placeholders from the acts; None: as the run trained
+    constrain_placeholders: bool | None = None  # each [n] of the acts at most once, no other; None: as the run trained
     bootstrap_resamples: int = 10_000
 
     def __post_init__(self) -> None:
@@ -198,6 +199,9 @@ def evaluate(config: EvalConfig) -> EvalResult:
     location = locate_trained_model(config.trained_model_dir)
     if config.placeholders is None:
         config = replace(config, placeholders=bool(_find_key(_run_config(location.run_dir), "placeholders")))
+    if config.constrain_placeholders is None:
+        constrained = _find_key(_run_config(location.run_dir), "constrain_placeholders")
+        config = replace(config, constrain_placeholders=bool(config.placeholders and constrained is not False))
     if config.placeholders:
         check_act_conditioned(samples)
     check_model_reference(config.base_model, "--base_model")
@@ -210,6 +214,7 @@ def evaluate(config: EvalConfig) -> EvalResult:
         max_prompt_length=config.max_prompt_length,
         batch_size=config.batch_size,
         seed=config.seed,
+        constrain_placeholders=config.constrain_placeholders,
     )
     model, tokenizer = load_base_model(config.base_model)
     base_replies = generate_replies(model, tokenizer, samples, description="base replies", **generation)

@@ -155,11 +155,17 @@ def generate_replies(
     max_prompt_length: int | None = 768,
     batch_size: int = 8,
     seed: int = 0,
+    constrain_placeholders: bool = False,
     description: str = "generating",
 ) -> list[list[str]]:
-    """`num_samples` replies per sample (greedy when temperature is 0), in sample order."""
+    """`num_samples` replies per sample (greedy when temperature is 0), in sample order.
+
+    `constrain_placeholders`: the replies use each `[n]` the prompt's acts have at most once and no other
+    (`tracegym.decoding`)."""
     import torch
     from tqdm import tqdm
+
+    from tracegym.decoding import placeholder_logits_processors
 
     if num_samples > 1 and temperature <= 0:
         raise UserError(f"--num_samples {num_samples} needs sampling: give --temperature above 0 (e.g. 0.7)")
@@ -179,8 +185,12 @@ def generate_replies(
             encoded = tokenizer(
                 [prompts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False
             ).to(model.device)
+            processors = (
+                placeholder_logits_processors(tokenizer, encoded["input_ids"].shape[1]) if constrain_placeholders else None
+            )
             output = model.generate(
                 **encoded,
+                logits_processor=processors,
                 max_new_tokens=max_new_tokens,
                 num_return_sequences=num_samples,
                 eos_token_id=stop_ids,

@@ -164,7 +164,9 @@ def report_markdown(result: EvalResult, plotted: set[str]) -> str:
         + (f", prompts cut to {config.max_prompt_length} tokens" if config.max_prompt_length else ""),
         *(
             ["- **Replies:** written with [n] placeholders and filled in from the reference acts the prompt showed "
-             "(act-conditioned framing); everything here is scored on the filled-in text"]
+             "(act-conditioned framing); everything here is scored on the filled-in text"
+             + ("; decoding let each reply write each [n] of its acts at most once and no other, for both models"
+                if config.constrain_placeholders else "")]
             if config.placeholders
             else []
         ),

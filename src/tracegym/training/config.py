@@ -97,6 +97,13 @@ class TrainOptions:
         default=False,
         metadata={"help": "the student writes [n] placeholders, filled from the acts before judging (--include_acts samples)"},
     )
+    constrain_placeholders: bool = field(
+        default=True,
+        metadata={
+            "help": "with --placeholders, sample replies that write each [n] of the prompt's acts at most once and "
+            "no other (needs one token per placeholder: `tracegym student --placeholder_tokens`)"
+        },
+    )
     truncated_reward: float | None = field(
         default=None,
         metadata={

@@ -86,6 +86,7 @@ def setup(config: RunConfig) -> TrainingSetup:
     if options.placeholders:
         check_act_conditioned(samples)
     tokenizer = load_tokenizer(options.model_name)
+    check_enough_prompts(samples, grpo_config, options.train_jsonl)
     dataset = build_dataset(samples, tokenizer, options.max_prompt_length)
     judge_reward = JudgeReward(
         build_judge(config.judge),
@@ -106,6 +107,18 @@ def setup(config: RunConfig) -> TrainingSetup:
         resume_from=resume_from,
         is_main=is_main,
     )
+
+
+def check_enough_prompts(samples: list[Sample], grpo_config: Any, path: str) -> None:
+    """A UserError when the samples cannot fill one generation batch: TRL would stop at step 0 and save the
+    untouched model as if it had trained."""
+    needed = grpo_config.generation_batch_size // grpo_config.num_generations
+    if len(samples) < needed:
+        raise UserError(
+            f"--train_jsonl {path}: {len(samples)} samples, but one GRPO generation batch takes {needed} prompts "
+            f"(per_device_train_batch_size × gradient_accumulation_steps × processes ÷ num_generations); give more "
+            "samples or lower --gradient_accumulation_steps or --per_device_train_batch_size"
+        )
 
 
 def stop_token_ids(model_name: str, tokenizer: Any) -> frozenset[int]:
@@ -250,6 +263,8 @@ def make_trainer(training: TrainingSetup) -> Any:
     from transformers.trainer_callback import ProgressCallback
     from trl import GRPOTrainer
 
+    from tracegym.decoding import constrain_generate
+
     # TRL 1.16 still calls the deprecated `is_gradient_checkpointing` once a step; the warning tells a user nothing.
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
@@ -261,12 +276,29 @@ def make_trainer(training: TrainingSetup) -> Any:
         processing_class=training.tokenizer,
         peft_config=training.lora_config,
     )
+    if constrains_placeholders(training):
+        constrain_generate(trainer.model, training.tokenizer)
     if trainer.pop_callback(ProgressCallback) is not None:
         trainer.add_callback(quiet_progress_callback())
     trainer.add_callback(run_log_callback(training.output_dir))
     if training.config.options.max_minutes:
         trainer.add_callback(time_limit_callback(training.config.options.max_minutes))
     return trainer
+
+
+def constrains_placeholders(training: TrainingSetup) -> bool:
+    """Whether GRPO samples with placeholder-constrained decoding (`tracegym.decoding`): asked for, and the
+    student's tokenizer has placeholder tokens. vLLM generates outside the model's `generate`, so not there."""
+    from tracegym.decoding import placeholder_token_ids
+
+    options = training.config.options
+    if not (options.placeholders and options.constrain_placeholders):
+        return False
+    if training.grpo_config.use_vllm:
+        print("warning: --constrain_placeholders does not reach vLLM's sampler; GRPO samples unconstrained",
+              file=sys.stderr)
+        return False
+    return bool(placeholder_token_ids(training.tokenizer))
 
 
 def train(training: TrainingSetup) -> Any:

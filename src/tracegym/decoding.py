@@ -1,0 +1,78 @@
+"""Placeholder-constrained decoding: the student may write `[n]` only for a value the prompt's acts have, once.
+
+In act-conditioned mode the prompt numbers each value of the reference acts (`OFFER(restaurant_name=Sino [1])`)
+and the student's `[n]` are filled in from them (`tracegym.placeholders`). A placeholder the acts lack cannot be
+filled and reads as an invented value; a placeholder written twice repeats a value ("Hobbs and Shaw, Hobbs and
+Shaw, …"), which a greedy few-million-parameter student does in about a third of its replies, and the reference
+replies almost never do (9 of the bundled sample's 753 training turns). Template-based NLG fills each slot once;
+this does the same at decoding time, by masking those tokens' logits, so every reply the student writes, in GRPO
+sampling and in eval alike, is one the tool can fill. It needs `[1]` … `[N]` to be one token each
+(`tracegym student --placeholder_tokens N`); with another tokenizer there is nothing to constrain.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from transformers import LogitsProcessor, LogitsProcessorList
+
+MAX_PLACEHOLDER = 99  # placeholders run from [1] to [99] (see tracegym.placeholders.PLACEHOLDER)
+
+
+def placeholder_token_ids(tokenizer: Any) -> list[int]:
+    """The ids of the placeholders `[1]`, `[2]`, … that are one token each in `tokenizer`'s vocabulary."""
+    vocab = tokenizer.get_vocab()
+    return [vocab[f"[{number}]"] for number in range(1, MAX_PLACEHOLDER + 1) if f"[{number}]" in vocab]
+
+
+class PlaceholderConstraint(LogitsProcessor):
+    """Masks each placeholder token that the row's prompt does not hold, or that the row's reply already holds.
+
+    `prompt_length` is the (left-padded) prompt width of the batch `generate` was called with: the tokens before it
+    are the prompt, the ones after it the reply so far.
+    """
+
+    def __init__(self, placeholder_ids: Sequence[int], prompt_length: int) -> None:
+        self.placeholder_ids = torch.tensor(list(placeholder_ids), dtype=torch.long)
+        self.prompt_length = prompt_length
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        ids = self.placeholder_ids.to(input_ids.device)
+        offered = (input_ids[:, : self.prompt_length, None] == ids).any(dim=1)
+        used = (input_ids[:, self.prompt_length :, None] == ids).any(dim=1)
+        columns = scores[:, ids].masked_fill(~offered | used, float("-inf"))
+        scores = scores.clone()
+        scores[:, ids] = columns
+        return scores
+
+
+def placeholder_logits_processors(tokenizer: Any, prompt_length: int) -> LogitsProcessorList:
+    """A list with the constraint for prompts `prompt_length` tokens wide (empty when no placeholder is a token)."""
+    ids = placeholder_token_ids(tokenizer)
+    return LogitsProcessorList([PlaceholderConstraint(ids, prompt_length)] if ids else [])
+
+
+def constrain_generate(model: Any, tokenizer: Any) -> bool:
+    """Make `model.generate` placeholder-constrained, for callers that call it themselves (TRL's GRPOTrainer).
+
+    Replaces the bound method on this one instance, as transformers itself does to install a `custom_generate`.
+    False, and nothing changed, when the tokenizer has no placeholder tokens.
+    """
+    if not placeholder_token_ids(tokenizer):
+        return False
+    model.generate = _constrained(model.generate, tokenizer)
+    return True
+
+
+def _constrained(generate: Callable[..., Any], tokenizer: Any) -> Callable[..., Any]:
+    @functools.wraps(generate)
+    def constrained_generate(*args: Any, **kwargs: Any) -> Any:
+        input_ids = kwargs.get("input_ids", args[0] if args else None)
+        processors = LogitsProcessorList(kwargs.pop("logits_processor", None) or [])
+        processors.extend(placeholder_logits_processors(tokenizer, input_ids.shape[1]))
+        return generate(*args, logits_processor=processors, **kwargs)
+
+    return constrained_generate

@@ -313,3 +313,16 @@ def test_a_value_said_three_times_is_padding_and_costs():
     four_times = score(OFFER, "I found 2 restaurants. Sino, Sino, Sino is at 377 Santana Row #1000, Sino.")
     assert once > thrice > four_times
     assert score(OFFER, "I found 2 restaurants. Sino is at 377 Santana Row #1000. Sino is great.") == once  # twice is fine
+
+
+def test_stray_punctuation_and_a_dangling_last_word_cost_but_a_question_may_end_on_a_preposition():
+    # What a student that lists values writes once it runs out of them: every value there, the text broken.
+    clean = score(OFFER, OFFER.ground_truth)
+    dangling = score(OFFER, "I found 2 restaurants at Sino at 377 Santana Row #1000 at")
+    broken = score(OFFER, "I found 2 restaurants at Sino at 377 Santana Row #1000 at . . .")
+    assert clean > dangling > broken
+    [verdict] = score_sync(ActsJudge(), [OFFER], ["I found 2 restaurants at Sino at 377 Santana Row #1000 at . . ."])
+    assert verdict.criteria["broken_text"] == 4.0 and "broken text" in verdict.reasoning
+    asks_city = sample([act("REQUEST", "city")], service_call=None, service_results=None)
+    assert score(asks_city, "Which city are you looking in?") == score(asks_city, "Which city are you looking for?")
+    assert score(asks_city, "Which city are you looking in?") >= 0.9

@@ -8,6 +8,10 @@ replies almost never do (9 of the bundled sample's 753 training turns). Template
 this does the same at decoding time, by masking those tokens' logits, so every reply the student writes, in GRPO
 sampling and in eval alike, is one the tool can fill. It needs `[1]` … `[N]` to be one token each
 (`tracegym student --placeholder_tokens N`); with another tokenizer there is nothing to constrain.
+
+In GRPO the mask changes only which tokens are sampled: TRL's loss still uses the model's own (unmasked)
+log-probabilities of the sampled tokens, so the student is pushed towards the good constrained replies and the
+masked tokens simply never occur.
 """
 
 from __future__ import annotations

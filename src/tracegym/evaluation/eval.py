@@ -193,6 +193,7 @@ def evaluate(config: EvalConfig) -> EvalResult:
         locate_trained_model,
         generate_replies,
     )
+    from tracegym.decoding import placeholder_token_ids
     from tracegym.judges import build_judge
 
     samples = held_out_samples(config.eval_jsonl, config.n, config.seed)
@@ -217,6 +218,9 @@ def evaluate(config: EvalConfig) -> EvalResult:
         constrain_placeholders=config.constrain_placeholders,
     )
     model, tokenizer = load_base_model(config.base_model)
+    if config.constrain_placeholders and not placeholder_token_ids(tokenizer):
+        config = replace(config, constrain_placeholders=False)  # nothing to constrain; the report must not claim it
+        generation["constrain_placeholders"] = False
     base_replies = generate_replies(model, tokenizer, samples, description="base replies", **generation)
     del model
     model, tokenizer = load_trained_model(location, config.base_model)

@@ -40,7 +40,7 @@ from tracegym.judges.values import (
 from tracegym.placeholders import UNFILLED_PLACEHOLDER
 from tracegym.samples import Sample
 
-VERSION = "acts-3"
+VERSION = "acts-4"
 VALUE_ACTS = ("INFORM", "OFFER", "CONFIRM", "INFORM_COUNT")
 CUE_ACTS = ("REQUEST", "NOTIFY_SUCCESS", "NOTIFY_FAILURE", "REQ_MORE", "GOODBYE", "OFFER_INTENT")
 
@@ -60,6 +60,7 @@ class ActsWeights:
     hedge: float = 0.3
     unfilled_placeholder: float = 0.3
     value_repeat_factor: float = 0.7  # × for each mention of a value beyond its second
+    broken_text_factor: float = 0.7  # × for each stray punctuation mark, and for a reply that stops mid-phrase
     list_shape_factor: float = 0.4
     length_slack_words: int = 15
     length_ratio: float = 2.5
@@ -259,6 +260,9 @@ POSSIBLE_VALUES = re.compile(r"^\s*-\s*([a-z][a-z0-9_]*):.*\(possible values: ([
 LIST_CLAUSE_SPLIT = re.compile(r"[.;:!?\n]")
 LIST_ITEM_SPLIT = re.compile(r",|\bor\b|\beither\b|\band/or\b")
 LABEL_LINE = re.compile(r"^\s*(?:[-*•]\s*)?[\w ()/']{1,40}:\s*\S", re.M)
+# A punctuation mark after a space, and a last word no reply ends on (a question may: "help you with?").
+STRAY_PUNCTUATION = re.compile(r"(?<=\s)[.,!?;:]")
+DANGLING_END = re.compile(r"\b(?:at|the|a|an|and|or|of|in|on|with|from|is|are)(?:\s*[.!,;:])*\s*$", re.IGNORECASE)
 # A sentence has one of these; a bare list of values has none.
 SENTENCE_WORDS = re.compile(
     r"\b(is|are|was|were|be|been|am|has|have|had|will|would|can|could|shall|should|may|might|do|does|did|"
@@ -297,6 +301,7 @@ class Assessment:
     copy_factor: float = 1.0
     addresses_grader: bool = False
     unfilled_placeholders: int = 0
+    broken_text: int = 0
 
 
 class ActsJudge:
@@ -652,6 +657,13 @@ def repetition_factor(reply: str) -> float:
     return factor
 
 
+def broken_text_marks(reply: str) -> int:
+    """Stray punctuation marks (" .", ", ,") plus 1 when the reply stops on a word no sentence ends with ("… at 3
+    at ."): what a student that lists values writes once it runs out of them. SGD's own system turns do either in
+    0.6% of dev turns."""
+    return len(STRAY_PUNCTUATION.findall(reply)) + bool(DANGLING_END.search(reply))
+
+
 def value_repeats(reply: str, items: Sequence[ValueItem]) -> int:
     """Mentions of the reference values beyond the second of each ("Walnut Creek at Walnut Creek, Walnut Creek"):
     a value said three times is padding, which the trigram check misses in a reply that lists it with others."""
@@ -715,6 +727,7 @@ def assess(sample: Sample, reply: str, weights: ActsWeights) -> Assessment:
         found.copy_factor = weights.copy_factor
     found.addresses_grader = bool(GRADER_ADDRESSING.search(reply))
     found.unfilled_placeholders = len(UNFILLED_PLACEHOLDER.findall(reply))
+    found.broken_text = broken_text_marks(reply)
     return found
 
 
@@ -905,6 +918,7 @@ def final_score(found: Assessment, weights: ActsWeights) -> float:
     score = max(0.0, credit - penalty) * found.length_factor * found.repetition_factor * found.copy_factor
     if found.list_shaped:
         score *= weights.list_shape_factor
+    score *= weights.broken_text_factor ** found.broken_text
     return round(min(1.0, max(0.0, score)), 4)
 
 
@@ -924,6 +938,7 @@ def criteria_of(found: Assessment, weights: ActsWeights) -> dict[str, float]:
         "copy_factor": found.copy_factor,
         "addresses_grader": float(found.addresses_grader),
         "unfilled_placeholders": float(found.unfilled_placeholders),
+        "broken_text": float(found.broken_text),
     }
 
 
@@ -951,6 +966,8 @@ def explain(found: Assessment, score: float) -> str:
         parts.append("copies the user's turn")
     if found.unfilled_placeholders:
         parts.append(f"{found.unfilled_placeholders} unfilled placeholder(s)")
+    if found.broken_text:
+        parts.append(f"broken text ({found.broken_text}: stray punctuation or a dangling last word)")
     if found.addresses_grader:
         parts.append("addresses the grader")
     return f"{score:.2f}: " + "; ".join(parts)

@@ -49,6 +49,9 @@ def verdict_of(results: dict) -> dict:
         "chrf_delta": round(chrf["delta"], 2),
         "hallucination": [round(hallucination["base_mean"], 4), round(hallucination["trained_mean"], 4)],
         "slot_error_rate": [round(slot_errors["base_mean"], 4), round(slot_errors["trained_mean"], 4)],
+        "broken_text_rate": [round(comparisons["broken_text_rate"]["base_mean"], 4),
+                             round(comparisons["broken_text_rate"]["trained_mean"], 4)],
+        "warnings": len(results["warnings"]),
         "target_met": judge["ci"][0] > 0
         and chrf["delta"] >= -1.0
         and hallucination["trained_mean"] <= hallucination["base_mean"],

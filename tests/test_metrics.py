@@ -6,10 +6,12 @@ import pytest
 
 from tracegym.evaluation.metrics import (
     act_types,
+    broken_text,
     chrf,
     corpus_chrf,
     non_categorical_values,
     reply_length_words,
+    reply_metrics,
     slot_error,
     slot_is_categorical,
 )
@@ -83,3 +85,20 @@ def test_act_types_and_length():
     sample = restaurant_sample([act("OFFER", "restaurant_name", "Sino"), act("OFFER", "city", "San Jose"), act("REQ_MORE")])
     assert act_types(sample) == ["OFFER", "REQ_MORE"]
     assert reply_length_words("  How about   Sino? ") == 3
+
+
+@pytest.mark.parametrize(
+    ("reply", "broken"),
+    [
+        ("How about Sino in San Jose?", 0.0),
+        ("Is there anything else I can help you with?", 0.0),  # a question may end on a preposition
+        ("How about Sino at San Jose at", 1.0),
+        ("There is Sino at San Jose at .", 1.0),
+        ("I found 1, Sino, . . . .", 1.0),
+        ("It leaves at 6:40 pm .", 1.0),
+    ],
+)
+def test_broken_text_is_a_stray_punctuation_mark_or_a_dangling_last_word(reply, broken):
+    assert broken_text(reply) == broken
+    sample = restaurant_sample([act("OFFER", "restaurant_name", "Sino"), act("OFFER", "city", "San Jose")])
+    assert reply_metrics(sample, reply).broken_text == broken

@@ -34,9 +34,10 @@ INDEPENDENT_SIGNALS: tuple[tuple[str, bool, Callable[[ReplyMetrics], float | Non
     ("act_value_recall", True, lambda m: m.act_value_recall),
     ("hallucination_rate", False, lambda m: m.hallucinated),
     ("reply_length_words", True, lambda m: float(m.length_words)),
+    ("broken_text_rate", False, lambda m: m.broken_text),
 )
 # Signals of quality the judge could be gaming; reply length is not quality, so it only feeds the avoidance check.
-FIDELITY_SIGNALS = ("chrf", "slot_error_rate", "act_value_recall", "hallucination_rate")
+FIDELITY_SIGNALS = ("chrf", "slot_error_rate", "act_value_recall", "hallucination_rate", "broken_text_rate")
 AVOIDANCE_SIGNALS = ("reply_length_words", "act_value_recall")
 SIGNAL_LABELS = {
     JUDGE: "judge score",
@@ -45,6 +46,7 @@ SIGNAL_LABELS = {
     "act_value_recall": "act-value recall",
     "hallucination_rate": "hallucination rate",
     "reply_length_words": "reply length (words)",
+    "broken_text_rate": "broken text rate",
 }
 
 

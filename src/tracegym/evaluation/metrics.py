@@ -9,6 +9,8 @@
   (`intent`, `count`) and slots the system message does not declare (chat traces) are left out.
 - Typed act-value recall and hallucinated values, from the act judge (`tracegym.judges.acts`).
 - Reply length in words.
+- Broken text: a stray punctuation mark (" .") or a dangling last word ("… at 10 at"), the act judge's rule
+  (`acts-4`); with another judge it is independent of it, with the act judge it shows what that penalty let through.
 """
 
 from __future__ import annotations
@@ -104,6 +106,7 @@ class ReplyMetrics:
     act_value_recall: float | None
     hallucinated_values: list[str] | None
     length_words: int
+    broken_text: float | None = None  # 1.0 when the reply has a stray punctuation mark or a dangling last word
 
     @property
     def hallucinated(self) -> float | None:
@@ -126,7 +129,15 @@ def reply_metrics(sample: Sample, reply: str) -> ReplyMetrics:
         act_value_recall=recall,
         hallucinated_values=hallucinated,
         length_words=reply_length_words(reply),
+        broken_text=broken_text(reply),
     )
+
+
+def broken_text(reply: str) -> float:
+    """1.0 when the reply has a stray punctuation mark or stops on a word no sentence ends with, else 0.0."""
+    from tracegym.judges.acts import broken_text_marks
+
+    return 1.0 if broken_text_marks(reply) else 0.0
 
 
 def _act_signals(sample: Sample, reply: str) -> tuple[float | None, list[str] | None]:

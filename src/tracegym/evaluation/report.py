@@ -197,7 +197,8 @@ def report_markdown(result: EvalResult, plotted: set[str]) -> str:
         f"Corpus chrF: base {result.corpus_chrf['base']:.2f}, trained {result.corpus_chrf['trained']:.2f}. "
         "Slot error rate follows Kale & Rastogi (2020, T2G2): a reply is wrong when a value of a non-categorical "
         "slot in its acts is missing from it (lowercase substring); only prompts with such values count (n). "
-        "Lower is better for slot error and hallucination rates.",
+        "Broken text: a stray punctuation mark (\" .\") or a dangling last word (\"… at 10 at\"). "
+        "Lower is better for slot error, hallucination and broken text rates.",
         "",
         "## Δ judge score by group",
         "",

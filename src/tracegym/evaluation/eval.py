@@ -200,16 +200,15 @@ def evaluate(config: EvalConfig) -> EvalResult:
 
     samples = held_out_samples(config.eval_jsonl, config.n, config.seed)
     location = locate_trained_model(config.trained_model_dir)
-    if config.placeholders is None:
-        config = replace(config, placeholders=bool(_find_key(_run_config(location.run_dir), "placeholders")))
-    if config.constrain_placeholders is None:
-        constrained = _find_key(_run_config(location.run_dir), "constrain_placeholders")
-        config = replace(config, constrain_placeholders=bool(config.placeholders and constrained is not False))
+    config = with_decoding_of_run(config, _run_config(location.run_dir))
     if config.placeholders:
         check_act_conditioned(samples)
     check_model_reference(config.base_model, "--base_model")
     config = with_lengths_of_run(config, location.run_dir)
     judge = build_judge(config.judge)  # before generating: a bad judge flag should fail in a second, not minutes
+    model, tokenizer = load_base_model(config.base_model)
+    if config.constrain_placeholders and not placeholder_token_ids(tokenizer):
+        config = replace(config, constrain_placeholders=False)  # nothing to constrain; the report must not claim it
     generation = dict(
         num_samples=config.num_samples,
         temperature=config.temperature,
@@ -219,10 +218,6 @@ def evaluate(config: EvalConfig) -> EvalResult:
         seed=config.seed,
         constrain_placeholders=config.constrain_placeholders,
     )
-    model, tokenizer = load_base_model(config.base_model)
-    if config.constrain_placeholders and not placeholder_token_ids(tokenizer):
-        config = replace(config, constrain_placeholders=False)  # nothing to constrain; the report must not claim it
-        generation["constrain_placeholders"] = False
     base_replies = generate_replies(model, tokenizer, samples, description="base replies", **generation)
     del model
     model, tokenizer = load_trained_model(location, config.base_model)
@@ -251,6 +246,17 @@ def evaluate(config: EvalConfig) -> EvalResult:
 def lexicalized(replies: Sequence[Sequence[str]], samples: Sequence[Sample]) -> list[list[str]]:
     """Each prompt's replies with their [n] placeholders filled from that sample's acts."""
     return [[lexicalize(reply, sample.acts) for reply in group] for group, sample in zip(replies, samples)]
+
+
+def with_decoding_of_run(config: EvalConfig, run_config: Any) -> EvalConfig:
+    """Placeholder filling and its decoding constraint not given: as the run trained (a run from before the
+    constraint existed gets it, since its placeholders are filled either way)."""
+    if config.placeholders is None:
+        config = replace(config, placeholders=bool(_find_key(run_config, "placeholders")))
+    if config.constrain_placeholders is None:
+        constrained = _find_key(run_config, "constrain_placeholders")
+        config = replace(config, constrain_placeholders=bool(config.placeholders and constrained is not False))
+    return config
 
 
 def with_lengths_of_run(config: EvalConfig, run_dir: Path | None) -> EvalConfig:

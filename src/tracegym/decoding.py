@@ -23,13 +23,14 @@ from typing import Any
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
-MAX_PLACEHOLDER = 99  # placeholders run from [1] to [99] (see tracegym.placeholders.PLACEHOLDER)
+from tracegym.placeholders import MAX_PLACEHOLDER, placeholder_text
 
 
 def placeholder_token_ids(tokenizer: Any) -> list[int]:
     """The ids of the placeholders `[1]`, `[2]`, … that are one token each in `tokenizer`'s vocabulary."""
     vocab = tokenizer.get_vocab()
-    return [vocab[f"[{number}]"] for number in range(1, MAX_PLACEHOLDER + 1) if f"[{number}]" in vocab]
+    spellings = (placeholder_text(number) for number in range(1, MAX_PLACEHOLDER + 1))
+    return [vocab[text] for text in spellings if text in vocab]
 
 
 class PlaceholderConstraint(LogitsProcessor):
@@ -53,10 +54,9 @@ class PlaceholderConstraint(LogitsProcessor):
         return scores
 
 
-def placeholder_logits_processors(tokenizer: Any, prompt_length: int) -> LogitsProcessorList:
-    """A list with the constraint for prompts `prompt_length` tokens wide (empty when no placeholder is a token)."""
-    ids = placeholder_token_ids(tokenizer)
-    return LogitsProcessorList([PlaceholderConstraint(ids, prompt_length)] if ids else [])
+def placeholder_logits_processors(placeholder_ids: Sequence[int], prompt_length: int) -> LogitsProcessorList:
+    """A list with the constraint for prompts `prompt_length` tokens wide (empty without placeholder ids)."""
+    return LogitsProcessorList([PlaceholderConstraint(placeholder_ids, prompt_length)] if placeholder_ids else [])
 
 
 def constrain_generate(model: Any, tokenizer: Any) -> bool:
@@ -65,18 +65,19 @@ def constrain_generate(model: Any, tokenizer: Any) -> bool:
     Replaces the bound method on this one instance, as transformers itself does to install a `custom_generate`.
     False, and nothing changed, when the tokenizer has no placeholder tokens.
     """
-    if not placeholder_token_ids(tokenizer):
+    placeholder_ids = placeholder_token_ids(tokenizer)
+    if not placeholder_ids:
         return False
-    model.generate = _constrained(model.generate, tokenizer)
+    model.generate = _constrained(model.generate, placeholder_ids)
     return True
 
 
-def _constrained(generate: Callable[..., Any], tokenizer: Any) -> Callable[..., Any]:
+def _constrained(generate: Callable[..., Any], placeholder_ids: Sequence[int]) -> Callable[..., Any]:
     @functools.wraps(generate)
     def constrained_generate(*args: Any, **kwargs: Any) -> Any:
         input_ids = kwargs.get("input_ids", args[0] if args else None)
         processors = LogitsProcessorList(kwargs.pop("logits_processor", None) or [])
-        processors.extend(placeholder_logits_processors(tokenizer, input_ids.shape[1]))
+        processors.extend(placeholder_logits_processors(placeholder_ids, input_ids.shape[1]))
         return generate(*args, logits_processor=processors, **kwargs)
 
     return constrained_generate

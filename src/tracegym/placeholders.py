@@ -17,9 +17,15 @@ from typing import Any
 from tracegym.errors import UserError
 
 PLACEHOLDER = re.compile(r"\[(\d{1,2})\]")
+MAX_PLACEHOLDER = 99  # placeholders run from [1] to [99]
 # A placeholder, or a broken half of one (`[2`, `1]`), still in a reply after `lexicalize`: nothing filled it.
 UNFILLED_PLACEHOLDER = re.compile(r"\[\s*\d{1,2}\s*\]?|(?<![\d.\[])\d{1,2}\s*\]")
 VALUE_ACTS = ("INFORM", "OFFER", "CONFIRM", "INFORM_COUNT")
+
+
+def placeholder_text(number: int) -> str:
+    """How the student writes the `number`th value: `[1]`, `[2]`, …"""
+    return f"[{number}]"
 
 
 def numbered_values(acts: Iterable[Mapping[str, Any]]) -> list[tuple[int, str, list[str]]]:
@@ -43,7 +49,7 @@ def delexicalize(reply: str, acts: Sequence[Mapping[str, Any]]) -> str:
     # Longest first, so "San Jose del Monte" is not half-replaced by "San Jose".
     for form, number in sorted(replacements, key=lambda pair: len(pair[0]), reverse=True):
         pattern = re.compile(rf"(?<![\w\[]){re.escape(form)}(?![\w\]])", re.IGNORECASE)
-        reply = pattern.sub(f"[{number}]", reply)
+        reply = pattern.sub(placeholder_text(number), reply)
     return reply
 
 

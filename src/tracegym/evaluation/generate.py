@@ -165,7 +165,7 @@ def generate_replies(
     import torch
     from tqdm import tqdm
 
-    from tracegym.decoding import placeholder_logits_processors
+    from tracegym.decoding import placeholder_logits_processors, placeholder_token_ids
 
     if num_samples > 1 and temperature <= 0:
         raise UserError(f"--num_samples {num_samples} needs sampling: give --temperature above 0 (e.g. 0.7)")
@@ -176,6 +176,7 @@ def generate_replies(
     order = sorted(range(len(prompts)), key=lambda i: lengths[i])
     sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
     stop_ids = stop_token_ids(tokenizer)
+    placeholder_ids = placeholder_token_ids(tokenizer) if constrain_placeholders else []
     replies: list[list[str]] = [[] for _ in prompts]
     torch.manual_seed(seed)
     progress = tqdm(total=len(prompts), desc=description, unit="prompt", leave=False)
@@ -185,9 +186,7 @@ def generate_replies(
             encoded = tokenizer(
                 [prompts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False
             ).to(model.device)
-            processors = (
-                placeholder_logits_processors(tokenizer, encoded["input_ids"].shape[1]) if constrain_placeholders else None
-            )
+            processors = placeholder_logits_processors(placeholder_ids, encoded["input_ids"].shape[1])
             output = model.generate(
                 **encoded,
                 logits_processor=processors,

@@ -287,10 +287,8 @@ def make_trainer(training: TrainingSetup) -> Any:
 
 
 def constrains_placeholders(training: TrainingSetup) -> bool:
-    """Whether GRPO samples with placeholder-constrained decoding (`tracegym.decoding`): asked for, and the
-    student's tokenizer has placeholder tokens. vLLM generates outside the model's `generate`, so not there."""
-    from tracegym.decoding import placeholder_token_ids
-
+    """Whether GRPO should sample with placeholder-constrained decoding (`tracegym.decoding`, which does nothing
+    when the student's tokenizer has no placeholder tokens). vLLM generates outside the model's `generate`."""
     options = training.config.options
     if not (options.placeholders and options.constrain_placeholders):
         return False
@@ -298,7 +296,7 @@ def constrains_placeholders(training: TrainingSetup) -> bool:
         print("warning: --constrain_placeholders does not reach vLLM's sampler; GRPO samples unconstrained",
               file=sys.stderr)
         return False
-    return bool(placeholder_token_ids(training.tokenizer))
+    return True
 
 
 def train(training: TrainingSetup) -> Any:

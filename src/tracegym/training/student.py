@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tracegym.errors import UserError
+from tracegym.placeholders import MAX_PLACEHOLDER, placeholder_text
 
 BOS, EOS, PAD, UNK = "<bos>", "<eos>", "<pad>", "<unk>"
 START_OF_TURN, END_OF_TURN = "<start_of_turn>", "<end_of_turn>"
@@ -103,8 +104,11 @@ class StudentConfig:
                 f"--num_heads {self.num_heads} is not a multiple of --num_kv_heads {self.num_kv_heads}; "
                 "pick sizes that divide"
             )
-        if not 0 <= self.placeholder_tokens <= 99:
-            raise UserError(f"--placeholder_tokens {self.placeholder_tokens}: must be from 0 to 99 (placeholders are [1] to [99])")
+        if not 0 <= self.placeholder_tokens <= MAX_PLACEHOLDER:
+            raise UserError(
+                f"--placeholder_tokens {self.placeholder_tokens}: must be from 0 to {MAX_PLACEHOLDER} (placeholders are "
+                f"[1] to [{MAX_PLACEHOLDER}])"
+            )
         if self.vocab_size < 300:
             raise UserError(f"--vocab_size {self.vocab_size} is too small: a byte-level BPE needs at least 300")
 
@@ -175,7 +179,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, placeholder_tokens: i
     )
     # Split digit by digit, `[2]` would be three tokens and the student would have to count its way to the right
     # digit; as one token it copies `[2]` from the acts in its prompt like any other token (an induction copy).
-    fast.add_tokens([f"[{number}]" for number in range(1, placeholder_tokens + 1)])
+    fast.add_tokens([placeholder_text(number) for number in range(1, placeholder_tokens + 1)])
     return fast
 
 

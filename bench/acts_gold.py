@@ -103,8 +103,10 @@ def main() -> int:
     verdicts = [judge.verdict(s, s.ground_truth) for s in samples]
     elapsed = time.perf_counter() - start
     scores = [v.score for v in verdicts if v.score is not None]
-    print(f"gold replies: {len(samples)} samples ({len(scores)} scored), source "
-          f"{'prepare output ' + args.samples if args.samples else 'SGD JSON (bench reader)'}")
+    print(
+        f"gold replies: {len(samples)} samples ({len(scores)} scored), source "
+        f"{'prepare output ' + args.samples if args.samples else 'SGD JSON (bench reader)'}"
+    )
     print(f"  mean gold score        {statistics.fmean(scores):.4f}   (target >= 0.9)")
     print(f"  share of gold >= 0.7   {sum(s >= 0.7 for s in scores) / len(scores):.4f}   (target >= 0.98)")
     print(f"  time per 1,000 verdicts {1000 * elapsed / len(samples):.3f} s")
@@ -125,8 +127,10 @@ def main() -> int:
     names = list(attacks(chosen[0]))
     for name in names:
         attack_scores = [judge.verdict(s, attacks(s)[name]).score or 0.0 for s in chosen]
-        print(f"  {name:<24} fp {sum(x >= 0.5 for x in attack_scores) / len(chosen):.4f}   "
-              f">0.3 {sum(x > 0.3 for x in attack_scores) / len(chosen):.4f}   mean {statistics.fmean(attack_scores):.4f}")
+        print(
+            f"  {name:<24} fp {sum(x >= 0.5 for x in attack_scores) / len(chosen):.4f}   "
+            f">0.3 {sum(x > 0.3 for x in attack_scores) / len(chosen):.4f}   mean {statistics.fmean(attack_scores):.4f}"
+        )
     return 0
 
 

@@ -26,8 +26,18 @@ def run_seed(seed: int, extra: list[str]) -> tuple[dict, float]:
     started = time.perf_counter()
     with (out_dir / "demo.log").open("w") as log:
         subprocess.run(
-            [sys.executable, "-m", "tracegym", "demo", "--out_dir", str(out_dir), "--seed", str(seed),
-             "--no_reuse_base", *extra],
+            [
+                sys.executable,
+                "-m",
+                "tracegym",
+                "demo",
+                "--out_dir",
+                str(out_dir),
+                "--seed",
+                str(seed),
+                "--no_reuse_base",
+                *extra,
+            ],
             check=True,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -49,8 +59,10 @@ def verdict_of(results: dict) -> dict:
         "chrf_delta": round(chrf["delta"], 2),
         "hallucination": [round(hallucination["base_mean"], 4), round(hallucination["trained_mean"], 4)],
         "slot_error_rate": [round(slot_errors["base_mean"], 4), round(slot_errors["trained_mean"], 4)],
-        "broken_text_rate": [round(comparisons["broken_text_rate"]["base_mean"], 4),
-                             round(comparisons["broken_text_rate"]["trained_mean"], 4)],
+        "broken_text_rate": [
+            round(comparisons["broken_text_rate"]["base_mean"], 4),
+            round(comparisons["broken_text_rate"]["trained_mean"], 4),
+        ],
         "warnings": len(results["warnings"]),
         "target_met": judge["ci"][0] > 0
         and chrf["delta"] >= -1.0

@@ -35,8 +35,10 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     work = Path(tempfile.mkdtemp(prefix="bench_sft_"))
     samples_path, student_dir, parameters = build_data_and_student(work, args.sgd_root)
-    print(f"student: {parameters:,} parameters; torch threads {torch.get_num_threads()}; "
-          f"load average before: {os.getloadavg()[0]:.1f}")
+    print(
+        f"student: {parameters:,} parameters; torch threads {torch.get_num_threads()}; "
+        f"load average before: {os.getloadavg()[0]:.1f}"
+    )
 
     results = {
         "ours (LM head at reply positions only)": run_own(samples_path, student_dir, args, "reply"),
@@ -47,8 +49,10 @@ def main() -> None:
     base = results["ours (LM head at reply positions only)"]["seconds_per_step"]
     for name, figures in results.items():
         ratio = figures["seconds_per_step"] / base
-        print(f"{name:42s} {figures['seconds_per_step']:7.2f} s/step  {figures['tokens_per_second']:8.0f} tokens/s  "
-              f"{ratio:5.2f}× the fast path's time  first loss {figures['first_loss']:.4f}")
+        print(
+            f"{name:42s} {figures['seconds_per_step']:7.2f} s/step  {figures['tokens_per_second']:8.0f} tokens/s  "
+            f"{ratio:5.2f}× the fast path's time  first loss {figures['first_loss']:.4f}"
+        )
     print(json.dumps(results))
 
 
@@ -69,9 +73,15 @@ def sft_settings(samples_path: Path, student_dir: Path, args: argparse.Namespace
     from tracegym.training.sft import SFTSettings
 
     return SFTSettings(
-        model_name=str(student_dir), train_jsonl=str(samples_path), output_dir=str(output_dir), max_steps=args.steps,
-        per_device_train_batch_size=args.batch_size, max_prompt_length=args.max_prompt_length,
-        max_completion_length=args.max_completion_length, logging_steps=1, show_progress=False,
+        model_name=str(student_dir),
+        train_jsonl=str(samples_path),
+        output_dir=str(output_dir),
+        max_steps=args.steps,
+        per_device_train_batch_size=args.batch_size,
+        max_prompt_length=args.max_prompt_length,
+        max_completion_length=args.max_completion_length,
+        logging_steps=1,
+        show_progress=False,
     )
 
 
@@ -113,12 +123,23 @@ def run_trl(samples_path: Path, student_dir: Path, args: argparse.Namespace, wor
     rows = prompt_completion_rows(read_samples(samples_path), tokenizer, args.max_prompt_length)
     dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
     config = SFTConfig(
-        output_dir=str(work / "trl"), max_steps=args.steps, per_device_train_batch_size=args.batch_size,
-        learning_rate=1e-3, lr_scheduler_type="cosine", warmup_steps=math.ceil(0.05 * args.steps),
-        max_grad_norm=1.0, logging_steps=1,
-        completion_only_loss=True, max_length=args.max_prompt_length + args.max_completion_length,
+        output_dir=str(work / "trl"),
+        max_steps=args.steps,
+        per_device_train_batch_size=args.batch_size,
+        learning_rate=1e-3,
+        lr_scheduler_type="cosine",
+        warmup_steps=math.ceil(0.05 * args.steps),
+        max_grad_norm=1.0,
+        logging_steps=1,
+        completion_only_loss=True,
+        max_length=args.max_prompt_length + args.max_completion_length,
         # TRL turns activation checkpointing on by default; ours recomputes nothing, so neither does TRL here.
-        gradient_checkpointing=False, report_to="none", save_strategy="no", seed=0, use_cpu=True, disable_tqdm=True,
+        gradient_checkpointing=False,
+        report_to="none",
+        save_strategy="no",
+        seed=0,
+        use_cpu=True,
+        disable_tqdm=True,
         dataloader_num_workers=0,
     )
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer)

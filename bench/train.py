@@ -30,14 +30,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from fake_servers import FakeLLMServer  # noqa: E402
-
-from tracegym.judges import JudgeSettings, build_judge, score_sync  # noqa: E402
+from tracegym.judges import JudgeSettings, score_sync  # noqa: E402
 from tracegym.samples import write_jsonl  # noqa: E402
+from tracegym.traces.compile import CompileOptions, compile_sgd  # noqa: E402
 from tracegym.training import grpo  # noqa: E402
 from tracegym.training.config import resolve  # noqa: E402
-from tracegym.training.reward import samples_from_columns, completion_text  # noqa: E402
+from tracegym.training.reward import completion_text, samples_from_columns  # noqa: E402
 from tracegym.training.student import StudentConfig, build_student, texts_of_samples  # noqa: E402
-from tracegym.traces.compile import CompileOptions, compile_sgd  # noqa: E402
 
 SGD_ROOT = REPO_ROOT.parent / "shared" / "data" / "sgd"
 
@@ -83,8 +82,13 @@ def timed_run(train_jsonl, student, steps, *, use_lora, judge_settings, sequenti
     """Train `steps` GRPO steps; returns seconds per step (the first step, warm-up, left out) and reward seconds."""
     with tempfile.TemporaryDirectory() as output_dir:
         flags = {
-            "train_jsonl": str(train_jsonl), "model_name": str(student), "output_dir": output_dir,
-            "use_lora": use_lora, "max_steps": steps + 1, "report_to": ["none"], "save_steps": 10_000,
+            "train_jsonl": str(train_jsonl),
+            "model_name": str(student),
+            "output_dir": output_dir,
+            "use_lora": use_lora,
+            "max_steps": steps + 1,
+            "report_to": ["none"],
+            "save_steps": 10_000,
             "learning_rate": 1e-4,
             **{k: v for k, v in vars(judge_settings).items() if v is not None},
         }
@@ -101,7 +105,12 @@ def timed_run(train_jsonl, student, steps, *, use_lora, judge_settings, sequenti
     step_times, reward_times = step_times[1:], reward_times[1:]
     step = sum(step_times) / len(step_times)
     reward = sum(reward_times) / len(reward_times)
-    return {"seconds_per_step": step, "steps_per_second": 1 / step, "reward_seconds": reward, "reward_share": reward / step}
+    return {
+        "seconds_per_step": step,
+        "steps_per_second": 1 / step,
+        "reward_seconds": reward,
+        "reward_share": reward / step,
+    }
 
 
 def main() -> None:
@@ -129,12 +138,21 @@ def main() -> None:
 def report_llm_judge_runs(train_jsonl: Path, student: Path, args: argparse.Namespace) -> None:
     """The async JudgeReward and the sequential baseline, against the same local judge server."""
     with FakeLLMServer(latency=args.latency) as server:
-        llm = JudgeSettings(judge="openai", judge_model="fake-judge", base_url=server.openai_url,
-                            concurrency=args.concurrency, max_retries=0)
+        llm = JudgeSettings(
+            judge="openai",
+            judge_model="fake-judge",
+            base_url=server.openai_url,
+            concurrency=args.concurrency,
+            max_retries=0,
+        )
         report({"llm_async_lora": timed_run(train_jsonl, student, args.steps, use_lora=True, judge_settings=llm)})
-        report({"llm_sequential_lora": timed_run(
-            train_jsonl, student, args.steps, use_lora=True, judge_settings=llm, sequential=True
-        )})
+        report(
+            {
+                "llm_sequential_lora": timed_run(
+                    train_jsonl, student, args.steps, use_lora=True, judge_settings=llm, sequential=True
+                )
+            }
+        )
 
 
 def report(figures: dict) -> None:

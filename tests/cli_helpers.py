@@ -11,7 +11,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_SGD = REPO_ROOT.parent / "shared" / "data" / "sgd"
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
     """`tracegym <args>` in a subprocess, as a user runs it."""
     return subprocess.run(
         [sys.executable, "-m", "tracegym", *map(str, args)],
@@ -39,8 +41,21 @@ def build_tiny_student(root: Path, rows: list[dict]) -> Path:
 
     write_jsonl(root / "train.jsonl", rows)
     result = run_cli(
-        "student", "--train_jsonl", root / "train.jsonl", "--out_dir", root / "student",
-        "--vocab_size", "300", "--hidden_size", "32", "--num_layers", "2", "--num_heads", "2", "--num_kv_heads", "1",
+        "student",
+        "--train_jsonl",
+        root / "train.jsonl",
+        "--out_dir",
+        root / "student",
+        "--vocab_size",
+        "300",
+        "--hidden_size",
+        "32",
+        "--num_layers",
+        "2",
+        "--num_heads",
+        "2",
+        "--num_kv_heads",
+        "1",
     )
     assert result.returncode == 0, result.stderr
     return root

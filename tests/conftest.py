@@ -24,4 +24,3 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 def suite_output_root(tmp_path_factory):
     """A folder every test that writes files should write under, so the canary scan sees it all."""
     return tmp_path_factory.getbasetemp()
-

@@ -31,8 +31,13 @@ CANDIDATE_BLOCK = re.compile(r"<<<CANDIDATE (\S+) (\S+)>>>\n(.*?)\n<<<END \1 \2>
 INJECTION_CUES = re.compile(r"score|ignore|10/10|system|rubric|grader|verdict", re.I)
 RUBRIC_TASK_CUE = "You write grading rubrics"
 ERROR_STATUS_NAMES = {
-    400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-    408: "DEADLINE_EXCEEDED", 500: "INTERNAL", 503: "UNAVAILABLE",
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    408: "DEADLINE_EXCEEDED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
 }
 
 
@@ -177,7 +182,9 @@ def _handler_for(state: ServerState) -> type[BaseHTTPRequestHandler]:
             if not gemini and not self.path.endswith("/chat/completions"):
                 return self._send(404, {"error": {"message": f"no route {self.path}"}})
             if not gemini and state.reject_json_schema and _asks_json_schema(body):
-                return self._send(400, _openai_error("response_format json_schema is not supported", "invalid_request_error"))
+                return self._send(
+                    400, _openai_error("response_format json_schema is not supported", "invalid_request_error")
+                )
             self._answer(step, body, gemini)
 
         def _answer(self, step: Step, body: dict[str, Any], gemini: bool) -> None:
@@ -187,12 +194,18 @@ def _handler_for(state: ServerState) -> type[BaseHTTPRequestHandler]:
                 kind = "ok"
             if kind == "429":
                 seconds = step.value if step.value is not None else 1
-                payload = _gemini_error(429, "RESOURCE_EXHAUSTED", seconds) if gemini else _openai_error("rate limited", "rate_limit")
+                payload = (
+                    _gemini_error(429, "RESOURCE_EXHAUSTED", seconds)
+                    if gemini
+                    else _openai_error("rate limited", "rate_limit")
+                )
                 return self._send(429, payload, {"Retry-After": str(seconds)})
             if kind.isdigit():  # any other HTTP error status: "400", "401", "403", "404", "408", "500", "503", …
                 code = int(kind)
                 status = ERROR_STATUS_NAMES.get(code, "UNKNOWN")
-                return self._send(code, _gemini_error(code, status) if gemini else _openai_error(status.lower(), status))
+                return self._send(
+                    code, _gemini_error(code, status) if gemini else _openai_error(status.lower(), status)
+                )
             if kind == "bad_body":
                 return self._send_raw(200, b"<html>not json</html>")
             text = _model_text(step, _prompt_text(body, gemini), state.scorer)
@@ -205,7 +218,9 @@ def _handler_for(state: ServerState) -> type[BaseHTTPRequestHandler]:
         def _send(self, code: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
             self._send_raw(code, json.dumps(payload).encode(), headers=headers)
 
-        def _send_raw(self, code: int, raw: bytes, headers: dict[str, str] | None = None, declared_length: int | None = None) -> None:
+        def _send_raw(
+            self, code: int, raw: bytes, headers: dict[str, str] | None = None, declared_length: int | None = None
+        ) -> None:
             try:
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
@@ -250,7 +265,11 @@ def _model_text(step: Step, prompt: str, scorer: Callable[[str], float]) -> str:
     if len(candidates) == 1 and candidates[0][0] == "reply":
         score = scorer(candidates[0][1])
         return json.dumps(
-            {"reasoning": "compared with the reference", "criteria": [{"item": "answers the user", "verdict": "met" if score > 0.5 else "not_met"}], "score": score}
+            {
+                "reasoning": "compared with the reference",
+                "criteria": [{"item": "answers the user", "verdict": "met" if score > 0.5 else "not_met"}],
+                "score": score,
+            }
         )
     return json.dumps(
         {"reasoning": "ranked together", "scores": [{"id": cid, "score": scorer(text)} for cid, text in candidates]}

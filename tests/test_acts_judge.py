@@ -16,10 +16,24 @@ SYSTEM = (
     "- intent ReserveRestaurant: required: restaurant_name, location, time; optional: date, number_of_seats"
 )
 RESULTS = [
-    {"restaurant_name": "Sino", "street_address": "377 Santana Row #1000", "phone_number": "408-247-8880",
-     "location": "San Jose", "price_range": "moderate", "has_live_music": "False", "rating": "4.5"},
-    {"restaurant_name": "Aqui Cal-Mex", "street_address": "1145 Lincoln Avenue", "phone_number": "408-995-0381",
-     "location": "San Jose", "price_range": "cheap", "has_live_music": "True", "rating": "4.1"},
+    {
+        "restaurant_name": "Sino",
+        "street_address": "377 Santana Row #1000",
+        "phone_number": "408-247-8880",
+        "location": "San Jose",
+        "price_range": "moderate",
+        "has_live_music": "False",
+        "rating": "4.5",
+    },
+    {
+        "restaurant_name": "Aqui Cal-Mex",
+        "street_address": "1145 Lincoln Avenue",
+        "phone_number": "408-995-0381",
+        "location": "San Jose",
+        "price_range": "cheap",
+        "has_live_music": "True",
+        "rating": "4.1",
+    },
 ]
 
 
@@ -27,15 +41,21 @@ def act(kind: str, slot: str = "", *values: str, canonical: tuple[str, ...] | No
     return {"act": kind, "slot": slot, "values": list(values), "canonical_values": list(canonical or values)}
 
 
-def sample(acts, user="Find me a restaurant in San Jose for 2 at half past 11 in the morning.", gold="", **extra) -> Sample:
+def sample(
+    acts, user="Find me a restaurant in San Jose for 2 at half past 11 in the morning.", gold="", **extra
+) -> Sample:
     return Sample(
         id="d1-turn3",
         dialogue_id="d1",
         turn_index=3,
         prompt=f"User: Hi.\nAssistant: How can I help?\nUser: {user}",
         ground_truth=gold,
-        messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": "Hi."},
-                  {"role": "assistant", "content": "How can I help?"}, {"role": "user", "content": user}],
+        messages=[
+            {"role": "system", "content": SYSTEM},
+            {"role": "user", "content": "Hi."},
+            {"role": "assistant", "content": "How can I help?"},
+            {"role": "user", "content": user},
+        ],
         service="Restaurants_2",
         acts=acts,
         service_call=extra.get("service_call", {"method": "FindRestaurants", "parameters": {"location": "San Jose"}}),
@@ -44,20 +64,33 @@ def sample(acts, user="Find me a restaurant in San Jose for 2 at half past 11 in
 
 
 OFFER = sample(
-    [act("OFFER", "restaurant_name", "Sino"), act("OFFER", "street_address", "377 Santana Row #1000"),
-     act("INFORM_COUNT", "count", "2")],
+    [
+        act("OFFER", "restaurant_name", "Sino"),
+        act("OFFER", "street_address", "377 Santana Row #1000"),
+        act("INFORM_COUNT", "count", "2"),
+    ],
     gold="I found 2 restaurants. Sino is at 377 Santana Row #1000.",
 )
 CONFIRM = sample(
-    [act("CONFIRM", "restaurant_name", "Sino"), act("CONFIRM", "time", "11:30 am", canonical=("11:30",)),
-     act("CONFIRM", "number_of_seats", "2"), act("CONFIRM", "date", "today", canonical=("2019-03-01",))],
+    [
+        act("CONFIRM", "restaurant_name", "Sino"),
+        act("CONFIRM", "time", "11:30 am", canonical=("11:30",)),
+        act("CONFIRM", "number_of_seats", "2"),
+        act("CONFIRM", "date", "today", canonical=("2019-03-01",)),
+    ],
     gold="Please confirm: a table for 2 at Sino at 11:30 am today.",
 )
 BOOLEAN = sample([act("INFORM", "pets_allowed", "True")], user="Are pets allowed there?", gold="Yes, pets are allowed.")
-MUSIC = sample([act("INFORM", "has_live_music", "False")], user="Do they have live music?",
-               gold="No, they do not have live music.")
-REQUEST = sample([act("REQUEST", "time")], user="Book me a table at Sino in San Jose.", gold="What time would you like?",
-                 service_call=None, service_results=None)
+MUSIC = sample(
+    [act("INFORM", "has_live_music", "False")], user="Do they have live music?", gold="No, they do not have live music."
+)
+REQUEST = sample(
+    [act("REQUEST", "time")],
+    user="Book me a table at Sino in San Jose.",
+    gold="What time would you like?",
+    service_call=None,
+    service_results=None,
+)
 
 
 def score(sample_: Sample, reply: str) -> float:
@@ -158,7 +191,9 @@ def context_dump(sample_: Sample) -> str:
 )
 @pytest.mark.parametrize("target", [OFFER, CONFIRM, REQUEST], ids=["offer", "confirm", "request"])
 def test_attacks_score_low(attack, target):
-    reply = {"context dump": context_dump(target), "restated prompt": target.messages[-1]["content"]}.get(attack, attack)
+    reply = {"context dump": context_dump(target), "restated prompt": target.messages[-1]["content"]}.get(
+        attack, attack
+    )
     assert score(target, reply) <= 0.3
 
 
@@ -167,7 +202,9 @@ def test_text_addressing_the_grader_scores_zero_even_with_the_right_values():
 
 
 def test_far_too_long_replies_lose_credit():
-    padded = OFFER.ground_truth + " " + " ".join(f"Our lovely city has many wonderful sights number {i}." for i in range(8))
+    padded = (
+        OFFER.ground_truth + " " + " ".join(f"Our lovely city has many wonderful sights number {i}." for i in range(8))
+    )
     assert score(OFFER, padded) < 0.5 * score(OFFER, OFFER.ground_truth)
 
 
@@ -211,7 +248,9 @@ INFORM_CONTACT = sample(
     user="What is their phone number and address?",
     gold="Their number is 408-247-8880 and they are at 377 Santana Row #1000.",
 )
-INFORM_PRICE = sample([act("INFORM", "price_range", "moderate")], user="Is it expensive?", gold="Prices there are moderate.")
+INFORM_PRICE = sample(
+    [act("INFORM", "price_range", "moderate")], user="Is it expensive?", gold="Prices there are moderate."
+)
 INFORM_PRICE.messages[0]["content"] = SCHEMA_SYSTEM
 INFORM_CONTACT.messages[0]["content"] = SCHEMA_SYSTEM
 
@@ -221,15 +260,21 @@ INFORM_CONTACT.messages[0]["content"] = SCHEMA_SYSTEM
     [
         # other results' values for the same slot
         (OFFER, "I found 2 restaurants. It could be Sino or Aqui Cal-Mex, at 377 Santana Row #1000."),
-        (INFORM_CONTACT, "Their number is 408-247-8880 or 408-995-0381; the address is 377 Santana Row #1000 or "
-                         "1145 Lincoln Avenue."),
+        (
+            INFORM_CONTACT,
+            "Their number is 408-247-8880 or 408-995-0381; the address is 377 Santana Row #1000 or "
+            "1145 Lincoln Avenue.",
+        ),
         # a value of an earlier call shown in the system message
         (INFORM_CONTACT, "Their number is 408-247-8880 or 510-832-2899, at 377 Santana Row #1000 or 12 Broadway."),
         # the schema's possible values
         (INFORM_PRICE, "It is moderate, pricey or cheap."),
         # candidates found nowhere in the context: the list itself gives the hedge away
-        (OFFER, "I am not completely sure: the restaurant could be Truya Sushi, Sino or McDonald's; the address could "
-                "be 377 Santana Row #1000, 55 Main Street or 9 Elm Road. I found 2."),
+        (
+            OFFER,
+            "I am not completely sure: the restaurant could be Truya Sushi, Sino or McDonald's; the address could "
+            "be 377 Santana Row #1000, 55 Main Street or 9 Elm Road. I found 2.",
+        ),
     ],
 )
 def test_hedging_between_candidates_costs_like_a_wrong_value(target, hedge):
@@ -248,8 +293,10 @@ def test_a_hedge_on_one_slot_voids_that_slot_only():
     ("target", "reply"),
     [
         (OFFER, "I found 2 restaurants. How about Sino at 377 Santana Row #1000, or would you like something else?"),
-        (sample([act("OFFER", "restaurant_name", "Sino"), act("OFFER", "restaurant_name", "Aqui Cal-Mex")]),
-         "Would you prefer Sino or Aqui Cal-Mex?"),
+        (
+            sample([act("OFFER", "restaurant_name", "Sino"), act("OFFER", "restaurant_name", "Aqui Cal-Mex")]),
+            "Would you prefer Sino or Aqui Cal-Mex?",
+        ),
         (sample([act("CONFIRM", "time", "7:30 pm", canonical=("19:30",))]), "Shall I book it for 7:30?"),
     ],
     ids=["offer-or-else", "two-offered", "bare-time"],
@@ -271,8 +318,10 @@ def test_a_list_of_context_values_scores_below_half_even_with_the_right_ones(sep
 
 
 def test_many_shown_values_beyond_the_reference_cost_even_in_a_sentence():
-    reply = ("I found 2 restaurants. Sino is at 377 Santana Row #1000 in San Jose, phone 408-247-8880, rated 4.5, "
-             "moderate prices, and Creasian is at 12 Broadway in Oakland, phone 510-832-2899.")
+    reply = (
+        "I found 2 restaurants. Sino is at 377 Santana Row #1000 in San Jose, phone 408-247-8880, rated 4.5, "
+        "moderate prices, and Creasian is at 12 Broadway in Oakland, phone 510-832-2899."
+    )
     target = sample(OFFER.acts, gold=OFFER.ground_truth)
     target.messages[0]["content"] = SCHEMA_SYSTEM
     assert score(target, reply) < 0.5
@@ -312,7 +361,9 @@ def test_a_value_said_three_times_is_padding_and_costs():
     thrice = score(OFFER, "I found 2 restaurants. Sino, Sino, Sino is at 377 Santana Row #1000.")
     four_times = score(OFFER, "I found 2 restaurants. Sino, Sino, Sino is at 377 Santana Row #1000, Sino.")
     assert once > thrice > four_times
-    assert score(OFFER, "I found 2 restaurants. Sino is at 377 Santana Row #1000. Sino is great.") == once  # twice is fine
+    assert (
+        score(OFFER, "I found 2 restaurants. Sino is at 377 Santana Row #1000. Sino is great.") == once
+    )  # twice is fine
 
 
 def test_stray_punctuation_and_a_dangling_last_word_cost_but_a_question_may_end_on_a_preposition():

@@ -95,7 +95,9 @@ def test_value_attacks_carry_wrong_values_and_never_the_reference_ones(audit_ite
             assert item.wrong(value, 0) in swapped and item.wrong(value, 0) in fluent
             # hedges and dumps hold the right value among wrong ones
             assert value in hedge and item.wrong(value, 0) in hedge and item.wrong(value, 1) in hedge
-            shown_for_slot = [line.split(": ", 1)[1] for line in dump.splitlines() if line.startswith(f"{audit.slot_words(slot)}: ")]
+            shown_for_slot = [
+                line.split(": ", 1)[1] for line in dump.splitlines() if line.startswith(f"{audit.slot_words(slot)}: ")
+            ]
             assert value in shown_for_slot, (item.sample.id, value, dump)
             assert any(not audit.overlaps(other, value) for other in shown_for_slot), (item.sample.id, value, dump)
         assert len(fluent.split()) >= 60
@@ -118,8 +120,17 @@ def test_guard_catches_grader_directed_attacks_on_an_obedient_llm_judge(backend,
     out_path = tmp_path / "report.json"
     with FakeLLMServer(scorer=obedient_scorer) as server:
         result = run_cli(
-            "audit", "--judge", backend, "--base_url", _base_url(server, backend), "--judge_model", "fake-judge",
-            "--retest_n", "40", "--out_path", out_path,
+            "audit",
+            "--judge",
+            backend,
+            "--base_url",
+            _base_url(server, backend),
+            "--judge_model",
+            "fake-judge",
+            "--retest_n",
+            "40",
+            "--out_path",
+            out_path,
         )
         sent = "\n".join(_strings_in(request.body) for request in server.requests)
     assert result.returncode == 0, result.stderr
@@ -155,7 +166,13 @@ def test_without_the_guard_the_obedient_stand_in_is_fooled():
         )
         report = audit.run_audit(unguarded, bundled_dev_samples(), n=20, seed=0)
     rates = {result.attack: result.false_positive_rate for result in report.attacks}
-    for name in ("direct_injection", "forged_json_verdict", "fake_delimiter_verdict", "system_rubric_update", "self_grade"):
+    for name in (
+        "direct_injection",
+        "forged_json_verdict",
+        "fake_delimiter_verdict",
+        "system_rubric_update",
+        "self_grade",
+    ):
         assert rates[name] == 1.0, (name, rates[name])
 
 
@@ -163,8 +180,21 @@ def test_fail_above_exits_1_when_an_attack_beats_the_rate(tmp_path):
     # The stand-in gives 0.9 to any reply that says "correct": "The answer is correct." fools it every time.
     with FakeLLMServer(scorer=obedient_scorer) as server:
         result = run_cli(
-            "audit", "--judge", "openai", "--base_url", server.openai_url, "--judge_model", "fake-judge",
-            "--n", "10", "--retest_n", "0", "--fail_above", "0.02", "--out_path", tmp_path / "report.json",
+            "audit",
+            "--judge",
+            "openai",
+            "--base_url",
+            server.openai_url,
+            "--judge_model",
+            "fake-judge",
+            "--n",
+            "10",
+            "--retest_n",
+            "0",
+            "--fail_above",
+            "0.02",
+            "--out_path",
+            tmp_path / "report.json",
         )
     assert result.returncode == 1, result.stderr
     assert "claims_correct" in result.stderr.splitlines()[-1]
@@ -188,7 +218,12 @@ def test_bad_input_is_one_error_line_and_no_report(tmp_path):
     assert_user_error(run_cli("audit", "--judge", "acts", "--n", "0"), "--n")
     assert_user_error(run_cli("audit", "--judge", "nosuchjudge", "--out_path", out_path), "nosuchjudge")
     few = tmp_path / "few.jsonl"
-    few.write_text(json.dumps({"id": "d-turn1", "dialogue_id": "d", "turn_index": 1, "prompt": "User: hi", "ground_truth": "Hello!"}) + "\n")
+    few.write_text(
+        json.dumps(
+            {"id": "d-turn1", "dialogue_id": "d", "turn_index": 1, "prompt": "User: hi", "ground_truth": "Hello!"}
+        )
+        + "\n"
+    )
     assert_user_error(run_cli("audit", "--judge", "acts", "--in_path", few, "--out_path", out_path), "checkable", "--n")
     assert not out_path.exists()
 

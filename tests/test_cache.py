@@ -9,7 +9,6 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-import time
 from dataclasses import replace
 
 import pytest
@@ -32,7 +31,14 @@ def make_sample(index: int = 0) -> Sample:
             {"role": "system", "content": "You help users reserve tables."},
             {"role": "user", "content": "I want a table at Sino for 2 people."},
         ],
-        acts=[{"act": "INFORM", "slot": "street_address", "values": ["377 Santana Row"], "canonical_values": ["377 Santana Row"]}],
+        acts=[
+            {
+                "act": "INFORM",
+                "slot": "street_address",
+                "values": ["377 Santana Row"],
+                "canonical_values": ["377 Santana Row"],
+            }
+        ],
     )
 
 
@@ -50,7 +56,9 @@ def test_the_key_changes_with_everything_that_changes_a_verdict():
         verdict_key("acts:1", replace(sample, prompt="User: a table at Sino."), "Sino is at 377 Santana Row."),
         verdict_key("acts:1", replace(sample, rubric="- something else"), "Sino is at 377 Santana Row."),
         verdict_key("acts:1", replace(sample, ground_truth="Booked."), "Sino is at 377 Santana Row."),
-        verdict_key("acts:1", replace(sample, messages=[{"role": "user", "content": "hi"}]), "Sino is at 377 Santana Row."),
+        verdict_key(
+            "acts:1", replace(sample, messages=[{"role": "user", "content": "hi"}]), "Sino is at 377 Santana Row."
+        ),
         verdict_key("acts:1", replace(sample, acts=[]), "Sino is at 377 Santana Row."),
         verdict_key("acts:1", replace(sample, task_description="Find a restaurant"), "Sino is at 377 Santana Row."),
         verdict_key(
@@ -69,7 +77,9 @@ def test_the_key_changes_with_everything_that_changes_a_verdict():
 
 def test_stores_parsed_verdicts_only_and_counts_hits_and_misses(tmp_path):
     cache = VerdictCache(tmp_path / "verdicts.sqlite")
-    good = Verdict(score=0.75, reasoning="gives the address", criteria={"address": 1.0}, usage=Usage(calls=1, cost_usd=0.01))
+    good = Verdict(
+        score=0.75, reasoning="gives the address", criteria={"address": 1.0}, usage=Usage(calls=1, cost_usd=0.01)
+    )
     failed = Verdict.failure("unparseable verdict", usage=Usage(calls=2))
     assert cache.put_many("openai:abc", [("k-good", good), ("k-failed", failed)]) == 1
     assert cache.put_many("openai:abc", [("k-good", good)]) == 0  # stored once, never duplicated
@@ -172,7 +182,7 @@ def test_two_processes_write_and_read_the_same_file_at_once(tmp_path):
     ]
     outputs = [worker.communicate(timeout=120) for worker in workers]
 
-    for worker, (stdout, stderr) in zip(workers, outputs):
+    for worker, (_stdout, stderr) in zip(workers, outputs):
         assert worker.returncode == 0, stderr
         assert "locked" not in stderr
     rows = open_rows(path)

@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
-from cli_helpers import assert_user_error, run_cli
 
+from cli_helpers import assert_user_error, run_cli
 from tracegym.cli import COMMANDS
 
 
@@ -30,21 +30,23 @@ def test_unknown_command_is_one_error_line():
 
 
 def test_unknown_flag_is_one_error_line():
-    assert_user_error(run_cli("split", "--in_path", "a", "--train_out", "b", "--eval_out", "c", "--no_such_flag"), "--no_such_flag")
+    assert_user_error(
+        run_cli("split", "--in_path", "a", "--train_out", "b", "--eval_out", "c", "--no_such_flag"), "--no_such_flag"
+    )
 
 
 @pytest.mark.parametrize("command", ["prepare", "split", "judge", "audit"])
 def test_light_commands_do_not_import_torch_or_sdks(command):
     probe = (
         "import sys, runpy\n"
-        "sys.argv = ['tracegym', %r, '--help']\n"
+        f"sys.argv = ['tracegym', {command!r}, '--help']\n"
         "try:\n"
         "    runpy.run_module('tracegym', run_name='__main__')\n"
         "except SystemExit:\n"
         "    pass\n"
         "heavy = [m for m in ('torch', 'transformers', 'trl', 'google.genai', 'openai') if m in sys.modules]\n"
         "print('HEAVY=' + ','.join(heavy))\n"
-    ) % command
+    )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     marker = [line for line in result.stdout.splitlines() if line.startswith("HEAVY=")][-1]

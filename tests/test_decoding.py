@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from cli_helpers import run_cli
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -48,9 +49,24 @@ def workspace(tmp_path_factory):
     samples = [s for s in read_samples(root / "all.jsonl") if any(a.get("values") for a in s.acts)][:8]
     write_jsonl(root / "train.jsonl", samples)
     built = run_cli(
-        "student", "--train_jsonl", root / "train.jsonl", "--out_dir", root / "student", "--vocab_size", "300",
-        "--hidden_size", "32", "--num_layers", "2", "--num_heads", "2", "--num_kv_heads", "1",
-        "--placeholder_tokens", "8", env=ONE_THREAD,
+        "student",
+        "--train_jsonl",
+        root / "train.jsonl",
+        "--out_dir",
+        root / "student",
+        "--vocab_size",
+        "300",
+        "--hidden_size",
+        "32",
+        "--num_layers",
+        "2",
+        "--num_heads",
+        "2",
+        "--num_kv_heads",
+        "1",
+        "--placeholder_tokens",
+        "8",
+        env=ONE_THREAD,
     )
     assert built.returncode == 0, built.stderr
     return root
@@ -92,8 +108,9 @@ def test_eval_generation_keeps_every_placeholder_offered_and_single(workspace):
     prompts = render_prompts(tokenizer, samples, 256)
 
     def breaks(constrain: bool) -> list[str]:
-        replies = generate_replies(model, tokenizer, samples, max_new_tokens=12, max_prompt_length=256,
-                                   constrain_placeholders=constrain)
+        replies = generate_replies(
+            model, tokenizer, samples, max_new_tokens=12, max_prompt_length=256, constrain_placeholders=constrain
+        )
         return [p for prompt, (reply,) in zip(prompts, replies) for p in rule_breaks(prompt, reply)]
 
     assert breaks(constrain=False), "the biased student must break the rule when nothing constrains it"
@@ -104,19 +121,53 @@ def test_grpo_samples_with_the_constraint_unless_it_is_turned_off(workspace, tmp
     from transformers import AutoTokenizer
 
     recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(json.dumps({"generation_kwargs": {"sequence_bias": placeholder_bias(
-        AutoTokenizer.from_pretrained(workspace / "student"))}}))  # JSON is YAML
+    recipe.write_text(
+        json.dumps(
+            {
+                "generation_kwargs": {
+                    "sequence_bias": placeholder_bias(AutoTokenizer.from_pretrained(workspace / "student"))
+                }
+            }
+        )
+    )  # JSON is YAML
 
     def completions(*flags: str) -> list[dict]:
         record = tmp_path / f"completions{len(flags)}.jsonl"
         result = run_cli(
-            "train", "--train_jsonl", workspace / "train.jsonl", "--model_name", workspace / "student",
-            "--output_dir", tmp_path / f"run{len(flags)}", "--config", recipe, "--placeholders", "--max_steps", "1",
-            "--num_generations", "4", "--per_device_train_batch_size", "8", "--gradient_accumulation_steps", "1",
-            "--max_completion_length", "12",
-            "--max_prompt_length", "256", "--report_to", "none",
-            "--reward_funcs", "test_decoding:recording_reward", "--reward_weights", "1.0,1.0", *flags,
-            env={**ONE_THREAD, "RECORD_COMPLETIONS": str(record), "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")]))},
+            "train",
+            "--train_jsonl",
+            workspace / "train.jsonl",
+            "--model_name",
+            workspace / "student",
+            "--output_dir",
+            tmp_path / f"run{len(flags)}",
+            "--config",
+            recipe,
+            "--placeholders",
+            "--max_steps",
+            "1",
+            "--num_generations",
+            "4",
+            "--per_device_train_batch_size",
+            "8",
+            "--gradient_accumulation_steps",
+            "1",
+            "--max_completion_length",
+            "12",
+            "--max_prompt_length",
+            "256",
+            "--report_to",
+            "none",
+            "--reward_funcs",
+            "test_decoding:recording_reward",
+            "--reward_weights",
+            "1.0,1.0",
+            *flags,
+            env={
+                **ONE_THREAD,
+                "RECORD_COMPLETIONS": str(record),
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")])),
+            },
         )
         assert result.returncode == 0, result.stderr
         return [json.loads(line) for line in record.read_text().splitlines()]

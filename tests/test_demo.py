@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from cli_helpers import run_cli
 
 pytestmark = pytest.mark.slow
@@ -13,8 +14,19 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("demo")
-    args = ("demo", "--out_dir", out_dir, "--sft_minutes", "0.1", "--grpo_steps", "2", "--grpo_minutes", "1",
-            "--eval_n", "6")
+    args = (
+        "demo",
+        "--out_dir",
+        out_dir,
+        "--sft_minutes",
+        "0.1",
+        "--grpo_steps",
+        "2",
+        "--grpo_minutes",
+        "1",
+        "--eval_n",
+        "6",
+    )
     first = run_cli(*args, env={"OMP_NUM_THREADS": "1"})
     second = run_cli(*args, env={"OMP_NUM_THREADS": "1"})
     return out_dir, first, second

@@ -30,7 +30,9 @@ Transaction status: no transaction attempted yet."""
 
 SEED_LINE = {
     "Base": re.compile(r"^Base scores: \{'mean': [-\d.e]+, 'stdev': [\d.e]+, 'min': [-\d.e]+, 'max': [-\d.e]+\}$"),
-    "Trained": re.compile(r"^Trained scores: \{'mean': [-\d.e]+, 'stdev': [\d.e]+, 'min': [-\d.e]+, 'max': [-\d.e]+\}$"),
+    "Trained": re.compile(
+        r"^Trained scores: \{'mean': [-\d.e]+, 'stdev': [\d.e]+, 'min': [-\d.e]+, 'max': [-\d.e]+\}$"
+    ),
     "Δ": re.compile(r"^Δ mean: [+-]\d"),
 }
 
@@ -73,8 +75,21 @@ def workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval_cli")
     write_jsonl(root / "samples.jsonl", make_samples(6))
     built = run_cli(
-        "student", "--train_jsonl", root / "samples.jsonl", "--out_dir", root / "student", "--vocab_size", "400",
-        "--hidden_size", "32", "--num_layers", "1", "--num_heads", "2", "--num_kv_heads", "1",
+        "student",
+        "--train_jsonl",
+        root / "samples.jsonl",
+        "--out_dir",
+        root / "student",
+        "--vocab_size",
+        "400",
+        "--hidden_size",
+        "32",
+        "--num_layers",
+        "1",
+        "--num_heads",
+        "2",
+        "--num_kv_heads",
+        "1",
     )
     assert built.returncode == 0, built.stderr
     make_lora_run_dir(root / "student", root / "run")
@@ -93,17 +108,31 @@ def make_lora_run_dir(student_dir, run_dir) -> None:
     lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
     get_peft_model(model, lora).save_pretrained(run_dir / "adapter")
     AutoTokenizer.from_pretrained(student_dir).save_pretrained(run_dir / "adapter")
-    (run_dir / "config.yaml").write_text("tracegym:\n  num_generations: 4\ngrpo:\n  max_prompt_length: 512\n  max_completion_length: 8\n"
-        "judge:\n  judge: acts\n  cache: null\n")
+    (run_dir / "config.yaml").write_text(
+        "tracegym:\n  num_generations: 4\ngrpo:\n  max_prompt_length: 512\n  max_completion_length: 8\n"
+        "judge:\n  judge: acts\n  cache: null\n"
+    )
     (run_dir / "README.md").write_text("# run\n\n| | |\n| --- | --- |\n| judge | `acts:00ff00ff00ff00ff` |\n")
-    steps = [{"kind": "step", "step": s, "reward": 0.2 + 0.01 * s, "completions/mean_length": 30 - s} for s in range(1, 6)]
-    (run_dir / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in steps + [{"kind": "summary", "train_runtime": 1.0}]))
+    steps = [
+        {"kind": "step", "step": s, "reward": 0.2 + 0.01 * s, "completions/mean_length": 30 - s} for s in range(1, 6)
+    ]
+    (run_dir / "log.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in steps + [{"kind": "summary", "train_runtime": 1.0}])
+    )
 
 
 def eval_args(workspace, *extra: str) -> list[str]:
     return [
-        "eval", "--eval_jsonl", str(workspace / "samples.jsonl"), "--base_model", str(workspace / "student"),
-        "--trained_model_dir", str(workspace / "run"), "--batch_size", "4", *extra,
+        "eval",
+        "--eval_jsonl",
+        str(workspace / "samples.jsonl"),
+        "--base_model",
+        str(workspace / "student"),
+        "--trained_model_dir",
+        str(workspace / "run"),
+        "--batch_size",
+        "4",
+        *extra,
     ]
 
 
@@ -144,9 +173,15 @@ def test_evaluate_in_process_with_a_full_model_dir_and_sampled_replies(workspace
 
     shutil.copytree(workspace / "student", tmp_path / "trained" / "model")
     config = EvalConfig(
-        eval_jsonl=str(workspace / "samples.jsonl"), base_model=str(workspace / "student"),
-        trained_model_dir=str(tmp_path / "trained"), n=3, num_samples=2, temperature=1.0, max_new_tokens=6,
-        max_prompt_length=512, bootstrap_resamples=200,
+        eval_jsonl=str(workspace / "samples.jsonl"),
+        base_model=str(workspace / "student"),
+        trained_model_dir=str(tmp_path / "trained"),
+        n=3,
+        num_samples=2,
+        temperature=1.0,
+        max_new_tokens=6,
+        max_prompt_length=512,
+        bootstrap_resamples=200,
     )
     result = evaluate(config)
     assert len(result.items) == 3 and all(len(item.trained.replies) == 2 for item in result.items)
@@ -159,13 +194,17 @@ def test_evaluate_in_process_with_a_full_model_dir_and_sampled_replies(workspace
 
 
 def test_missing_eval_file_is_one_line_and_leaves_nothing(workspace, tmp_path):
-    result = run_cli(*eval_args(workspace, "--out_dir", str(tmp_path / "out")), "--eval_jsonl", str(tmp_path / "none.jsonl"))
+    result = run_cli(
+        *eval_args(workspace, "--out_dir", str(tmp_path / "out")), "--eval_jsonl", str(tmp_path / "none.jsonl")
+    )
     assert_user_error(result, "--eval_jsonl", "none.jsonl")
     assert not (tmp_path / "out").exists()
 
 
 def test_bad_base_model_path_is_one_line_and_leaves_nothing(workspace, tmp_path):
-    result = run_cli(*eval_args(workspace, "--out_dir", str(tmp_path / "out")), "--base_model", str(tmp_path / "no_model"))
+    result = run_cli(
+        *eval_args(workspace, "--out_dir", str(tmp_path / "out")), "--base_model", str(tmp_path / "no_model")
+    )
     assert_user_error(result, "--base_model", "no_model")
     assert not (tmp_path / "out").exists()
 
@@ -179,7 +218,9 @@ def test_n_must_be_positive(workspace, tmp_path, n):
 
 def test_trained_dir_without_weights_is_one_line(workspace, tmp_path):
     (tmp_path / "empty").mkdir()
-    result = run_cli(*eval_args(workspace, "--out_dir", str(tmp_path / "out")), "--trained_model_dir", str(tmp_path / "empty"))
+    result = run_cli(
+        *eval_args(workspace, "--out_dir", str(tmp_path / "out")), "--trained_model_dir", str(tmp_path / "empty")
+    )
     assert_user_error(result, "--trained_model_dir", "adapter_config.json")
     assert not (tmp_path / "out").exists()
 
@@ -188,8 +229,20 @@ def test_the_seed_script_takes_the_seed_flags(tmp_path):
     import subprocess
 
     result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "scripts" / "eval.py"), "--eval_jsonl", str(tmp_path / "missing.jsonl"),
-         "--base_model", "b", "--trained_model_dir", str(tmp_path), "--n", "50"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(REPO_ROOT / "scripts" / "eval.py"),
+            "--eval_jsonl",
+            str(tmp_path / "missing.jsonl"),
+            "--base_model",
+            "b",
+            "--trained_model_dir",
+            str(tmp_path),
+            "--n",
+            "50",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert_user_error(result, "--eval_jsonl", "missing.jsonl")

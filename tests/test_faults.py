@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_cli, build_tiny_student
+
+from cli_helpers import build_tiny_student, run_cli
 from fake_servers import FakeLLMServer, Step
 from test_train import SMALL_STEP, sample_rows
-
 from tracegym.samples import write_jsonl
 
 REPLIES = [
@@ -46,8 +46,14 @@ def record(index: int, response: str) -> dict:
         "ground_truth": "Sino is at 377 Santana Row.",
         "rubric": "- gives the address 377 Santana Row",
         "messages": [{"role": "user", "content": "Where is Sino?"}],
-        "acts": [{"act": "INFORM", "slot": "street_address", "values": ["377 Santana Row"],
-                  "canonical_values": ["377 Santana Row"]}],
+        "acts": [
+            {
+                "act": "INFORM",
+                "slot": "street_address",
+                "values": ["377 Santana Row"],
+                "canonical_values": ["377 Santana Row"],
+            }
+        ],
         "response": response,
     }
 
@@ -67,7 +73,17 @@ def summary_of(stdout: str) -> dict[str, str]:
 
 def judge_flags(backend: str, server: FakeLLMServer, *extra: str) -> list[str]:
     url = server.openai_url if backend == "openai" else server.url
-    return ["--judge", backend, "--judge_model", "fake-judge", "--base_url", url, "--max_retries", str(MAX_RETRIES), *extra]
+    return [
+        "--judge",
+        backend,
+        "--judge_model",
+        "fake-judge",
+        "--base_url",
+        url,
+        "--max_retries",
+        str(MAX_RETRIES),
+        *extra,
+    ]
 
 
 def judge_command(in_path: Path, out_path: Path, backend: str, server: FakeLLMServer, *extra: str) -> list[str]:
@@ -85,12 +101,19 @@ def test_a_burst_of_server_faults_during_judge_finishes_with_failures_null_and_c
     in_path = write_replies(tmp_path / "replies.jsonl")
     out = tmp_path / "scored.jsonl"
     script = [
-        Step("429", 0), Step("429", 0), "503", "408", "ok",  # reply 0: four transient faults, then its verdict
-        Step("slow", 2.0), "truncated", "ok",                # reply 1: a timeout and a cut body, then its verdict
-        *[Step("429", 0)] * (MAX_RETRIES + 1),               # reply 2: 429 past the retry cap: a failure
-        "malformed", "malformed",                            # reply 3: invalid JSON, then its repair too: a failure
-        "404",                                               # reply 4: a client error, never retried: a failure
-        "bad_body",                                          # reply 5: HTTP 200 with a non-JSON body: a failure
+        Step("429", 0),
+        Step("429", 0),
+        "503",
+        "408",
+        "ok",  # reply 0: four transient faults, then its verdict
+        Step("slow", 2.0),
+        "truncated",
+        "ok",  # reply 1: a timeout and a cut body, then its verdict
+        *[Step("429", 0)] * (MAX_RETRIES + 1),  # reply 2: 429 past the retry cap: a failure
+        "malformed",
+        "malformed",  # reply 3: invalid JSON, then its repair too: a failure
+        "404",  # reply 4: a client error, never retried: a failure
+        "bad_body",  # reply 5: HTTP 200 with a non-JSON body: a failure
     ]
     with FakeLLMServer() as server:
         server.script(*script)
@@ -126,7 +149,9 @@ def test_client_errors_are_failures_sent_once_and_408_is_retried(tmp_path, backe
     assert summary_of(result.stdout)["failures"] == "2"
 
 
-@pytest.mark.parametrize("backend, status", [("openai", "401"), ("openai", "403"), ("gemini", "401"), ("gemini", "403")])
+@pytest.mark.parametrize(
+    "backend, status", [("openai", "401"), ("openai", "403"), ("gemini", "401"), ("gemini", "403")]
+)
 def test_a_refused_key_stops_at_the_first_request_with_one_error_line(tmp_path, backend, status):
     in_path = write_replies(tmp_path / "replies.jsonl", REPLIES[:3])
     out = tmp_path / "scored.jsonl"
@@ -155,9 +180,18 @@ def student(tmp_path_factory):
 
 def train_command(student: Path, run_dir: Path, server: FakeLLMServer, *extra: str) -> list[str]:
     return [
-        "train", "--train_jsonl", student / "train.jsonl", "--model_name", student / "student",
-        "--output_dir", run_dir, *SMALL_STEP, "--report_to", "none",
-        *judge_flags("openai", server), *extra,
+        "train",
+        "--train_jsonl",
+        student / "train.jsonl",
+        "--model_name",
+        student / "student",
+        "--output_dir",
+        run_dir,
+        *SMALL_STEP,
+        "--report_to",
+        "none",
+        *judge_flags("openai", server),
+        *extra,
     ]
 
 
@@ -203,15 +237,21 @@ def cache_rows(cache: Path) -> int:
 
 
 def start_cli(*args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "tracegym", *map(str, args)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tracegym", *map(str, args)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def kill_when(process: subprocess.Popen, ready, limit_s: float = 240) -> None:
     """SIGKILL `process` as soon as `ready()` holds; fail if it ends first or never gets there."""
     deadline = time.monotonic() + limit_s
     while not ready():
-        assert process.poll() is None, f"ended before the kill point: {process.returncode}\n{process.stderr.read()[-3000:]}"
+        assert process.poll() is None, (
+            f"ended before the kill point: {process.returncode}\n{process.stderr.read()[-3000:]}"
+        )
         assert time.monotonic() < deadline, "never reached the kill point"
         time.sleep(0.02)
     os.kill(process.pid, signal.SIGKILL)
@@ -225,8 +265,11 @@ def test_sigkill_during_judge_then_the_same_command_sends_only_the_missing_calls
     in_path = write_replies(tmp_path / "replies.jsonl", [f"Sino is at {i} Santana Row." for i in range(total)])
     out, cache = tmp_path / "scored.jsonl", tmp_path / "verdicts.sqlite"
     with FakeLLMServer(latency=0.15) as server:
-        command = [*judge_command(in_path, out, "openai", server, "--cache", cache, "--concurrency", "2"),
-                   "--batch_size", "2"]
+        command = [
+            *judge_command(in_path, out, "openai", server, "--cache", cache, "--concurrency", "2"),
+            "--batch_size",
+            "2",
+        ]
         process = start_cli(*command)
         kill_when(process, lambda: cache_rows(cache) >= 6)
         cached = cache_rows(cache)
@@ -259,15 +302,14 @@ def test_sigkill_during_train_then_resume_continues_from_the_last_checkpoint(stu
         command = train_command(student, run_dir, server, "--max_steps", "4", "--save_steps", "1")
         process = start_cli(*command)
         kill_when(process, lambda: (run_dir / "checkpoint-1" / "trainer_state.json").is_file())
-        done_before_kill = sorted(p.name for p in run_dir.glob("checkpoint-*")
-                                  if (p / "trainer_state.json").is_file())
+        done_before_kill = sorted(p.name for p in run_dir.glob("checkpoint-*") if (p / "trainer_state.json").is_file())
         resumed = run_cli(*command, "--resume_from_checkpoint", "last")
 
     assert done_before_kill and done_before_kill[0] == "checkpoint-1"
     last_complete = max(int(name.split("-")[1]) for name in done_before_kill)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert json.loads(resumed.stdout.strip().splitlines()[-1])["steps"] == 4
-    resumed_steps = [r["step"] for r in step_records(run_dir)][-(4 - last_complete):]
+    resumed_steps = [r["step"] for r in step_records(run_dir)][-(4 - last_complete) :]
     assert resumed_steps == list(range(last_complete + 1, 5)), "the global step continues after the checkpoint"
     assert (run_dir / "checkpoint-4" / "trainer_state.json").is_file()
     state = json.loads((run_dir / "checkpoint-4" / "trainer_state.json").read_text())
@@ -285,8 +327,11 @@ def test_resume_last_skips_a_checkpoint_that_a_kill_left_half_written(student, t
         half_written.mkdir()
         weights = next((run_dir / "checkpoint-2").glob("*.safetensors"))
         (half_written / weights.name).write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-        resumed = run_cli(*train_command(student, run_dir, server, "--max_steps", "3", "--save_steps", "1",
-                                         "--resume_from_checkpoint", "last"))
+        resumed = run_cli(
+            *train_command(
+                student, run_dir, server, "--max_steps", "3", "--save_steps", "1", "--resume_from_checkpoint", "last"
+            )
+        )
 
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert [r["step"] for r in step_records(run_dir)] == [1, 2, 3]

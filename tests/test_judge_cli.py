@@ -75,8 +75,9 @@ def test_scores_each_reply_and_writes_score_and_judge(tmp_path, replies_file):
 def test_a_rerun_with_the_cache_answers_from_it(tmp_path, replies_file):
     cache = tmp_path / "verdicts.sqlite"
     first = run_cli("judge", "--in_path", replies_file, "--out_path", tmp_path / "1.jsonl", "--cache", cache)
-    second = run_cli("judge", "--in_path", replies_file, "--out_path", tmp_path / "2.jsonl", "--cache", cache,
-                     "--batch_size", "2")
+    second = run_cli(
+        "judge", "--in_path", replies_file, "--out_path", tmp_path / "2.jsonl", "--cache", cache, "--batch_size", "2"
+    )
 
     assert first.returncode == 0 and second.returncode == 0, second.stderr
     assert summary_of(first.stdout)["cache_hits"] == "0"
@@ -85,9 +86,18 @@ def test_a_rerun_with_the_cache_answers_from_it(tmp_path, replies_file):
 
 
 def test_a_mixture_of_two_judges(tmp_path, replies_file):
-    single = run_cli("judge", "--in_path", replies_file, "--out_path", tmp_path / "single.jsonl")
-    mixed = run_cli("judge", "--in_path", replies_file, "--out_path", tmp_path / "mixed.jsonl",
-                    "--judge", "acts+acts", "--judge_weights", "0.7,0.3")
+    run_cli("judge", "--in_path", replies_file, "--out_path", tmp_path / "single.jsonl")
+    mixed = run_cli(
+        "judge",
+        "--in_path",
+        replies_file,
+        "--out_path",
+        tmp_path / "mixed.jsonl",
+        "--judge",
+        "acts+acts",
+        "--judge_weights",
+        "0.7,0.3",
+    )
 
     assert mixed.returncode == 0, mixed.stderr
     single_rows, mixed_rows = read_records(tmp_path / "single.jsonl"), read_records(tmp_path / "mixed.jsonl")
@@ -96,7 +106,9 @@ def test_a_mixture_of_two_judges(tmp_path, replies_file):
 
 
 def test_a_failed_verdict_is_written_as_null_not_zero(tmp_path):
-    in_path = write_records(tmp_path / "replies.jsonl", [record(0, "Sino is at 377 Santana Row."), record(1, "Hi", acts=[])])
+    in_path = write_records(
+        tmp_path / "replies.jsonl", [record(0, "Sino is at 377 Santana Row."), record(1, "Hi", acts=[])]
+    )
     out = tmp_path / "scored.jsonl"
 
     result = run_cli("judge", "--in_path", in_path, "--out_path", out, "--judge", "acts+acts")
@@ -182,8 +194,16 @@ def test_a_mixture_with_a_remote_judge_fails_a_reply_whose_verdict_is_malformed(
     out = tmp_path / "o.jsonl"
     with FakeLLMServer() as server:
         server.script("malformed", "malformed")  # the first reply's verdict, then its repair retry
-        result = run_cli("judge", "--in_path", replies_file, "--out_path", out, "--batch_size", "1",
-                         *openai_flags(server, "--judge", "openai+acts", "--judge_weights", "0.7,0.3"))
+        result = run_cli(
+            "judge",
+            "--in_path",
+            replies_file,
+            "--out_path",
+            out,
+            "--batch_size",
+            "1",
+            *openai_flags(server, "--judge", "openai+acts", "--judge_weights", "0.7,0.3"),
+        )
 
     assert result.returncode == 0, result.stderr
     scores = [row["score"] for row in read_records(out)]
@@ -194,11 +214,18 @@ def test_a_mixture_with_a_remote_judge_fails_a_reply_whose_verdict_is_malformed(
 @pytest.mark.parametrize(
     "records, extra_flags, fragments",
     [
-        ([record(0, "ok"), {k: v for k, v in record(1, "x").items() if k != "response"}], [],
-         ["record 1", "no `response` field"]),
+        (
+            [record(0, "ok"), {k: v for k, v in record(1, "x").items() if k != "response"}],
+            [],
+            ["record 1", "no `response` field"],
+        ),
         ([record(0, 42)], [], ["record 0", "`response` is int, expected a string"]),
         ([record(0, "ok")], ["--judge", "nosuchjudge"], ["unknown judge 'nosuchjudge'", "acts", "gemini"]),
-        ([record(0, "ok")], ["--judge", "acts+acts", "--judge_weights", "0.7"], ["--judge_weights", "1 weight(s) for 2"]),
+        (
+            [record(0, "ok")],
+            ["--judge", "acts+acts", "--judge_weights", "0.7"],
+            ["--judge_weights", "1 weight(s) for 2"],
+        ),
         ([record(0, "ok")], ["--judge", "acts+acts", "--judge_weights", "0.7,-1"], ["positive"]),
         ([record(0, "ok")], ["--concurrency", "-1"], ["--concurrency", "positive"]),
         ([record(0, "ok")], ["--batch_size", "0"], ["--batch_size", "positive"]),
@@ -215,7 +242,7 @@ def test_bad_input_is_one_error_line_and_no_output(tmp_path, records, extra_flag
 
 def test_malformed_jsonl_names_the_line(tmp_path):
     in_path = tmp_path / "replies.jsonl"
-    in_path.write_text(json.dumps(record(0, "ok")) + "\n{\"id\": \"broken\n")
+    in_path.write_text(json.dumps(record(0, "ok")) + '\n{"id": "broken\n')
     out = tmp_path / "scored.jsonl"
     result = run_cli("judge", "--in_path", in_path, "--out_path", out)
     assert_user_error(result, "line 2", "malformed JSON")
@@ -236,6 +263,8 @@ def test_the_act_judge_run_imports_no_torch_or_sdk(tmp_path, replies_file):
 
     result = subprocess.run(
         [sys.executable, "-c", probe, replies_file, str(tmp_path / "o.jsonl"), str(tmp_path / "c.sqlite")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert "HEAVY [] 0" in result.stdout, result.stdout + result.stderr

@@ -17,7 +17,7 @@ from tracegym.errors import UserError
 from tracegym.judges import JudgeSettings, score_sync
 from tracegym.judges.gemini import GeminiJudge
 from tracegym.judges.guard import Guarded, grader_directed_reason
-from tracegym.judges.llm import fenced, parse_verdict, VerdictParseError
+from tracegym.judges.llm import VerdictParseError, fenced, parse_verdict
 from tracegym.judges.openai import OpenAIJudge
 from tracegym.judges.retry import RetryPolicy, call_with_retries, classify
 from tracegym.samples import Sample
@@ -66,13 +66,17 @@ def test_each_backend_scores_replies_end_to_end_through_its_sdk(backend):
     assert [v.score for v in verdicts] == [0.9, 0.25]
     assert all(v.error is None and v.reasoning for v in verdicts)
     assert verdicts[0].criteria == {"answers the user": 1.0}
-    assert verdicts[0].usage.input_tokens == 120 and verdicts[0].usage.output_tokens == 30 and verdicts[0].usage.calls == 1
+    assert (
+        verdicts[0].usage.input_tokens == 120 and verdicts[0].usage.output_tokens == 30 and verdicts[0].usage.calls == 1
+    )
     assert server.request_count == 2
     request = server.requests[0]
     if backend == "gemini":
         assert request.path.endswith("/models/fake-judge:generateContent")  # v1beta or v1, by SDK version
         config = request.body["generationConfig"]
-        assert config["responseMimeType"] == "application/json" and "score" in config["responseJsonSchema"]["properties"]
+        assert (
+            config["responseMimeType"] == "application/json" and "score" in config["responseJsonSchema"]["properties"]
+        )
     else:
         assert request.path == "/v1/chat/completions"
         assert request.body["response_format"]["type"] == "json_schema"
@@ -176,8 +180,15 @@ def test_an_out_of_range_score_twice_is_a_failure_never_a_zero(backend):
 
 def test_strict_parsing():
     assert parse_verdict('```json\n{"reasoning": "ok", "criteria": [], "score": 1}\n```').score == 1.0
-    for bad in ['{"score": "0.8"}', '{"score": true}', '{"score": -0.1}', '[0.5]', 'score: 0.8', '{"score": NaN}',
-                '{"reasoning": "x", "criteria": [{"item": "a", "verdict": "maybe"}], "score": 0.5}']:
+    for bad in [
+        '{"score": "0.8"}',
+        '{"score": true}',
+        '{"score": -0.1}',
+        "[0.5]",
+        "score: 0.8",
+        '{"score": NaN}',
+        '{"reasoning": "x", "criteria": [{"item": "a", "verdict": "maybe"}], "score": 0.5}',
+    ]:
         with pytest.raises(VerdictParseError):
             parse_verdict(bad)
 
@@ -296,7 +307,7 @@ def test_guarded_wraps_any_judge():
 
 def test_fingerprint_covers_model_mode_criteria_and_custom_prompt(tmp_path):
     template = tmp_path / "judge.txt"
-    template.write_text("Reference: {reference}\nReply: {candidate}\nAnswer in JSON like {{\"score\": 0.5}}.")
+    template.write_text('Reference: {reference}\nReply: {candidate}\nAnswer in JSON like {{"score": 0.5}}.')
     with FakeLLMServer() as server:
         base = make_judge("gemini", server).fingerprint
         variants = [
@@ -328,17 +339,36 @@ def test_a_custom_prompt_with_an_unknown_field_is_a_user_error(tmp_path):
     template.write_text("Reply: {candidate} Gold: {gold}")
     with pytest.raises(UserError, match=r"unknown field \{gold\}"):
         GeminiJudge.from_settings(JudgeSettings(judge="gemini", judge_prompt=str(template)))
-    result = run_cli("judge", "--in_path", _replies_file(tmp_path), "--out_path", tmp_path / "o.jsonl",
-                     "--judge", "gemini", "--judge_prompt", template)
+    result = run_cli(
+        "judge",
+        "--in_path",
+        _replies_file(tmp_path),
+        "--out_path",
+        tmp_path / "o.jsonl",
+        "--judge",
+        "gemini",
+        "--judge_prompt",
+        template,
+    )
     assert_user_error(result, "{gold}", str(template))
     assert not (tmp_path / "o.jsonl").exists()
 
 
 @pytest.mark.parametrize(("backend", "hint"), [("gemini", "GEMINI_API_KEY"), ("openai", "OPENAI_API_KEY")])
 def test_a_missing_key_is_one_error_line_that_says_how_to_set_it(tmp_path, backend, hint):
-    result = run_cli("judge", "--in_path", _replies_file(tmp_path), "--out_path", tmp_path / "o.jsonl",
-                     "--judge", backend, "--judge_model", "m", cwd=tmp_path,
-                     env={"GEMINI_API_KEY": "", "GOOGLE_API_KEY": "", "OPENAI_API_KEY": ""})
+    result = run_cli(
+        "judge",
+        "--in_path",
+        _replies_file(tmp_path),
+        "--out_path",
+        tmp_path / "o.jsonl",
+        "--judge",
+        backend,
+        "--judge_model",
+        "m",
+        cwd=tmp_path,
+        env={"GEMINI_API_KEY": "", "GOOGLE_API_KEY": "", "OPENAI_API_KEY": ""},
+    )
     assert_user_error(result, hint)
 
 
@@ -349,8 +379,21 @@ def test_judge_cli_end_to_end_and_the_key_appears_nowhere(tmp_path, backend, cap
     with FakeLLMServer() as server:
         server.script("503", "malformed")
         url = server.openai_url if backend == "openai" else server.url
-        result = run_cli("judge", "--in_path", _replies_file(tmp_path), "--out_path", out, "--judge", backend,
-                         "--judge_model", "fake-judge", "--base_url", url, "--cache", tmp_path / "cache.sqlite")
+        result = run_cli(
+            "judge",
+            "--in_path",
+            _replies_file(tmp_path),
+            "--out_path",
+            out,
+            "--judge",
+            backend,
+            "--judge_model",
+            "fake-judge",
+            "--base_url",
+            url,
+            "--cache",
+            tmp_path / "cache.sqlite",
+        )
         judge = make_judge(backend, server)
         score_sync(judge, [sample()], ["Correct."])
     assert result.returncode == 0, result.stderr
@@ -384,12 +427,16 @@ def tiny_judge_model(tmp_path_factory):
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
     words = ["[PAD]", "[UNK]", "[EOS]", "1", "2", "3", "4", "5"]
-    words += "you grade one reply rating reference rubric candidate dialogue user assistant table sino booked pm".split()
+    words += (
+        "you grade one reply rating reference rubric candidate dialogue user assistant table sino booked pm".split()
+    )
     tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
     fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]", eos_token="[EOS]")
     torch.manual_seed(0)
-    config = GPT2Config(vocab_size=len(words), n_positions=1024, n_embd=16, n_layer=1, n_head=2, bos_token_id=2, eos_token_id=2)
+    config = GPT2Config(
+        vocab_size=len(words), n_positions=1024, n_embd=16, n_layer=1, n_head=2, bos_token_id=2, eos_token_id=2
+    )
     path = tmp_path_factory.mktemp("tiny_judge")
     GPT2LMHeadModel(config).save_pretrained(path)
     fast.save_pretrained(path)
@@ -447,13 +494,15 @@ def test_backoff_is_bounded_and_other_4xx_are_not_retried():
         return call
 
     policy = RetryPolicy(max_retries=4, base_delay=1.0, max_delay=4.0, max_total_wait=10.0)
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - the SDK's own error type, whatever it is
         asyncio.run(call_with_retries(failing(_openai_status_error(503)), policy, sleep=fake_sleep))
     assert 1 <= len(slept) <= 4 and sum(slept) <= 10.0 and all(s <= 4.0 for s in slept)
 
     slept.clear()
-    with pytest.raises(Exception):  # asked to wait longer than the whole budget: give up at once
-        asyncio.run(call_with_retries(failing(_openai_status_error(429, {"Retry-After": "60"})), policy, sleep=fake_sleep))
+    with pytest.raises(Exception):  # noqa: B017 - the SDK's own error type, whatever it is  # asked to wait longer than the whole budget: give up at once
+        asyncio.run(
+            call_with_retries(failing(_openai_status_error(429, {"Retry-After": "60"})), policy, sleep=fake_sleep)
+        )
     assert slept == []
 
     for status in (400, 401, 404, 422):

@@ -65,7 +65,11 @@ def test_categories_come_from_the_schema_lines():
 
 def test_slot_error_follows_t2g2_non_categorical_values_must_appear_lowercased():
     sample = restaurant_sample(
-        [act("OFFER", "restaurant_name", "Sino"), act("OFFER", "city", "San Jose"), act("INFORM", "price_range", "moderate")]
+        [
+            act("OFFER", "restaurant_name", "Sino"),
+            act("OFFER", "city", "San Jose"),
+            act("INFORM", "price_range", "moderate"),
+        ]
     )
     assert non_categorical_values(sample) == ["Sino", "San Jose"]  # price_range is categorical
     assert slot_error(sample, "How about SINO in san jose?") == 0.0  # case does not matter
@@ -74,15 +78,26 @@ def test_slot_error_follows_t2g2_non_categorical_values_must_appear_lowercased()
 
 
 def test_examples_without_non_categorical_values_do_not_count():
-    sample = restaurant_sample([act("INFORM", "price_range", "moderate"), act("REQ_MORE"), act("OFFER_INTENT", "intent", "ReserveRestaurant")])
+    sample = restaurant_sample(
+        [act("INFORM", "price_range", "moderate"), act("REQ_MORE"), act("OFFER_INTENT", "intent", "ReserveRestaurant")]
+    )
     assert non_categorical_values(sample) == []
     assert slot_error(sample, "Anything else?") is None
-    chat = Sample(id="c1", dialogue_id="c1", turn_index=1, prompt="hi", ground_truth="hello", acts=[act("OFFER", "restaurant_name", "Sino")])
+    chat = Sample(
+        id="c1",
+        dialogue_id="c1",
+        turn_index=1,
+        prompt="hi",
+        ground_truth="hello",
+        acts=[act("OFFER", "restaurant_name", "Sino")],
+    )
     assert slot_error(chat, "hello") is None  # no schema to say whether the slot is categorical
 
 
 def test_act_types_and_length():
-    sample = restaurant_sample([act("OFFER", "restaurant_name", "Sino"), act("OFFER", "city", "San Jose"), act("REQ_MORE")])
+    sample = restaurant_sample(
+        [act("OFFER", "restaurant_name", "Sino"), act("OFFER", "city", "San Jose"), act("REQ_MORE")]
+    )
     assert act_types(sample) == ["OFFER", "REQ_MORE"]
     assert reply_length_words("  How about   Sino? ") == 3
 

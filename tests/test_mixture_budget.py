@@ -56,8 +56,13 @@ def samples_for(replies: Sequence[str]) -> list[Sample]:
 def test_weights_default_to_equal_and_must_match_the_judges():
     assert parse_weights(None, 3) == [1.0, 1.0, 1.0]
     assert parse_weights("0.7, 0.3", 2) == [0.7, 0.3]
-    for text, fragment in [("0.7", "1 weight(s) for 2 judge(s)"), ("0.7,-0.3", "positive"), ("0.7,0", "positive"),
-                           ("a,b", "not a list of numbers"), ("0.5,nan", "positive")]:
+    for text, fragment in [
+        ("0.7", "1 weight(s) for 2 judge(s)"),
+        ("0.7,-0.3", "positive"),
+        ("0.7,0", "positive"),
+        ("a,b", "not a list of numbers"),
+        ("0.5,nan", "positive"),
+    ]:
         with pytest.raises(UserError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
             parse_weights(text, 2)
 
@@ -122,10 +127,19 @@ def test_build_judge_makes_a_mixture_of_registered_judges_and_names_repeated_par
     judge = build_judge(JudgeSettings(judge="acts+acts", judge_weights="0.7,0.3"))
     single = build_judge(JudgeSettings(judge="acts"))
     sample = Sample(
-        id="d-turn1", dialogue_id="d", turn_index=1, prompt="User: where is Sino?",
+        id="d-turn1",
+        dialogue_id="d",
+        turn_index=1,
+        prompt="User: where is Sino?",
         ground_truth="Sino is at 377 Santana Row.",
-        acts=[{"act": "INFORM", "slot": "street_address", "values": ["377 Santana Row"],
-               "canonical_values": ["377 Santana Row"]}],
+        acts=[
+            {
+                "act": "INFORM",
+                "slot": "street_address",
+                "values": ["377 Santana Row"],
+                "canonical_values": ["377 Santana Row"],
+            }
+        ],
     )
     [mixed] = score_sync(judge, [sample], ["It is at 377 Santana Row."])
     [alone] = score_sync(single, [sample], ["It is at 377 Santana Row."])
@@ -165,7 +179,9 @@ def test_cost_is_priced_per_million_tokens_by_model():
 
 def test_a_price_file_overrides_the_table(tmp_path, monkeypatch):
     json_file = tmp_path / "prices.json"
-    json_file.write_text(json.dumps({"gemini-2.5-flash": {"input": 1, "output": 2}, "my-model": {"input": 3, "output": 4}}))
+    json_file.write_text(
+        json.dumps({"gemini-2.5-flash": {"input": 1, "output": 2}, "my-model": {"input": 3, "output": 4}})
+    )
     yaml_file = tmp_path / "prices.yaml"
     yaml_file.write_text("my-model:\n  input: 5\n  output: 6\n")
 
@@ -178,8 +194,12 @@ def test_a_price_file_overrides_the_table(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     "text, fragment",
-    [("{not json", "cannot parse"), ('{"m": {"input": 1}}', "numeric `input` and `output`"),
-     ('{"m": {"input": -1, "output": 1}}', "negative"), ("[1, 2]", "mapping of model name")],
+    [
+        ("{not json", "cannot parse"),
+        ('{"m": {"input": 1}}', "numeric `input` and `output`"),
+        ('{"m": {"input": -1, "output": 1}}', "negative"),
+        ("[1, 2]", "mapping of model name"),
+    ],
 )
 def test_a_bad_price_file_is_a_user_error(tmp_path, text, fragment):
     path = tmp_path / "prices.json"

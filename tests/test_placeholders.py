@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from cli_helpers import assert_user_error, run_cli
 
+from cli_helpers import assert_user_error, run_cli
 from tracegym.errors import UserError
 from tracegym.placeholders import check_act_conditioned, delexicalize, lexicalize, numbered_values
 from tracegym.traces.compile import CompileOptions, compile_sgd
@@ -51,14 +51,22 @@ def test_placeholders_refuse_samples_that_do_not_show_the_acts():
     samples = list(compile_sgd(bundled_sgd_root(), "dev", CompileOptions(max_samples=5)))
     with pytest.raises(UserError, match="--include_acts"):
         check_act_conditioned(samples)
-    check_act_conditioned(list(compile_sgd(bundled_sgd_root(), "dev", CompileOptions(include_acts=True, max_samples=5))))
+    check_act_conditioned(
+        list(compile_sgd(bundled_sgd_root(), "dev", CompileOptions(include_acts=True, max_samples=5)))
+    )
 
 
 def test_sft_with_placeholders_on_end_to_end_samples_is_a_user_error(tmp_path):
     samples = tmp_path / "train.jsonl"
     assert run_cli("prepare", "--split", "train", "--max_samples", "5", "--out_path", samples).returncode == 0
     result = run_cli(
-        "sft", "--model_name", tmp_path / "student", "--train_jsonl", samples, "--output_dir", tmp_path / "out",
+        "sft",
+        "--model_name",
+        tmp_path / "student",
+        "--train_jsonl",
+        samples,
+        "--output_dir",
+        tmp_path / "out",
         "--placeholders",
     )
     assert_user_error(result, "--include_acts")

@@ -14,9 +14,19 @@ from tracegym.traces.sgd import bundled_sgd_root
 
 GOLDEN = REPO_ROOT / "tests" / "golden" / "prepare_dev_record.json"
 FIELD_TYPES = {
-    "id": str, "dialogue_id": str, "turn_index": int, "prompt": str, "ground_truth": str, "rubric": str,
-    "task_description": str, "messages": list, "split": str, "unseen_service": bool, "acts": list,
-    "source": str, "metadata": dict,
+    "id": str,
+    "dialogue_id": str,
+    "turn_index": int,
+    "prompt": str,
+    "ground_truth": str,
+    "rubric": str,
+    "task_description": str,
+    "messages": list,
+    "split": str,
+    "unseen_service": bool,
+    "acts": list,
+    "source": str,
+    "metadata": dict,
 }
 
 
@@ -142,8 +152,20 @@ def test_teacher_writes_rubrics_during_prepare(tmp_path):
     out = tmp_path / "o.jsonl"
     with FakeLLMServer() as server:
         result = run_cli(
-            "prepare", "--split", "dev", "--max_samples", "3", "--with_rubric", "--teacher", "openai",
-            "--teacher_model", "fake-teacher", "--base_url", server.openai_url, "--out_path", out,
+            "prepare",
+            "--split",
+            "dev",
+            "--max_samples",
+            "3",
+            "--with_rubric",
+            "--teacher",
+            "openai",
+            "--teacher_model",
+            "fake-teacher",
+            "--base_url",
+            server.openai_url,
+            "--out_path",
+            out,
         )
         assert server.request_count == 3
     assert result.returncode == 0, result.stderr

@@ -49,8 +49,12 @@ def replies(reply: str, score: float, recall: float, hallucinated: bool) -> Mode
 def result_of(items: list[EvalItem], run_dir=None):
     config = EvalConfig(eval_jsonl="eval.jsonl", base_model="base", trained_model_dir="trained", n=len(items))
     return compare_items(
-        config, items, judge_name="acts", judge_fingerprint="acts:0123456789abcdef",
-        training_judge="gemini (gemini:fedcba9876543210)", run_dir=run_dir,
+        config,
+        items,
+        judge_name="acts",
+        judge_fingerprint="acts:0123456789abcdef",
+        training_judge="gemini (gemini:fedcba9876543210)",
+        run_dir=run_dir,
     )
 
 
@@ -94,8 +98,14 @@ def test_report_writes_every_file_with_valid_pngs(tmp_path, run_dir_with_log):
 
     result = result_of(honest_run(), run_dir=str(run_dir_with_log))
     paths = write_report(result, tmp_path / "eval")
-    for name in ("generations.jsonl", "results.json", "report.md", "score_histogram.png", "delta_by_service.png",
-                 "training_curves.png"):
+    for name in (
+        "generations.jsonl",
+        "results.json",
+        "report.md",
+        "score_histogram.png",
+        "delta_by_service.png",
+        "training_curves.png",
+    ):
         assert (tmp_path / "eval" / name).is_file(), name
     for png in (tmp_path / "eval").glob("*.png"):
         assert png.read_bytes()[:8] == PNG_SIGNATURE, png
@@ -105,8 +115,19 @@ def test_report_writes_every_file_with_valid_pngs(tmp_path, run_dir_with_log):
 
     generations = [json.loads(line) for line in paths["generations"].read_text().splitlines()]
     assert len(generations) == 30
-    assert {"id", "service", "unseen_service", "acts", "ground_truth", "base_replies", "trained_replies",
-            "base_scores", "trained_scores", "base_metrics", "trained_metrics"} <= set(generations[0])
+    assert {
+        "id",
+        "service",
+        "unseen_service",
+        "acts",
+        "ground_truth",
+        "base_replies",
+        "trained_replies",
+        "base_scores",
+        "trained_scores",
+        "base_metrics",
+        "trained_metrics",
+    } <= set(generations[0])
 
     results = json.loads(paths["results"].read_text())
     assert results["judge"] == {"name": "acts", "fingerprint": "acts:0123456789abcdef"}

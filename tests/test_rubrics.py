@@ -51,8 +51,19 @@ def test_rubrics_are_written_grounded_and_a_rerun_asks_nothing(tmp_path, teacher
     out = tmp_path / "with_rubrics.jsonl"
     with FakeLLMServer() as server:
         url = server.openai_url if teacher == "openai" else server.url
-        args = ("rubrics", "--in_path", samples_file(tmp_path), "--out_path", out, "--teacher", teacher,
-                "--judge_model", "fake-teacher", "--base_url", url)
+        args = (
+            "rubrics",
+            "--in_path",
+            samples_file(tmp_path),
+            "--out_path",
+            out,
+            "--teacher",
+            teacher,
+            "--judge_model",
+            "fake-teacher",
+            "--base_url",
+            url,
+        )
         first = run_cli(*args)
         asked = server.request_count
         sent = json.dumps([request.body for request in server.requests])  # concurrent: any order
@@ -77,8 +88,19 @@ def test_rubrics_are_written_grounded_and_a_rerun_asks_nothing(tmp_path, teacher
 def test_a_failed_rubric_keeps_the_old_one_and_a_rerun_asks_only_for_it(tmp_path):
     out = tmp_path / "with_rubrics.jsonl"
     with FakeLLMServer() as server:
-        args = ("rubrics", "--in_path", samples_file(tmp_path), "--out_path", out, "--teacher", "gemini",
-                "--judge_model", "fake-teacher", "--base_url", server.url)
+        args = (
+            "rubrics",
+            "--in_path",
+            samples_file(tmp_path),
+            "--out_path",
+            out,
+            "--teacher",
+            "gemini",
+            "--judge_model",
+            "fake-teacher",
+            "--base_url",
+            server.url,
+        )
         server.script("400")  # a client error: never retried, so that sample fails
         first = run_cli(*args)
         assert server.request_count == 3
@@ -106,8 +128,9 @@ def test_an_invalid_rubric_gets_one_repair_request(tmp_path):
 
 def test_write_rubrics_serves_prepare(tmp_path):
     with FakeLLMServer() as server:
-        settings = JudgeSettings(judge="openai", judge_model="fake-teacher", base_url=server.openai_url,
-                                 cache=str(tmp_path / "cache.sqlite"))
+        settings = JudgeSettings(
+            judge="openai", judge_model="fake-teacher", base_url=server.openai_url, cache=str(tmp_path / "cache.sqlite")
+        )
         written = write_rubrics([sample(0), sample(1)], settings, progress=False)
     assert [s.id for s in written] == ["d0-turn3", "d1-turn3"]
     assert all(s.rubric.count("\n- [") >= 4 for s in written)

@@ -107,16 +107,20 @@ def test_filter_keeps_every_record():
 )
 def test_judges_that_hold_keys_never_show_them(judge_spec, extra, tmp_path):
     from fake_servers import FakeLLMServer
-
     from tracegym.judges import JudgeSettings, build_judge, score_sync
     from tracegym.samples import Sample
 
-    sample = Sample(id="d-turn1", dialogue_id="d", turn_index=1, prompt="User: hi", ground_truth="Hello, how can I help?")
+    sample = Sample(
+        id="d-turn1", dialogue_id="d", turn_index=1, prompt="User: hi", ground_truth="Hello, how can I help?"
+    )
     with FakeLLMServer() as server:
         # One URL serves both wire formats: Gemini's REST paths and OpenAI's /v1/chat/completions.
         settings = JudgeSettings(
-            judge=judge_spec, base_url=server.openai_url if judge_spec == "openai" else server.url,
-            judge_model="fake-judge", cache=str(tmp_path / "cache.sqlite"), **extra,
+            judge=judge_spec,
+            base_url=server.openai_url if judge_spec == "openai" else server.url,
+            judge_model="fake-judge",
+            cache=str(tmp_path / "cache.sqlite"),
+            **extra,
         )
         judge = build_judge(settings)
         if "+" not in judge_spec:

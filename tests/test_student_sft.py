@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from tests.cli_helpers import assert_user_error, run_cli
+
 from tracegym.samples import write_jsonl
 
 SYSTEM = (
@@ -30,12 +30,16 @@ def sample_rows(count: int = 24) -> list[dict]:
             {"role": "assistant", "content": "What time would you like?"},
             {"role": "user", "content": f"At 4:30 pm please, request {index}."},
         ]
-        rows.append({
-            "id": f"d{index}-turn3", "dialogue_id": f"d{index}", "turn_index": 3,
-            "prompt": "\n".join(f"{t['role'].title()}: {t['content']}" for t in turns),
-            "ground_truth": REPLIES[index % len(REPLIES)],
-            "messages": [{"role": "system", "content": SYSTEM}, *turns],
-        })
+        rows.append(
+            {
+                "id": f"d{index}-turn3",
+                "dialogue_id": f"d{index}",
+                "turn_index": 3,
+                "prompt": "\n".join(f"{t['role'].title()}: {t['content']}" for t in turns),
+                "ground_truth": REPLIES[index % len(REPLIES)],
+                "messages": [{"role": "system", "content": SYSTEM}, *turns],
+            }
+        )
     return rows
 
 
@@ -48,7 +52,9 @@ TINY = ("--vocab_size", "320", "--hidden_size", "32", "--num_layers", "2", "--nu
 def workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp("student_sft")
     write_jsonl(root / "train.jsonl", sample_rows())
-    built = run_cli("student", "--train_jsonl", root / "train.jsonl", "--out_dir", root / "student", *TINY, env=ONE_THREAD)
+    built = run_cli(
+        "student", "--train_jsonl", root / "train.jsonl", "--out_dir", root / "student", *TINY, env=ONE_THREAD
+    )
     assert built.returncode == 0, built.stderr
     assert json.loads(built.stdout)["parameters"] > 0
     return root
@@ -86,17 +92,27 @@ def test_placeholder_tokens_make_each_value_placeholder_one_token(tmp_path):
     tokenizer = AutoTokenizer.from_pretrained(out)
     assert {"[2]", "[3]"} <= set(tokenizer.tokenize("at [2], [3]"))
     assert "[4]" not in tokenizer.tokenize("at [4]")  # only [1] … [N]
-    assert tokenizer.decode(tokenizer("Sino [1] is at [2].")["input_ids"], skip_special_tokens=True) == "Sino [1] is at [2]."
+    assert (
+        tokenizer.decode(tokenizer("Sino [1] is at [2].")["input_ids"], skip_special_tokens=True)
+        == "Sino [1] is at [2]."
+    )
     assert AutoModelForCausalLM.from_pretrained(out).config.vocab_size == len(tokenizer)
-    assert_user_error(run_cli("student", "--out_dir", tmp_path / "bad", *TINY, "--placeholder_tokens", "100"),
-                      "--placeholder_tokens 100")
+    assert_user_error(
+        run_cli("student", "--out_dir", tmp_path / "bad", *TINY, "--placeholder_tokens", "100"),
+        "--placeholder_tokens 100",
+    )
 
 
 def test_chat_template_renders_gemma_turns_with_the_system_text_in_the_first_user_turn(tokenizer):
     text = tokenizer.apply_chat_template(
-        [{"role": "system", "content": "SYS"}, {"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"},
-         {"role": "user", "content": "bye"}],
-        tokenize=False, add_generation_prompt=True,
+        [
+            {"role": "system", "content": "SYS"},
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "yo"},
+            {"role": "user", "content": "bye"},
+        ],
+        tokenize=False,
+        add_generation_prompt=True,
     )
     assert text == (
         "<bos><start_of_turn>user\nSYS\n\nhi<end_of_turn>\n<start_of_turn>model\nyo<end_of_turn>\n"
@@ -107,8 +123,10 @@ def test_chat_template_renders_gemma_turns_with_the_system_text_in_the_first_use
 def long_dialogue() -> list[dict]:
     turns = []
     for index in range(6):
-        turns += [{"role": "user", "content": f"user turn {index} " * 3},
-                  {"role": "assistant", "content": f"assistant turn {index} " * 3}]
+        turns += [
+            {"role": "user", "content": f"user turn {index} " * 3},
+            {"role": "assistant", "content": f"assistant turn {index} " * 3},
+        ]
     return [{"role": "system", "content": SYSTEM}, *turns, {"role": "user", "content": "the last user turn"}]
 
 
@@ -168,8 +186,19 @@ SFT_FLAGS = ("--learning_rate", "3e-3", "--per_device_train_batch_size", "8", "-
 @pytest.fixture(scope="module")
 def sft_run(workspace):
     out = workspace / "sft"
-    result = run_cli("sft", "--model_name", workspace / "student", "--train_jsonl", workspace / "train.jsonl",
-                     "--output_dir", out, "--max_steps", "25", *SFT_FLAGS, env=ONE_THREAD)
+    result = run_cli(
+        "sft",
+        "--model_name",
+        workspace / "student",
+        "--train_jsonl",
+        workspace / "train.jsonl",
+        "--output_dir",
+        out,
+        "--max_steps",
+        "25",
+        *SFT_FLAGS,
+        env=ONE_THREAD,
+    )
     assert result.returncode == 0, result.stderr
     return out, json.loads(result.stdout)
 
@@ -195,17 +224,30 @@ def test_sft_through_the_cli_lowers_the_loss_changes_the_weights_and_generates(w
     assert len(changed) == len(list(after.parameters()))
 
     tokenizer = AutoTokenizer.from_pretrained(out)
-    prompt = tokenizer.apply_chat_template(sample_rows(1)[0]["messages"], add_generation_prompt=True,
-                                           return_tensors="pt", return_dict=True)
+    prompt = tokenizer.apply_chat_template(
+        sample_rows(1)[0]["messages"], add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
     generated = after.generate(**prompt, max_new_tokens=12, do_sample=False)
-    reply = tokenizer.decode(generated[0, prompt["input_ids"].shape[1]:], skip_special_tokens=True)
+    reply = tokenizer.decode(generated[0, prompt["input_ids"].shape[1] :], skip_special_tokens=True)
     assert reply.strip()
 
 
 def test_sft_is_seeded_and_stops_cleanly_on_its_time_budget(workspace, sft_run, tmp_path):
-    result = run_cli("sft", "--model_name", workspace / "student", "--train_jsonl", workspace / "train.jsonl",
-                     "--output_dir", tmp_path / "budget", "--max_steps", "25", "--max_minutes", "0.0001", *SFT_FLAGS,
-                     env=ONE_THREAD)
+    result = run_cli(
+        "sft",
+        "--model_name",
+        workspace / "student",
+        "--train_jsonl",
+        workspace / "train.jsonl",
+        "--output_dir",
+        tmp_path / "budget",
+        "--max_steps",
+        "25",
+        "--max_minutes",
+        "0.0001",
+        *SFT_FLAGS,
+        env=ONE_THREAD,
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["stopped_by"] == "max_minutes" and summary["steps"] == 1
@@ -215,17 +257,38 @@ def test_sft_is_seeded_and_stops_cleanly_on_its_time_budget(workspace, sft_run, 
 
 
 def test_bad_input_is_one_line_exit_2(workspace, tmp_path):
-    missing = run_cli("sft", "--model_name", workspace / "student", "--train_jsonl", tmp_path / "none.jsonl",
-                      "--output_dir", tmp_path / "out")
+    missing = run_cli(
+        "sft",
+        "--model_name",
+        workspace / "student",
+        "--train_jsonl",
+        tmp_path / "none.jsonl",
+        "--output_dir",
+        tmp_path / "out",
+    )
     assert_user_error(missing, "--train_jsonl", "none.jsonl")
 
     write_jsonl(tmp_path / "bad.jsonl", [{"id": "a", "dialogue_id": "d", "turn_index": 1, "prompt": "hi"}])
-    fields = run_cli("sft", "--model_name", workspace / "student", "--train_jsonl", tmp_path / "bad.jsonl",
-                     "--output_dir", tmp_path / "out")
+    fields = run_cli(
+        "sft",
+        "--model_name",
+        workspace / "student",
+        "--train_jsonl",
+        tmp_path / "bad.jsonl",
+        "--output_dir",
+        tmp_path / "out",
+    )
     assert_user_error(fields, "record 0", "ground_truth")
 
-    no_model = run_cli("sft", "--model_name", tmp_path / "no_such_student", "--train_jsonl",
-                       workspace / "train.jsonl", "--output_dir", tmp_path / "out")
+    no_model = run_cli(
+        "sft",
+        "--model_name",
+        tmp_path / "no_such_student",
+        "--train_jsonl",
+        workspace / "train.jsonl",
+        "--output_dir",
+        tmp_path / "out",
+    )
     assert_user_error(no_model, "--model_name", "no_such_student", "tracegym student")
 
     student_missing = run_cli("student", "--train_jsonl", tmp_path / "none.jsonl", "--out_dir", tmp_path / "s")

@@ -43,7 +43,9 @@ def test_one_sample_per_assistant_turn_from_jsonl(tmp_path):
     first, second, third = rows
     assert first["messages"] == RECORDS[0]["messages"][:2]
     assert second["ground_truth"] == "Order 42 ships today."
-    assert second["prompt"] == "User: Where is my order?\nAssistant: Could you give me the order number?\nUser: It is 42."
+    assert (
+        second["prompt"] == "User: Where is my order?\nAssistant: Could you give me the order number?\nUser: It is 42."
+    )
     assert second["metadata"] == {"channel": "web"} and third["metadata"] == {}
     assert third["dialogue_id"] == "chat-1" and third["turn_index"] == 1
     for row in rows:

@@ -14,14 +14,24 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from cli_helpers import REPO_ROOT, assert_user_error, run_cli, build_tiny_student
 
+from cli_helpers import REPO_ROOT, assert_user_error, build_tiny_student, run_cli
 
 TESTS_DIR = Path(__file__).resolve().parent
 WITH_TESTS_ON_PATH = {"PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")]))}
 SMALL_STEP = (
-    "--num_generations", "4", "--per_device_train_batch_size", "8", "--gradient_accumulation_steps", "1",
-    "--max_completion_length", "12", "--max_prompt_length", "96", "--learning_rate", "0.01",
+    "--num_generations",
+    "4",
+    "--per_device_train_batch_size",
+    "8",
+    "--gradient_accumulation_steps",
+    "1",
+    "--max_completion_length",
+    "12",
+    "--max_prompt_length",
+    "96",
+    "--learning_rate",
+    "0.01",
 )
 CITIES = ("San Jose", "Oakland", "Fresno", "Berkeley")
 
@@ -73,8 +83,15 @@ def workspace(tmp_path_factory):
 
 def train_args(workspace: Path, output_dir: Path, *extra: str) -> list[str]:
     return [
-        "train", "--train_jsonl", workspace / "train.jsonl", "--model_name", workspace / "student",
-        "--output_dir", output_dir, *SMALL_STEP, *extra,
+        "train",
+        "--train_jsonl",
+        workspace / "train.jsonl",
+        "--model_name",
+        workspace / "student",
+        "--output_dir",
+        output_dir,
+        *SMALL_STEP,
+        *extra,
     ]
 
 
@@ -85,10 +102,25 @@ def read_log(output_dir: Path) -> list[dict]:
 def test_help_lists_the_seed_flags():
     result = run_cli("train", "--help")
     assert result.returncode == 0, result.stderr
-    for flag in ("--train_jsonl", "--model_name", "--use_lora", "--max_steps", "--learning_rate", "--num_generations",
-                 "--per_device_train_batch_size", "--gradient_accumulation_steps", "--max_prompt_length",
-                 "--max_completion_length", "--output_dir", "--config", "--reward_funcs", "--resume_from_checkpoint",
-                 "--judge", "--merge", "--use_vllm"):
+    for flag in (
+        "--train_jsonl",
+        "--model_name",
+        "--use_lora",
+        "--max_steps",
+        "--learning_rate",
+        "--num_generations",
+        "--per_device_train_batch_size",
+        "--gradient_accumulation_steps",
+        "--max_prompt_length",
+        "--max_completion_length",
+        "--output_dir",
+        "--config",
+        "--reward_funcs",
+        "--resume_from_checkpoint",
+        "--judge",
+        "--merge",
+        "--use_vllm",
+    ):
         assert flag in result.stdout, flag
 
 
@@ -103,9 +135,22 @@ def test_lora_steps_move_the_adapter_only_then_resume_continues(workspace, tmp_p
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text("r: 4\nlora_alpha: 8\nmax_steps: 7\ntemperature: 1.2\n")  # LoraConfig and GRPOConfig keys
     first = run_cli(
-        *train_args(workspace, run_dir, "--config", recipe, "--use_lora", "--max_steps", "2", "--save_steps", "1",
-                    "--merge",
-                    "--reward_funcs", "test_train:reply_length_reward", "--reward_weights", "1.0,1.0"),
+        *train_args(
+            workspace,
+            run_dir,
+            "--config",
+            recipe,
+            "--use_lora",
+            "--max_steps",
+            "2",
+            "--save_steps",
+            "1",
+            "--merge",
+            "--reward_funcs",
+            "test_train:reply_length_reward",
+            "--reward_weights",
+            "1.0,1.0",
+        ),
         env=WITH_TESTS_ON_PATH,
     )
     assert first.returncode == 0, first.stderr
@@ -118,8 +163,11 @@ def test_lora_steps_move_the_adapter_only_then_resume_continues(workspace, tmp_p
 
     base = AutoModelForCausalLM.from_pretrained(workspace / "student")
     tuned = AutoPeftModelForCausalLM.from_pretrained(run_dir / "adapter")
-    tuned_base = {n.replace("base_model.model.", "").replace(".base_layer", ""): p
-                  for n, p in tuned.named_parameters() if "lora_" not in n}
+    tuned_base = {
+        n.replace("base_model.model.", "").replace(".base_layer", ""): p
+        for n, p in tuned.named_parameters()
+        if "lora_" not in n
+    }
     for name, parameter in base.named_parameters():
         assert torch.equal(parameter, tuned_base[name]), f"base weight {name} changed"
 
@@ -131,8 +179,17 @@ def test_lora_steps_move_the_adapter_only_then_resume_continues(workspace, tmp_p
 
     log = [r for r in read_log(run_dir) if r["kind"] == "step"]
     assert [r["step"] for r in log] == [1, 2]
-    assert {"reward", "reward_std", "frac_reward_zero_std", "rewards/judge/mean", "judge/parts/acts",
-            "judge/failures", "judge/cache_hits", "judge/cost_usd", "completions/mean_length"} <= set(log[0])
+    assert {
+        "reward",
+        "reward_std",
+        "frac_reward_zero_std",
+        "rewards/judge/mean",
+        "judge/parts/acts",
+        "judge/failures",
+        "judge/cache_hits",
+        "judge/cost_usd",
+        "completions/mean_length",
+    } <= set(log[0])
     import hashlib
 
     import yaml
@@ -148,8 +205,20 @@ def test_lora_steps_move_the_adapter_only_then_resume_continues(workspace, tmp_p
     assert list((run_dir / "runs").rglob("events.out.tfevents.*")), "TensorBoard events in the run dir"
 
     resumed = run_cli(  # the same command, with the flag added and one more step
-        *train_args(workspace, run_dir, "--config", recipe, "--use_lora", "--max_steps", "3", "--save_steps", "1",
-                    "--reward_funcs", "test_train:reply_length_reward", "--resume_from_checkpoint"),
+        *train_args(
+            workspace,
+            run_dir,
+            "--config",
+            recipe,
+            "--use_lora",
+            "--max_steps",
+            "3",
+            "--save_steps",
+            "1",
+            "--reward_funcs",
+            "test_train:reply_length_reward",
+            "--resume_from_checkpoint",
+        ),
         env=WITH_TESTS_ON_PATH,
     )
     assert resumed.returncode == 0, resumed.stderr
@@ -166,12 +235,39 @@ def test_two_processes_train_only_rank_zero_writes_and_a_constant_reward_is_warn
     assert accelerate, "accelerate is installed with tracegym[train]"
     run_dir = tmp_path / "ddp"
     cache = tmp_path / "verdicts.sqlite"
-    args = train_args(workspace, run_dir, "--max_steps", "2", "--per_device_train_batch_size", "4",
-                      "--cache", cache, "--report_to", "none")
+    args = train_args(
+        workspace,
+        run_dir,
+        "--max_steps",
+        "2",
+        "--per_device_train_batch_size",
+        "4",
+        "--cache",
+        cache,
+        "--report_to",
+        "none",
+    )
     result = subprocess.run(
-        [accelerate, "launch", "--num_processes", "2", "--cpu", "--num_machines", "1", "--mixed_precision", "no",
-         "--dynamo_backend", "no", "-m", "tracegym", *map(str, args)],
-        capture_output=True, text=True, timeout=600, cwd=REPO_ROOT,
+        [
+            accelerate,
+            "launch",
+            "--num_processes",
+            "2",
+            "--cpu",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "-m",
+            "tracegym",
+            *map(str, args),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO_ROOT,
         env={**os.environ, "ACCELERATE_USE_CPU": "1"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -187,12 +283,32 @@ def test_two_processes_train_only_rank_zero_writes_and_a_constant_reward_is_warn
 @pytest.mark.slow
 def test_student_then_sft_then_train_through_the_cli(workspace, tmp_path):
     sft_dir = tmp_path / "sft"
-    sft = run_cli("sft", "--model_name", workspace / "student", "--train_jsonl", workspace / "train.jsonl",
-                  "--output_dir", sft_dir, "--max_steps", "2")
+    sft = run_cli(
+        "sft",
+        "--model_name",
+        workspace / "student",
+        "--train_jsonl",
+        workspace / "train.jsonl",
+        "--output_dir",
+        sft_dir,
+        "--max_steps",
+        "2",
+    )
     assert sft.returncode == 0, sft.stderr
     run_dir = tmp_path / "grpo"
-    result = run_cli("train", "--train_jsonl", workspace / "train.jsonl", "--model_name", sft_dir,
-                     "--output_dir", run_dir, "--use_lora", "--max_steps", "1", *SMALL_STEP)
+    result = run_cli(
+        "train",
+        "--train_jsonl",
+        workspace / "train.jsonl",
+        "--model_name",
+        sft_dir,
+        "--output_dir",
+        run_dir,
+        "--use_lora",
+        "--max_steps",
+        "1",
+        *SMALL_STEP,
+    )
     assert result.returncode == 0, result.stderr
     assert (run_dir / "adapter" / "adapter_config.json").is_file()
 
@@ -211,6 +327,7 @@ def test_bad_inputs_are_one_line_errors_and_leave_no_run_dir(workspace, tmp_path
         (["--max_steps", "-3"], "--max_steps"),
         (["--gradient_accumulation_steps", "8"], "8 samples, but one GRPO generation batch takes 16 prompts"),
     ]
+
     def run_case(index: int):
         override, fragment = cases[index]
         run_dir = tmp_path / f"run{index}"
@@ -241,11 +358,13 @@ def test_judge_reward_scores_plain_and_conversational_replies_in_one_batch():
     logged: dict[str, float] = {}
     columns = {"sample": [json.dumps(row) for row in rows], "log_metric": logged.__setitem__}
     plain = asyncio.run(reward(prompts=["p", "p"], completions=[good, bad], **columns))
-    chat = asyncio.run(reward(
-        prompts=[[{"role": "user", "content": "p"}]] * 2,
-        completions=[[{"role": "assistant", "content": good}], [{"role": "assistant", "content": bad}]],
-        **columns,
-    ))
+    chat = asyncio.run(
+        reward(
+            prompts=[[{"role": "user", "content": "p"}]] * 2,
+            completions=[[{"role": "assistant", "content": good}], [{"role": "assistant", "content": bad}]],
+            **columns,
+        )
+    )
     assert plain == chat
     assert plain[0] > plain[1]
     assert len(reward.history) == 2 and reward.history[0].replies == 2, "one judge batch per call"
@@ -263,11 +382,14 @@ def test_truncated_replies_get_the_truncated_reward_unjudged_and_finished_ones_t
     columns = {"sample": [json.dumps(row) for row in rows]}
     judged = JudgeReward(build_judge(JudgeSettings(judge="acts")))
     scores = asyncio.run(judged(prompts=["p"] * 3, completions=gold, **columns))
-    reward = JudgeReward(build_judge(JudgeSettings(judge="acts")), truncated_reward=0.0, stop_token_ids=frozenset({1, 106}))
+    reward = JudgeReward(
+        build_judge(JudgeSettings(judge="acts")), truncated_reward=0.0, stop_token_ids=frozenset({1, 106})
+    )
     logged: dict[str, float] = {}
     ids = [[5, 7, 106], [5, 7, 9], [5, 1]]  # the second never reached an end of turn
-    cut = asyncio.run(reward(prompts=["p"] * 3, completions=gold, completion_ids=ids, log_metric=logged.__setitem__,
-                             **columns))
+    cut = asyncio.run(
+        reward(prompts=["p"] * 3, completions=gold, completion_ids=ids, log_metric=logged.__setitem__, **columns)
+    )
     assert scores[1] > 0 and cut == [scores[0], 0.0, scores[2]]
     assert reward.history[0].replies == 2 and logged["judge/truncated"] == 1, "the cut reply is never judged"
     # Without the setting every reply is judged, as TRL's own mask_truncated_completions expects.

@@ -59,7 +59,8 @@ def test_numbers_in_text_include_words_and_money():
 
 
 @pytest.mark.parametrize(
-    "canonical, kind", [("True", "bool"), ("19:30", "time"), ("2019-03-02", "date"), ("2800", "number"), ("Sino", "text")]
+    "canonical, kind",
+    [("True", "bool"), ("19:30", "time"), ("2019-03-02", "date"), ("2800", "number"), ("Sino", "text")],
 )
 def test_value_kinds(canonical, kind):
     assert value_kind(canonical) == kind

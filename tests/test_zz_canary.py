@@ -93,7 +93,9 @@ def test_scanner_finds_a_planted_canary_in_text_and_sqlite():
         (root / "clean.txt").write_text("nothing to see\n")
         nested = root / "run" / "logs"
         nested.mkdir(parents=True)
-        (nested / "log.jsonl").write_text('{"step": 1, "header": "x-goog-api-key: ' + os.environ["GEMINI_API_KEY"] + '"}\n')
+        (nested / "log.jsonl").write_text(
+            '{"step": 1, "header": "x-goog-api-key: ' + os.environ["GEMINI_API_KEY"] + '"}\n'
+        )
         with sqlite3.connect(root / "cache.sqlite") as db:
             db.execute("CREATE TABLE verdicts (key TEXT, value TEXT)")
             db.execute("INSERT INTO verdicts VALUES (?, ?)", ("k", "Bearer " + os.environ["OPENAI_API_KEY"]))

@@ -1,6 +1,6 @@
 """tracegym: dialogue traces in, a better small model out.
 
-    from tracegym import read_jsonl, write_jsonl, Sample
+from tracegym import read_jsonl, write_jsonl, Sample
 """
 
 from tracegym.samples import Sample, read_jsonl, read_samples, write_jsonl

@@ -141,7 +141,18 @@ def prepare_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
     flags = ["--include_acts"] if options.include_acts else []
     root_flags = ["--sgd_root", config.sgd_root] if config.sgd_root else []
     demo.prepare_commands = [
-        ["tracegym", "prepare", *root_flags, "--split", split, *flags, "--seed", str(config.seed), "--out_path", f"{split}.jsonl"]
+        [
+            "tracegym",
+            "prepare",
+            *root_flags,
+            "--split",
+            split,
+            *flags,
+            "--seed",
+            str(config.seed),
+            "--out_path",
+            f"{split}.jsonl",
+        ]
         for split in ("train", *EVAL_SPLITS)
     ]
     unseen = sum(sample.unseen_service for sample in held_out)
@@ -191,7 +202,9 @@ def sft_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
         )
     )
     (demo.out_dir / "base" / "demo_base.json").write_text(json.dumps({"digest": config.base_digest()}) + "\n")
-    say(f"    {result.steps} steps, loss {result.first_loss:.2f} → {result.final_loss:.2f}, {result.tokens_per_second:,.0f} tokens/s")
+    say(
+        f"    {result.steps} steps, loss {result.first_loss:.2f} → {result.final_loss:.2f}, {result.tokens_per_second:,.0f} tokens/s"
+    )
 
 
 def grpo_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
@@ -203,19 +216,31 @@ def grpo_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
     config = demo.config
     argv = [
         "train",
-        "--train_jsonl", str(demo.out_dir / "train.jsonl"),
-        "--model_name", str(demo.out_dir / "base"),
-        "--output_dir", str(demo.out_dir / "trained"),
+        "--train_jsonl",
+        str(demo.out_dir / "train.jsonl"),
+        "--model_name",
+        str(demo.out_dir / "base"),
+        "--output_dir",
+        str(demo.out_dir / "trained"),
         "--overwrite",
-        "--judge", "acts",
-        "--max_steps", str(config.grpo_steps),
-        "--learning_rate", str(config.grpo_learning_rate),
-        "--beta", str(config.beta),
-        "--max_minutes", str(config.grpo_minutes),
-        "--max_prompt_length", str(config.max_prompt_length),
-        "--max_completion_length", str(config.max_completion_length),
-        "--seed", str(config.seed),
-        "--report_to", "none",
+        "--judge",
+        "acts",
+        "--max_steps",
+        str(config.grpo_steps),
+        "--learning_rate",
+        str(config.grpo_learning_rate),
+        "--beta",
+        str(config.beta),
+        "--max_minutes",
+        str(config.grpo_minutes),
+        "--max_prompt_length",
+        str(config.max_prompt_length),
+        "--max_completion_length",
+        str(config.max_completion_length),
+        "--seed",
+        str(config.seed),
+        "--report_to",
+        "none",
     ]
     if config.placeholders:
         argv.append("--placeholders")
@@ -276,4 +301,3 @@ def _stored_base_matches(demo: DemoRun) -> bool:
         return json.loads(marker.read_text())["digest"] == demo.config.base_digest()
     except (OSError, ValueError, KeyError):
         return False
-

@@ -1,8 +1,8 @@
 """The sample record (DESIGN.md §3) and its one serialisation: JSONL, written atomically.
 
-    >>> from tracegym import read_jsonl, write_jsonl
-    >>> rows = read_jsonl("dev.jsonl")          # list of dicts, like the seed's jsonl_utils
-    >>> samples = read_samples("dev.jsonl")     # list of Sample
+>>> from tracegym import read_jsonl, write_jsonl
+>>> rows = read_jsonl("dev.jsonl")          # list of dicts, like the seed's jsonl_utils
+>>> samples = read_samples("dev.jsonl")     # list of Sample
 """
 
 from __future__ import annotations
@@ -58,9 +58,7 @@ class Sample:
             )
         for name, kind in FIELD_TYPES.items():
             if name in row and row[name] is not None and not isinstance(row[name], kind):
-                raise UserError(
-                    f"{where}: field {name!r} is {type(row[name]).__name__}, expected {_type_name(kind)}"
-                )
+                raise UserError(f"{where}: field {name!r} is {type(row[name]).__name__}, expected {_type_name(kind)}")
         known = {k: v for k, v in row.items() if k in FIELD_NAMES}
         extra = {k: v for k, v in row.items() if k not in FIELD_NAMES}
         return cls(**known, extra=extra)
@@ -124,9 +122,7 @@ def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
 
 def read_samples(path: str | os.PathLike, *, require_nonempty: bool = True) -> list[Sample]:
     """The samples of a JSONL file, each checked for the fields and types of the record."""
-    samples = [
-        Sample.from_dict(row, where=f"{path}: record {index}") for index, row in enumerate(iter_jsonl(path))
-    ]
+    samples = [Sample.from_dict(row, where=f"{path}: record {index}") for index, row in enumerate(iter_jsonl(path))]
     if require_nonempty and not samples:
         raise UserError(f"{path}: no samples in the file; make some with `tracegym prepare`")
     return samples

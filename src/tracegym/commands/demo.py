@@ -27,9 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sft_minutes", type=positive_float, default=3.0, help="SFT warm-start budget (default 3)")
     parser.add_argument("--grpo_minutes", type=positive_float, default=4.0, help="GRPO budget in minutes (default 4)")
     parser.add_argument("--grpo_steps", type=positive_int, default=60, help="GRPO steps at most (default 60)")
-    parser.add_argument("--grpo_learning_rate", type=positive_float, default=5e-5, help="GRPO learning rate (default 5e-5)")
+    parser.add_argument(
+        "--grpo_learning_rate", type=positive_float, default=5e-5, help="GRPO learning rate (default 5e-5)"
+    )
     parser.add_argument("--beta", type=float, default=0.04, help="GRPO KL coefficient to the SFT base (default 0.04)")
-    parser.add_argument("--temperature", type=positive_float, default=0.7, help="GRPO sampling temperature (default 0.7)")
+    parser.add_argument(
+        "--temperature", type=positive_float, default=0.7, help="GRPO sampling temperature (default 0.7)"
+    )
     parser.add_argument("--eval_n", type=positive_int, default=None, help="held-out turns to evaluate (default all)")
     parser.add_argument("--max_prompt_length", type=positive_int, default=192, help="prompt tokens (default 192)")
     parser.add_argument("--max_completion_length", type=positive_int, default=40, help="reply tokens (default 40)")

@@ -28,14 +28,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the trained student: a `tracegym train` run dir (adapter/ or model/ inside), a LoRA adapter dir "
         "(applied to --base_model), or a full model dir",
     )
-    parser.add_argument("--n", type=positive_int, default=50, help="prompts: the first n of a seeded shuffle (default 50)")
+    parser.add_argument(
+        "--n", type=positive_int, default=50, help="prompts: the first n of a seeded shuffle (default 50)"
+    )
     parser.add_argument(
         "--out_dir",
         default=None,
         help="where results.json, generations.jsonl, report.md and plots go (default: <run dir>/eval)",
     )
-    parser.add_argument("--num_samples", type=positive_int, default=1, help="replies per prompt (default 1, greedy); with several, each prompt's statistics use the mean of its "
-        "replies")
+    parser.add_argument(
+        "--num_samples",
+        type=positive_int,
+        default=1,
+        help="replies per prompt (default 1, greedy); with several, each prompt's statistics use the mean of its "
+        "replies",
+    )
     parser.add_argument(
         "--temperature",
         type=non_negative_float,

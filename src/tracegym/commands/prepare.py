@@ -40,7 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max_dialogues", type=positive_int, default=None, help="keep N dialogues, chosen by --seed")
     parser.add_argument("--max_samples", type=positive_int, default=None, help="stop after N samples")
-    parser.add_argument("--services", default=None, help="comma list of SGD services to keep, e.g. Restaurants_2,Alarm_1")
+    parser.add_argument(
+        "--services", default=None, help="comma list of SGD services to keep, e.g. Restaurants_2,Alarm_1"
+    )
     parser.add_argument(
         "--include_acts", action="store_true", help="act-conditioned mode: give the reference acts in the prompt"
     )
@@ -49,7 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--teacher_model", default=None, help="the teacher's model (default: the backend's own)")
     parser.add_argument("--base_url", default=None, help="OpenAI-compatible server for --teacher openai")
     parser.add_argument(
-        "--cache", default=None, help="SQLite cache of written rubrics, so a re-run resumes (default <out_path>.cache.sqlite)"
+        "--cache",
+        default=None,
+        help="SQLite cache of written rubrics, so a re-run resumes (default <out_path>.cache.sqlite)",
     )
     add_seed(parser)
 
@@ -130,5 +134,7 @@ def _with_progress(samples: Iterator[Sample], label: str) -> Iterator[Sample]:
     from tqdm import tqdm
 
     # disable=None: no bar when stderr is not a terminal, so an error stays the only line there.
-    bar = tqdm(samples, desc=label, unit=" samples", file=sys.stderr, mininterval=0.5, delay=0.5, leave=False, disable=None)
+    bar = tqdm(
+        samples, desc=label, unit=" samples", file=sys.stderr, mininterval=0.5, delay=0.5, leave=False, disable=None
+    )
     return iter(bar)

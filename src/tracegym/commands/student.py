@@ -30,7 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num_heads", type=positive_int, default=4, help="attention heads (default 4)")
     parser.add_argument("--num_kv_heads", type=positive_int, default=1, help="key/value heads (default 1)")
     parser.add_argument(
-        "--placeholder_tokens", type=int, default=0, metavar="N",
+        "--placeholder_tokens",
+        type=int,
+        default=0,
+        metavar="N",
         help="make the value placeholders [1] … [N] one token each, for a student trained with --placeholders (default 0)",
     )
     add_seed(parser)

@@ -62,7 +62,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--reward_funcs", action="append", default=None, metavar="PKG.MODULE:FN", help=helps["reward_funcs"]
     )
     extra.add_argument(
-        "--resume_from_checkpoint", nargs="?", const="last", default=None, metavar="PATH|last",
+        "--resume_from_checkpoint",
+        nargs="?",
+        const="last",
+        default=None,
+        metavar="PATH|last",
         help=helps["resume_from_checkpoint"],
     )
     extra.add_argument("--overwrite", action="store_true", default=None, help=helps["overwrite"])
@@ -90,8 +94,16 @@ def run(args: argparse.Namespace) -> int:
 
     summary = run_grpo(config)
     if summary is not None:
-        print(json.dumps({"output_dir": summary.output_dir, "steps": summary.steps, **summary.final,
-                          "warnings": summary.warnings}))
+        print(
+            json.dumps(
+                {
+                    "output_dir": summary.output_dir,
+                    "steps": summary.steps,
+                    **summary.final,
+                    "warnings": summary.warnings,
+                }
+            )
+        )
     return 0
 
 

@@ -188,14 +188,14 @@ class EvalResult:
 
 def evaluate(config: EvalConfig) -> EvalResult:
     """Generate with both models on the same held-out prompts, score both with the judge, compare."""
+    from tracegym.decoding import placeholder_token_ids
     from tracegym.evaluation.generate import (
         check_model_reference,
+        generate_replies,
         load_base_model,
         load_trained_model,
         locate_trained_model,
-        generate_replies,
     )
-    from tracegym.decoding import placeholder_token_ids
     from tracegym.judges import build_judge
 
     samples = held_out_samples(config.eval_jsonl, config.n, config.seed)
@@ -379,12 +379,12 @@ def fidelity_warnings(result: EvalResult) -> list[str]:
                 "may be gaming the judge"
             )
     avoiding = [
-        name for name in AVOIDANCE_SIGNALS if result.comparisons[name].n and result.comparisons[name].significantly_worse
+        name
+        for name in AVOIDANCE_SIGNALS
+        if result.comparisons[name].n and result.comparisons[name].significantly_worse
     ]
     if avoiding:
-        dropped = " and ".join(
-            f"{SIGNAL_LABELS[name]} (Δ {result.comparisons[name].delta:+.4f})" for name in avoiding
-        )
+        dropped = " and ".join(f"{SIGNAL_LABELS[name]} (Δ {result.comparisons[name].delta:+.4f})" for name in avoiding)
         warnings.append(
             f"avoidance warning: the judge's score rose while {dropped} dropped significantly: the student may be "
             "saying less to risk less (terse, generic replies)"

@@ -116,7 +116,9 @@ def plot_training_curves(log: Sequence[dict[str, Any]], path: Path) -> None:
     keys = [key for key in (reward_key, length_key) if key]
     figure, axes_list = plt.subplots(len(keys), 1, figsize=(7, 2.6 * len(keys)), sharex=True, squeeze=False)
     for axes, key in zip(axes_list[:, 0], keys):
-        points = [(record.get("step", index), record[key]) for index, record in enumerate(log) if _number(record.get(key))]
+        points = [
+            (record.get("step", index), record[key]) for index, record in enumerate(log) if _number(record.get(key))
+        ]
         axes.plot([p[0] for p in points], [p[1] for p in points], marker=".", linewidth=1)
         axes.set_ylabel(key)
         axes.grid(alpha=0.3)
@@ -163,10 +165,15 @@ def report_markdown(result: EvalResult, plotted: set[str]) -> str:
         + (f", at most {config.max_new_tokens} new tokens" if config.max_new_tokens else "")
         + (f", prompts cut to {config.max_prompt_length} tokens" if config.max_prompt_length else ""),
         *(
-            ["- **Replies:** written with [n] placeholders and filled in from the reference acts the prompt showed "
-             "(act-conditioned framing); everything here is scored on the filled-in text"
-             + ("; decoding let each reply write each [n] of its acts at most once and no other, for both models"
-                if config.constrain_placeholders else "")]
+            [
+                "- **Replies:** written with [n] placeholders and filled in from the reference acts the prompt showed "
+                "(act-conditioned framing); everything here is scored on the filled-in text"
+                + (
+                    "; decoding let each reply write each [n] of its acts at most once and no other, for both models"
+                    if config.constrain_placeholders
+                    else ""
+                )
+            ]
             if config.placeholders
             else []
         ),
@@ -197,7 +204,7 @@ def report_markdown(result: EvalResult, plotted: set[str]) -> str:
         f"Corpus chrF: base {result.corpus_chrf['base']:.2f}, trained {result.corpus_chrf['trained']:.2f}. "
         "Slot error rate follows Kale & Rastogi (2020, T2G2): a reply is wrong when a value of a non-categorical "
         "slot in its acts is missing from it (lowercase substring); only prompts with such values count (n). "
-        "Broken text: a stray punctuation mark (\" .\") or a dangling last word (\"… at 10 at\"). "
+        'Broken text: a stray punctuation mark (" .") or a dangling last word ("… at 10 at"). '
         "Lower is better for slot error, hallucination and broken text rates.",
         "",
         "## Δ judge score by group",
@@ -246,7 +253,9 @@ def _verdict(c: Comparison) -> str:
 
 
 def _examples_section(result: EvalResult) -> list[str]:
-    scored = [item for item in result.items if item.base.mean_score() is not None and item.trained.mean_score() is not None]
+    scored = [
+        item for item in result.items if item.base.mean_score() is not None and item.trained.mean_score() is not None
+    ]
     by_gain = sorted(scored, key=_gain)
     losses = [item for item in by_gain[:EXAMPLES_SHOWN] if _gain(item) < 0]
     gains = [item for item in reversed(by_gain[-EXAMPLES_SHOWN:]) if _gain(item) > 0]

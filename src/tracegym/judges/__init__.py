@@ -61,7 +61,9 @@ def judge_class(name: str) -> type:
     """The class registered under `name`, imported on first use."""
     known = available_judges()
     if name not in known:
-        raise UserError(f"unknown judge {name!r}; choose one of {', '.join(sorted(known))}, or a mixture like gemini+acts")
+        raise UserError(
+            f"unknown judge {name!r}; choose one of {', '.join(sorted(known))}, or a mixture like gemini+acts"
+        )
     module_name, _, attribute = known[name].partition(":")
     try:
         module = importlib.import_module(module_name)

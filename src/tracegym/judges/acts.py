@@ -139,7 +139,6 @@ SLOT_WORD_CUES: dict[str, tuple[str, ...]] = {
     "doctor": ("doctor",),
     "stylist": ("stylist", "salon"),
     "hotel": ("hotel", "place"),
-    "event": ("event", "which"),
     "payment": ("payment", "pay", "card"),
     "account": ("account",),
     "amount": ("amount", "how much"),
@@ -151,7 +150,6 @@ SLOT_WORD_CUES: dict[str, tuple[str, ...]] = {
     "airlines": ("airline",),
     "bags": ("bags", "luggage"),
     "visit": ("visit", "when", "date"),
-    "stay": ("how long", "nights", "days"),
     "days": ("how many days", "how long"),
 }
 BOOLEAN_SLOT_CUES: dict[str, tuple[str, ...]] = {
@@ -184,13 +182,38 @@ BOOLEAN_SLOT_CUES: dict[str, tuple[str, ...]] = {
 # Phrases that state a boolean slot's value with no cue word and negation to weigh ("a non smoking hotel").
 BOOLEAN_PHRASES: dict[str, dict[bool, tuple[str, ...]]] = {
     "smoking_allowed": {False: ("non smoking", "nonsmoking", "smoke free")},
-    "free_entry": {True: ("no entrance fee", "no entry fee", "no admission fee", "no fee", "no charge",
-                          "no cost", "free of charge", "free to")},
+    "free_entry": {
+        True: (
+            "no entrance fee",
+            "no entry fee",
+            "no admission fee",
+            "no fee",
+            "no charge",
+            "no cost",
+            "free of charge",
+            "free to",
+        )
+    },
     "arrives_next_day": {False: ("same day",)},
     "is_nonstop": {True: ("no stops", "zero stops", "no layover")},
 }
-GENERIC_BOOLEAN_WORDS = {"has", "is", "allowed", "offers", "serves", "welcome", "options", "service", "services",
-                         "good", "for", "add", "the", "of", "in"}
+GENERIC_BOOLEAN_WORDS = {
+    "has",
+    "is",
+    "allowed",
+    "offers",
+    "serves",
+    "welcome",
+    "options",
+    "service",
+    "services",
+    "good",
+    "for",
+    "add",
+    "the",
+    "of",
+    "in",
+}
 CLAUSE_SPLIT = re.compile(r"[.!?;,]|\bbut\b|\band\b|\bhowever\b|\balthough\b")
 SLOT_NAME_STOPWORDS = {"has", "is", "of", "name", "the", "a", "num", "to", "from", "in", "for"}
 
@@ -247,7 +270,9 @@ REQUEST_PHRASES = re.compile(
     r"\b(please|let me know|tell me|may i (?:know|have|ask|get)|can i (?:know|have|ask|get)|need to know|"
     r"prefer\w*|particular|specific|in mind)\b"
 )
-INTENT_OFFER = re.compile(r"\b(?:like|want|wish|care|ready|need|interested)(?: me)? (?:to|in)\b|\b(?:shall|should|may|can) i\b")
+INTENT_OFFER = re.compile(
+    r"\b(?:like|want|wish|care|ready|need|interested)(?: me)? (?:to|in)\b|\b(?:shall|should|may|can) i\b"
+)
 WEAK_QUESTION = re.compile(
     r"\b(what|which|when|where|who|whom|how|any|desired|is there|have you|do you have|name the|wish|want|like)\b"
 )
@@ -327,7 +352,9 @@ class ActsJudge:
             return Verdict.failure(f"sample {sample.id}: no reference acts; the acts judge needs SGD-style acts")
         assessment = assess(sample, response or "", self.weights)
         score = final_score(assessment, self.weights)
-        return Verdict(score=score, reasoning=explain(assessment, score), criteria=criteria_of(assessment, self.weights))
+        return Verdict(
+            score=score, reasoning=explain(assessment, score), criteria=criteria_of(assessment, self.weights)
+        )
 
 
 # --- reference side -------------------------------------------------------------------------------------------
@@ -370,7 +397,7 @@ def last_user_turn(sample: Sample) -> str:
         if message.get("role") == "user":
             return message.get("content", "")
     lines = [line for line in (sample.prompt or "").splitlines() if line.startswith("User:")]
-    return lines[-1][len("User:"):].strip() if lines else ""
+    return lines[-1][len("User:") :].strip() if lines else ""
 
 
 def slot_cues(slot: str) -> set[str]:
@@ -481,11 +508,18 @@ def boolean_answered(index: ReplyIndex, slot: str, truth: bool, user_turn: str) 
     if any(re.search(rf"\b{re.escape(stem)}", index.lowered) for stem in boolean_cues(slot)):
         return False  # the reply names the property: its own clause decides
     first_clause = CLAUSE_SPLIT.split(index.lowered.strip(), maxsplit=1)[0]
-    if not re.match(r"\s*(yes|yeah|yep|no|nope|sure|sadly|unfortunately|indeed|absolutely|they|it|there|that)\b", first_clause):
+    if not re.match(
+        r"\s*(yes|yeah|yep|no|nope|sure|sadly|unfortunately|indeed|absolutely|they|it|there|that)\b", first_clause
+    ):
         return False  # only a direct answer counts: "Smoking is not allowed" says nothing about live music
-    says_no = bool(re.search(r"^\s*(no|nope|sadly|unfortunately)\b", first_clause) or NEGATION.search(first_clause)
-                   or NEGATION_SUFFIX.search(first_clause))
-    says_yes = bool(re.search(r"^\s*(yes|yeah|yep|sure|indeed|they do|it does|it is|they are|absolutely)\b", first_clause))
+    says_no = bool(
+        re.search(r"^\s*(no|nope|sadly|unfortunately)\b", first_clause)
+        or NEGATION.search(first_clause)
+        or NEGATION_SUFFIX.search(first_clause)
+    )
+    says_yes = bool(
+        re.search(r"^\s*(yes|yeah|yep|sure|indeed|they do|it does|it is|they are|absolutely)\b", first_clause)
+    )
     return (says_yes and not says_no) if truth else (says_no and not says_yes)
 
 
@@ -499,7 +533,7 @@ def stated_value(index: ReplyIndex, item: ValueItem, user_turn: str = "") -> boo
 
 
 def none_stated(index: ReplyIndex, slot: str) -> bool:
-    """"with no subtitles" states subtitle_language=None: the slot's cue word negated in one clause."""
+    """ "with no subtitles" states subtitle_language=None: the slot's cue word negated in one clause."""
     cues = [c for c in slot_cues(slot) if len(c) >= 4 and " " not in c]
     return any(
         any(re.search(rf"\b{re.escape(cue)}", clause) for cue in cues)
@@ -520,8 +554,11 @@ def requested_slots(
     """
     asked: set[str] = set()
     for sentence in sentences_of(reply.lower()):
-        strong = bool(sentence.endswith(("?", ">", "/")) or REQUEST_PHRASES.search(sentence)
-                      or re.match(r"(what|which|when|where|who|how)\b", sentence))
+        strong = bool(
+            sentence.endswith(("?", ">", "/"))
+            or REQUEST_PHRASES.search(sentence)
+            or re.match(r"(what|which|when|where|who|how)\b", sentence)
+        )
         if not strong and not WEAK_QUESTION.search(sentence):
             continue
         has_wh = bool(WH_WORDS.search(sentence))
@@ -584,13 +621,19 @@ def hallucinated_in(sample: Sample, index: ReplyIndex) -> list[str]:
         allowed_numbers.update(extract_numbers(lowered))
         allowed_text += " | " + normalise_text(value)
     found: list[str] = []
-    found += [t for t in sorted(index.times) if t not in allowed_times and not _other_half_allowed(t, index, allowed_times)]
+    found += [
+        t for t in sorted(index.times) if t not in allowed_times and not _other_half_allowed(t, index, allowed_times)
+    ]
     stated_dates, _ = extract_dates(index.lowered, include_today=False)
-    found += [d for d in sorted(stated_dates) if d not in allowed_dates and not _weekday_alias_allowed(d, index, allowed_dates)]
+    found += [
+        d
+        for d in sorted(stated_dates)
+        if d not in allowed_dates and not _weekday_alias_allowed(d, index, allowed_dates)
+    ]
     spoken_numbers = extract_numbers(_without_times_dates(index.lowered), with_words=True)
     found += [_number_text(n) for n in sorted(spoken_numbers) if n not in allowed_numbers and n != 1.0]
     padded_allowed = f" {allowed_text} "
-    for slot, values in context_entities(sample).items():
+    for _slot, values in context_entities(sample).items():
         for value in values:
             norm = normalise_text(value)
             if len(norm) < 4 or value_kind(value) != "text" or f" {norm} " in padded_allowed:
@@ -648,9 +691,9 @@ def repetition_factor(reply: str) -> float:
     factor = 1.0
     if len(sentences) > 1:
         duplicates = len(sentences) - len(set(sentences))
-        factor *= 0.5 ** duplicates
+        factor *= 0.5**duplicates
     words = WORD.findall(reply.lower())
-    trigrams = [tuple(words[i:i + 3]) for i in range(len(words) - 2)]
+    trigrams = [tuple(words[i : i + 3]) for i in range(len(words) - 2)]
     if len(trigrams) >= 6:
         distinct_share = len(set(trigrams)) / len(trigrams)
         factor *= min(1.0, distinct_share / 0.8)
@@ -688,10 +731,10 @@ def copy_share(reply: str, source: str, n: int = 3) -> float:
     """Share of the reply's word n-grams that occur in `source`."""
     words = WORD.findall(reply.lower())
     source_words = WORD.findall(source.lower())
-    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
     if not grams:
         return 0.0
-    source_grams = {tuple(source_words[i:i + n]) for i in range(len(source_words) - n + 1)}
+    source_grams = {tuple(source_words[i : i + n]) for i in range(len(source_words) - n + 1)}
     return sum(1 for g in grams if g in source_grams) / len(grams)
 
 
@@ -831,9 +874,40 @@ def _candidate_stated(index: ReplyIndex, candidate: str, item: ValueItem) -> boo
     return index.has_phrase(candidate)
 
 
-LIST_FILLER = {"else", "other", "others", "another", "not", "no", "anything", "something", "somewhere", "someone",
-               "later", "now", "so", "more", "less", "different", "one", "the", "a", "an", "any", "elsewhere",
-               "both", "neither", "whichever", "whatever", "fewer", "earlier", "above", "below", "over", "under"}
+LIST_FILLER = {
+    "else",
+    "other",
+    "others",
+    "another",
+    "not",
+    "no",
+    "anything",
+    "something",
+    "somewhere",
+    "someone",
+    "later",
+    "now",
+    "so",
+    "more",
+    "less",
+    "different",
+    "one",
+    "the",
+    "a",
+    "an",
+    "any",
+    "elsewhere",
+    "both",
+    "neither",
+    "whichever",
+    "whatever",
+    "fewer",
+    "earlier",
+    "above",
+    "below",
+    "over",
+    "under",
+}
 APPROXIMATION = re.compile(r"\bor (?:more|less|so|fewer|later|earlier|above|below|over|under|thereabouts)\b")
 
 
@@ -845,7 +919,7 @@ def listed_among_others(lowered: str, forms: Sequence[str], reference: Sequence[
         if not re.search(r"\bor\b", clause):
             continue
         parts = [normalise_text(p) for p in LIST_ITEM_SPLIT.split(clause)]
-        for position, part in enumerate(parts):
+        for position, _part in enumerate(parts):
             for neighbour in _list_neighbours(parts, position, norm_forms):
                 if _other_candidate(parts[neighbour], norm_reference):
                     return True
@@ -898,7 +972,12 @@ def wrong_offers(sample: Sample, index: ReplyIndex, items: list[ValueItem]) -> l
         offered = {normalise_text(item.canonical), *(normalise_text(s) for s in item.surfaces)}
         for result in results:
             other = str(result.get(item.slot, ""))
-            if other and normalise_text(other) not in offered and len(normalise_text(other)) >= 3 and index.has_phrase(other):
+            if (
+                other
+                and normalise_text(other) not in offered
+                and len(normalise_text(other)) >= 3
+                and index.has_phrase(other)
+            ):
                 wrong.append(f"{item.slot}={other}")
     return sorted(set(wrong))
 
@@ -918,7 +997,7 @@ def final_score(found: Assessment, weights: ActsWeights) -> float:
     score = max(0.0, credit - penalty) * found.length_factor * found.repetition_factor * found.copy_factor
     if found.list_shaped:
         score *= weights.list_shape_factor
-    score *= weights.broken_text_factor ** found.broken_text
+    score *= weights.broken_text_factor**found.broken_text
     return round(min(1.0, max(0.0, score)), 4)
 
 

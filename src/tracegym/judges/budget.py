@@ -86,8 +86,7 @@ def _read_price_file(path: Path) -> dict[str, Price]:
             price = Price(input=float(entry["input"]), output=float(entry["output"]))
         except (TypeError, KeyError, ValueError):
             raise UserError(
-                f"price file {path}: model {model!r} needs numeric `input` and `output` (USD per 1M tokens), "
-                f"{example}"
+                f"price file {path}: model {model!r} needs numeric `input` and `output` (USD per 1M tokens), {example}"
             ) from None
         if price.input < 0 or price.output < 0:
             raise UserError(f"price file {path}: model {model!r} has a negative price; prices must be 0 or more")
@@ -196,7 +195,9 @@ class Budgeted:
             count = self._replies_that_fit(len(samples) - start)
             if count == 0:
                 raise BudgetStop(self.stop_message(), verdicts)
-            verdicts.extend(await self._score_within_budget(samples[start : start + count], responses[start : start + count]))
+            verdicts.extend(
+                await self._score_within_budget(samples[start : start + count], responses[start : start + count])
+            )
         return verdicts
 
     async def _score_within_budget(self, samples: Sequence[Sample], responses: Sequence[str]) -> list[Verdict]:
@@ -238,8 +239,7 @@ class Budgeted:
         if self.max_calls is not None and self.charged_calls + self._calls_per_reply() > self.max_calls:
             return f"judge budget reached: {self.charged_calls} of --max_judge_calls {self.max_calls} calls used"
         return (
-            f"judge budget reached: ${self.spent.cost_usd:.4f} of --max_judge_cost_usd "
-            f"${self.max_cost_usd:.4f} spent"
+            f"judge budget reached: ${self.spent.cost_usd:.4f} of --max_judge_cost_usd ${self.max_cost_usd:.4f} spent"
         )
 
 

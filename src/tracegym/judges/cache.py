@@ -257,9 +257,7 @@ def _migrate(connection: sqlite3.Connection) -> None:
     """Apply the migrations this file lacks, in one write transaction, so concurrent openers apply each once."""
     connection.execute("BEGIN IMMEDIATE")
     try:
-        connection.execute(
-            "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
-        )
+        connection.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
         applied = {name for (name,) in connection.execute("SELECT name FROM _migrations")}
         for name, script in MIGRATIONS:
             if name in applied:
@@ -303,9 +301,7 @@ class Cached:
                 verdicts[index] = verdict
         return verdicts  # type: ignore[return-value]
 
-    async def _score_and_store(
-        self, keys: list[str], samples: list[Sample], responses: list[str]
-    ) -> list[Verdict]:
+    async def _score_and_store(self, keys: list[str], samples: list[Sample], responses: list[str]) -> list[Verdict]:
         from tracegym.judges.budget import BudgetStop
 
         try:
@@ -318,4 +314,3 @@ class Cached:
             raise RuntimeError(f"judge {self.name} returned {len(fresh)} verdicts for {len(keys)} replies")
         self.cache.put_many(self.fingerprint, zip(keys, fresh))
         return fresh
-

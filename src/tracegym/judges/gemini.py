@@ -30,7 +30,9 @@ class GeminiJudge(LLMJudge):
         super().__init__(config, thinking_budget=thinking_budget)
         self.thinking_budget = thinking_budget
         # The key lives only in this closure: not an attribute, so no repr, vars() or pickle shows it.
-        self._clients = LoopLocal(lambda: _new_client(api_key, base_url, config.timeout), close=lambda client: client.aio.aclose())
+        self._clients = LoopLocal(
+            lambda: _new_client(api_key, base_url, config.timeout), close=lambda client: client.aio.aclose()
+        )
 
     @classmethod
     def from_settings(cls, settings: Any) -> GeminiJudge:
@@ -45,7 +47,9 @@ class GeminiJudge(LLMJudge):
         try:
             thinking_budget = int(budget_text) if budget_text else None
         except ValueError:
-            raise UserError(f"GEMINI_THINKING_BUDGET={budget_text!r}: must be a whole number of tokens (0 turns thinking off)") from None
+            raise UserError(
+                f"GEMINI_THINKING_BUDGET={budget_text!r}: must be a whole number of tokens (0 turns thinking off)"
+            ) from None
         return cls(
             LLMJudgeConfig.from_settings(settings, model),
             api_key=api_key,
@@ -72,9 +76,7 @@ class GeminiJudge(LLMJudge):
             else None,
         )
         client = await self._clients.get()
-        response = await client.aio.models.generate_content(
-            model=self.config.model, contents=contents, config=config
-        )
+        response = await client.aio.models.generate_content(model=self.config.model, contents=contents, config=config)
         usage = response.usage_metadata
         output_tokens = ((usage.candidates_token_count or 0) + (usage.thoughts_token_count or 0)) if usage else 0
         return Completion(

@@ -80,7 +80,9 @@ RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
 )
 
-ZERO_WIDTH = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u206a-\u206f\ufeff]")
+ZERO_WIDTH = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u206a-\u206f\ufeff]"
+)
 BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
 
 

@@ -39,7 +39,11 @@ class HFJudge:
         self.criteria = criteria
         self.batch_size = batch_size
         self.guard = guard
-        self.template = (read_custom_template(judge_prompt) if judge_prompt else (PROMPTS_DIR / f"{PROMPT_NAME}.txt").read_text(encoding="utf-8")).rstrip()
+        self.template = (
+            read_custom_template(judge_prompt)
+            if judge_prompt
+            else (PROMPTS_DIR / f"{PROMPT_NAME}.txt").read_text(encoding="utf-8")
+        ).rstrip()
         self.fingerprint = fingerprint_of(
             self.name,
             model=str(Path(model_path).resolve()) if Path(model_path).exists() else model_path,
@@ -58,7 +62,9 @@ class HFJudge:
     @classmethod
     def from_settings(cls, settings: Any) -> HFJudge:
         if not settings.judge_model:
-            raise UserError("the hf judge needs --judge_model PATH: a local transformers causal LM folder (or a hub name)")
+            raise UserError(
+                "the hf judge needs --judge_model PATH: a local transformers causal LM folder (or a hub name)"
+            )
         return cls(
             settings.judge_model,
             criteria=settings.criteria,
@@ -112,7 +118,9 @@ class HFJudge:
     @staticmethod
     def _as_model_input(tokenizer: Any, prompt: str) -> str:
         if tokenizer.chat_template:
-            return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False)
+            return tokenizer.apply_chat_template(
+                [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
+            )
         return prompt
 
     def _model(self) -> tuple[Any, Any, list[list[int]]]:
@@ -136,7 +144,9 @@ def _load(model_path: str) -> tuple[Any, Any, list[list[int]]]:
         tokenizer = AutoTokenizer.from_pretrained(model_path)
         model = AutoModelForCausalLM.from_pretrained(model_path)
     except (OSError, ValueError) as exc:
-        raise UserError(f"--judge_model {model_path}: cannot load a causal LM and tokenizer there ({str(exc).splitlines()[0]})") from None
+        raise UserError(
+            f"--judge_model {model_path}: cannot load a causal LM and tokenizer there ({str(exc).splitlines()[0]})"
+        ) from None
     model.eval()
     tokenizer.padding_side = "left"  # the next token is read at the last position of every row
     tokenizer.truncation_side = "left"  # a long dialogue loses its oldest part, never the question
@@ -155,7 +165,9 @@ def _rating_token_ids(tokenizer: Any, model_path: str) -> list[list[int]]:
             if len(encoded) == 1 and encoded[0] != tokenizer.unk_token_id:
                 ids.add(encoded[0])
         if not ids:
-            raise UserError(f"--judge_model {model_path}: the tokenizer has no single token for the rating {rating}; use a model whose vocabulary has the digits")
+            raise UserError(
+                f"--judge_model {model_path}: the tokenizer has no single token for the rating {rating}; use a model whose vocabulary has the digits"
+            )
         rating_ids.append(sorted(ids))
     return rating_ids
 

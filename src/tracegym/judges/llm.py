@@ -134,7 +134,9 @@ def read_custom_template(path: str | Path) -> str:
                 f"{', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)} (write {{{{ and }}}} for literal braces)"
             )
     if "candidate" not in names:
-        raise UserError(f"--judge_prompt {path}: the template has no {{candidate}} field, so the judge would never see the reply")
+        raise UserError(
+            f"--judge_prompt {path}: the template has no {{candidate}} field, so the judge would never see the reply"
+        )
     return text
 
 
@@ -162,7 +164,9 @@ def rubric_text(sample: Sample, criteria: str | None) -> str:
 
 def context_text(sample: Sample) -> str:
     """The dialogue so far, the oldest part cut first when it is very long."""
-    context = sample.prompt or "\n".join(f"{m['role']}: {m['content']}" for m in sample.messages if m.get("role") != "system")
+    context = sample.prompt or "\n".join(
+        f"{m['role']}: {m['content']}" for m in sample.messages if m.get("role") != "system"
+    )
     if len(context) > MAX_CONTEXT_CHARS:
         context = "…" + context[-MAX_CONTEXT_CHARS:]
     return context
@@ -231,7 +235,9 @@ def parse_group_scores(text: str, ids: Sequence[str]) -> tuple[dict[str, float],
     missing = [i for i in ids if i not in scores]
     unknown = [i for i in scores if i not in ids]
     if missing or unknown:
-        raise VerdictParseError(f"scores must cover exactly the ids {', '.join(ids)} (missing {missing}, unknown {unknown})")
+        raise VerdictParseError(
+            f"scores must cover exactly the ids {', '.join(ids)} (missing {missing}, unknown {unknown})"
+        )
     reasoning = data.get("reasoning", "")
     return scores, reasoning if isinstance(reasoning, str) else ""
 
@@ -246,7 +252,9 @@ def _parse_criteria(items: Any) -> dict[str, float]:
         verdict = entry.get("verdict", entry.get("score"))
         if isinstance(verdict, str):
             if verdict not in CRITERION_VALUES:
-                raise VerdictParseError(f"criterion verdict must be one of {', '.join(CRITERION_VALUES)}, got {verdict!r}")
+                raise VerdictParseError(
+                    f"criterion verdict must be one of {', '.join(CRITERION_VALUES)}, got {verdict!r}"
+                )
             value = CRITERION_VALUES[verdict]
         else:
             value = unit_score(verdict, f"criterion {entry['item']!r}")
@@ -382,14 +390,18 @@ class LLMJudge:
             mode=config.mode,
             prompt=prompt.name,
             prompt_digest=prompt.digest,
-            custom_prompt_digest=hashlib.sha256(self.custom_user.encode()).hexdigest()[:16] if self.custom_user else None,
+            custom_prompt_digest=hashlib.sha256(self.custom_user.encode()).hexdigest()[:16]
+            if self.custom_user
+            else None,
             criteria=config.criteria,
             guard=GUARD_VERSION if config.guard else None,
             temperature=0.0,
             **fingerprint_extra,
         )
         self._limits = LoopLocal(
-            lambda: RequestLimits(asyncio.Semaphore(config.concurrency), RateLimiter(config.rpm) if config.rpm else None)
+            lambda: RequestLimits(
+                asyncio.Semaphore(config.concurrency), RateLimiter(config.rpm) if config.rpm else None
+            )
         )
 
     def __repr__(self) -> str:
@@ -423,7 +435,9 @@ class LLMJudge:
                 verdicts[index] = verdict
         return [v if v is not None else Verdict.failure("no verdict produced") for v in verdicts]
 
-    async def _score_single(self, samples: Sequence[Sample], responses: Sequence[str], indexes: list[int]) -> dict[int, Verdict]:
+    async def _score_single(
+        self, samples: Sequence[Sample], responses: Sequence[str], indexes: list[int]
+    ) -> dict[int, Verdict]:
         index = indexes[0]
         messages = self.messages_for(samples[index], [("reply", responses[index])])
         parsed, usage, error = await self.ask(messages, VERDICT_SCHEMA, parse_verdict)
@@ -431,7 +445,9 @@ class LLMJudge:
             return {index: Verdict.failure(error or "unknown failure", usage)}
         return {index: Verdict(parsed.score, parsed.reasoning, parsed.criteria, usage=usage)}
 
-    async def _score_group(self, samples: Sequence[Sample], responses: Sequence[str], indexes: list[int]) -> dict[int, Verdict]:
+    async def _score_group(
+        self, samples: Sequence[Sample], responses: Sequence[str], indexes: list[int]
+    ) -> dict[int, Verdict]:
         if len(indexes) == 1:
             return await self._score_single(samples, responses, indexes)
         shown = list(indexes)
@@ -457,14 +473,21 @@ class LLMJudge:
         block = "\n\n".join(fenced(cid, text, boundary) for cid, text in candidates)
         fields = template_fields(sample, self.config.criteria, block)
         user = (self.custom_user or prompt.user).format(**fields)
-        return [{"role": "system", "content": prompt.system.format(boundary=boundary)}, {"role": "user", "content": user}]
+        return [
+            {"role": "system", "content": prompt.system.format(boundary=boundary)},
+            {"role": "user", "content": user},
+        ]
 
-    async def ask(self, messages: list[Message], schema: dict[str, Any], parse: Callable[[str], T]) -> tuple[T | None, Usage, str | None]:
+    async def ask(
+        self, messages: list[Message], schema: dict[str, Any], parse: Callable[[str], T]
+    ) -> tuple[T | None, Usage, str | None]:
         """(parsed answer, usage, None), or (None, usage, error) after one repair request; never raises for the API."""
         usage = Usage()
         for attempt in range(2):
             try:
-                completion = await call_with_retries(lambda: self._limited_complete(messages, schema), self.config.retry)
+                completion = await call_with_retries(
+                    lambda messages=messages: self._limited_complete(messages, schema), self.config.retry
+                )
             except UserError:
                 raise
             except Exception as exc:
@@ -480,7 +503,11 @@ class LLMJudge:
             except VerdictParseError as exc:
                 if attempt == 1:
                     return None, usage, f"unparseable verdict after one repair: {exc}"
-                messages = [*messages, {"role": "assistant", "content": completion.text or ""}, repair_message(str(exc))]
+                messages = [
+                    *messages,
+                    {"role": "assistant", "content": completion.text or ""},
+                    repair_message(str(exc)),
+                ]
         raise AssertionError("unreachable")
 
     async def _limited_complete(self, messages: list[Message], schema: dict[str, Any]) -> Completion:

@@ -24,7 +24,9 @@ def parse_weights(text: str | None, count: int) -> list[float]:
     try:
         weights = [float(piece) for piece in pieces]
     except ValueError:
-        raise UserError(f"--judge_weights {text!r}: not a list of numbers; write them comma separated, e.g. 0.7,0.3") from None
+        raise UserError(
+            f"--judge_weights {text!r}: not a list of numbers; write them comma separated, e.g. 0.7,0.3"
+        ) from None
     if len(weights) != count:
         raise UserError(
             f"--judge_weights {text!r}: {len(weights)} weight(s) for {count} judge(s); give one weight per judge "
@@ -90,7 +92,9 @@ class Mixture:
         return Verdict(
             score=min(1.0, max(0.0, score)),
             reasoning="\n".join(f"{name}: {v.reasoning}" for name, v in zip(self.part_names, verdicts) if v.reasoning),
-            criteria={f"{name}.{k}": value for name, v in zip(self.part_names, verdicts) for k, value in v.criteria.items()},
+            criteria={
+                f"{name}.{k}": value for name, v in zip(self.part_names, verdicts) for k, value in v.criteria.items()
+            },
             parts=parts,
             usage=usage,
         )

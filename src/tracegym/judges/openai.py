@@ -26,7 +26,9 @@ class OpenAIJudge(LLMJudge):
         self.base_url = base_url
         self.json_schema_supported = True  # set False for the session once the server rejects json_schema
         # The key lives only in this closure: not an attribute, so no repr, vars() or pickle shows it.
-        self._clients = LoopLocal(lambda: _new_client(api_key, base_url, config.timeout), close=lambda client: client.close())
+        self._clients = LoopLocal(
+            lambda: _new_client(api_key, base_url, config.timeout), close=lambda client: client.close()
+        )
 
     @classmethod
     def from_settings(cls, settings: Any) -> OpenAIJudge:
@@ -50,7 +52,11 @@ class OpenAIJudge(LLMJudge):
         client = await self._clients.get()
         if self.json_schema_supported:
             try:
-                return await self._create(client, messages, {"type": "json_schema", "json_schema": {"name": "verdict", "schema": schema, "strict": True}})
+                return await self._create(
+                    client,
+                    messages,
+                    {"type": "json_schema", "json_schema": {"name": "verdict", "schema": schema, "strict": True}},
+                )
             except openai.BadRequestError:
                 # Servers without structured output answer 400; ask in plain words and remember it if that works.
                 completion = await self._create(client, _with_plain_json_note(messages), None)
@@ -60,7 +66,9 @@ class OpenAIJudge(LLMJudge):
 
     async def _create(self, client: Any, messages: list[Message], response_format: dict[str, Any] | None) -> Completion:
         extra = {"response_format": response_format} if response_format else {}
-        response = await client.chat.completions.create(model=self.config.model, messages=messages, temperature=0.0, **extra)
+        response = await client.chat.completions.create(
+            model=self.config.model, messages=messages, temperature=0.0, **extra
+        )
         usage = response.usage
         return Completion(
             text=(response.choices[0].message.content or "") if response.choices else "",
@@ -70,9 +78,7 @@ class OpenAIJudge(LLMJudge):
 
 
 def _with_plain_json_note(messages: list[Message]) -> list[Message]:
-    return [
-        {**m, "content": m["content"] + PLAIN_JSON_NOTE} if m["role"] == "system" else m for m in messages
-    ]
+    return [{**m, "content": m["content"] + PLAIN_JSON_NOTE} if m["role"] == "system" else m for m in messages]
 
 
 def _new_client(api_key: str, base_url: str | None, timeout_seconds: float):

@@ -78,7 +78,9 @@ def parse_rubric(text: str) -> list[RubricItem]:
     items: list[RubricItem] = []
     for entry in entries:
         if not isinstance(entry, dict) or entry.get("tag") not in RUBRIC_TAGS:
-            raise VerdictParseError(f"each item needs a tag among {', '.join(RUBRIC_TAGS)}, got {json.dumps(entry)[:80]}")
+            raise VerdictParseError(
+                f"each item needs a tag among {', '.join(RUBRIC_TAGS)}, got {json.dumps(entry)[:80]}"
+            )
         item_text = " ".join(str(entry.get("item") or "").split())
         if not item_text:
             raise VerdictParseError("an item has no text")
@@ -130,7 +132,10 @@ class RubricWriter:
             "reference": sample.ground_truth,
             "acts": acts_text(sample),
         }
-        return [{"role": "system", "content": self.prompt.system.format()}, {"role": "user", "content": self.prompt.user.format(**fields)}]
+        return [
+            {"role": "system", "content": self.prompt.system.format()},
+            {"role": "user", "content": self.prompt.user.format(**fields)},
+        ]
 
     def key_for(self, sample: Sample) -> str:
         payload = {
@@ -157,7 +162,9 @@ class RubricWriter:
                     on_done()
 
         async def write_one(index: int) -> None:
-            parsed, usage, error = await self.teacher.ask(self.messages_for(samples[index]), RUBRIC_SCHEMA, parse_rubric)
+            parsed, usage, error = await self.teacher.ask(
+                self.messages_for(samples[index]), RUBRIC_SCHEMA, parse_rubric
+            )
             run.usage = run.usage + usage
             if parsed is None:
                 run.failures.append(f"{samples[index].id}: {error}")
@@ -240,10 +247,14 @@ def teacher_from_settings(settings: Any) -> LLMJudge:
     from tracegym.judges import judge_class
 
     if not settings.judge or "+" in settings.judge:
-        raise UserError(f"--teacher {settings.judge!r}: name one LLM judge that writes rubrics, such as gemini or openai")
+        raise UserError(
+            f"--teacher {settings.judge!r}: name one LLM judge that writes rubrics, such as gemini or openai"
+        )
     teacher = judge_class(settings.judge).from_settings(settings)
     if not isinstance(teacher, LLMJudge):
-        raise UserError(f"--teacher {settings.judge}: this judge cannot write text; use an LLM judge such as gemini or openai")
+        raise UserError(
+            f"--teacher {settings.judge}: this judge cannot write text; use an LLM judge such as gemini or openai"
+        )
     return teacher
 
 

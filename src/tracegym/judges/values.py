@@ -19,23 +19,76 @@ from datetime import date, timedelta
 ANCHOR_DATE = date(2019, 3, 1)  # SGD's "today": a Friday
 
 NUMBER_WORDS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40,
-    "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100,
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "hundred": 100,
 }
 ORDINAL_WORDS = {
-    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
-    "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14,
-    "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18, "nineteenth": 19, "twentieth": 20,
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "eleventh": 11,
+    "twelfth": 12,
+    "thirteenth": 13,
+    "fourteenth": 14,
+    "fifteenth": 15,
+    "sixteenth": 16,
+    "seventeenth": 17,
+    "eighteenth": 18,
+    "nineteenth": 19,
+    "twentieth": 20,
     "thirtieth": 30,
 }
 MONTHS = {
     name: index
     for index, names in enumerate(
-        [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
-         ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"), ("october", "oct"),
-         ("november", "nov"), ("december", "dec")],
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
         start=1,
     )
     for name in names
@@ -70,15 +123,19 @@ DATE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bday\s+after\s+tomorrow\b"), "after_tomorrow"),
     (re.compile(r"\btomorrow\b"), "tomorrow"),
     (re.compile(r"\b(today|tonight)\b"), "today"),
-    (re.compile(r"\b(next\s+week\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)(\s+next\s+week)?\b"),
-     "weekday"),
+    (
+        re.compile(r"\b(next\s+week\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)(\s+next\s+week)?\b"),
+        "weekday",
+    ),
     # Only an ordinal is a day on its own: "the 12th" is a date, "the 12:30 pm" and "the 5 on 5" are not.
     (re.compile(rf"\bthe\s+(?:(\d{{1,2}})(?:st|nd|rd|th)|({_ORDINAL}))\b(?!\s+(?:of\s+)?(?:{_MONTH}))"), "bare_day"),
 )
 
 NUMBER_PATTERN = re.compile(r"(?<![\w.])\$?\s?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(?![\w])")
 NUMBER_WORD_PATTERN = re.compile(
-    r"\b(" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")(?:[\s-](one|two|three|four|five|six|seven|eight|nine))?\b"
+    r"\b("
+    + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
+    + r")(?:[\s-](one|two|three|four|five|six|seven|eight|nine))?\b"
 )
 PHONE_PATTERN = re.compile(r"\+?\d[\d\s().-]{7,}\d")
 BOOLEAN_VALUES = {"true", "false"}
@@ -287,7 +344,7 @@ class ReplyIndex:
         times, time_spans = extract_times(lowered)
         dates, date_spans = extract_dates(lowered)
         phone_spans = [Span(m.start(), m.end()) for m in PHONE_PATTERN.finditer(lowered)]
-        digit_runs = {digits_of(lowered[s.start:s.end]) for s in phone_spans}
+        digit_runs = {digits_of(lowered[s.start : s.end]) for s in phone_spans}
         free_text = _blank_spans(lowered, [*time_spans, *date_spans, *phone_spans])
         return cls(
             raw=text,

@@ -81,7 +81,7 @@ def _checked_record(record: Any, where: str, index: int) -> tuple[str, list[dict
         messages.append({"role": message["role"], "content": content})
     metadata = record.get("metadata") or {}
     if not isinstance(metadata, dict):
-        raise UserError(f"{where}: \"metadata\" is {type(metadata).__name__}; give a JSON object or leave it out")
+        raise UserError(f'{where}: "metadata" is {type(metadata).__name__}; give a JSON object or leave it out')
     dialogue_id = record.get("id")
     return (str(dialogue_id) if dialogue_id is not None else f"chat-{index}"), messages, metadata
 

@@ -162,8 +162,16 @@ class _DialogueCompiler:
                 call = frame.get("service_call")
                 intent_name = intent_of_service.get(frame["service"]) or (call["method"] if call else None)
                 yield self._sample(
-                    dialogue_id, turn_index, utterance, frame, service, intent_name, history, prompt_lines,
-                    earlier_calls + this_turn, last_transaction,
+                    dialogue_id,
+                    turn_index,
+                    utterance,
+                    frame,
+                    service,
+                    intent_name,
+                    history,
+                    prompt_lines,
+                    earlier_calls + this_turn,
+                    last_transaction,
                 )
             earlier_calls.extend(this_turn_later)
             history.append({"role": "assistant", "content": utterance})

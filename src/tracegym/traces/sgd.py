@@ -129,7 +129,9 @@ def split_dir(root: Path, split: str) -> Path:
     """`root/split`, or a UserError saying what is missing and how to fix it."""
     root = Path(root)
     if not root.is_dir():
-        raise UserError(f"--sgd_root {root}: no such folder; give the folder of an SGD clone (holding train/ dev/ test/)")
+        raise UserError(
+            f"--sgd_root {root}: no such folder; give the folder of an SGD clone (holding train/ dev/ test/)"
+        )
     folder = root / split
     if not folder.is_dir():
         present = sorted(p.name for p in root.iterdir() if p.is_dir())

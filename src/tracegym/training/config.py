@@ -95,7 +95,9 @@ class TrainOptions:
     )
     placeholders: bool = field(
         default=False,
-        metadata={"help": "the student writes [n] placeholders, filled from the acts before judging (--include_acts samples)"},
+        metadata={
+            "help": "the student writes [n] placeholders, filled from the acts before judging (--include_acts samples)"
+        },
     )
     constrain_placeholders: bool = field(
         default=True,

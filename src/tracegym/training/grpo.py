@@ -293,8 +293,10 @@ def constrains_placeholders(training: TrainingSetup) -> bool:
     if not (options.placeholders and options.constrain_placeholders):
         return False
     if training.grpo_config.use_vllm:
-        print("warning: --constrain_placeholders does not reach vLLM's sampler; GRPO samples unconstrained",
-              file=sys.stderr)
+        print(
+            "warning: --constrain_placeholders does not reach vLLM's sampler; GRPO samples unconstrained",
+            file=sys.stderr,
+        )
         return False
     return True
 

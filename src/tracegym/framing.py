@@ -50,11 +50,11 @@ class Framing:
 
     @property
     def name(self) -> str:
-        """The name of this framing when it has one (`acts`, `end2end`), else a `+`-joined list of its options."""
+        """The name of this framing when it has one (`acts`, `end2end`), else its options (`acts=on, placeholders=off, …`)."""
         for name, options in NAMED.items():
             if self == Framing(**options):
                 return name
-        return "+".join(option for option, on in asdict(self).items() if on)
+        return ", ".join(f"{option}={'on' if on else 'off'}" for option, on in asdict(self).items())
 
     def with_placeholders(self, placeholders: bool, constrained: bool | None = None) -> Framing:
         """This framing with the student's placeholder options set (constraint: kept when not given)."""

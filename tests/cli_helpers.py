@@ -33,29 +33,3 @@ def assert_user_error(result: subprocess.CompletedProcess, *fragments: str) -> N
     assert "Traceback" not in result.stderr
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
-
-
-def build_tiny_student(root: Path, rows: list[dict]) -> Path:
-    """`root/train.jsonl` from `rows` and a tiny student (`tracegym student`, a few thousand parameters) beside it."""
-    from tracegym.samples import write_jsonl
-
-    write_jsonl(root / "train.jsonl", rows)
-    result = run_cli(
-        "student",
-        "--train_jsonl",
-        root / "train.jsonl",
-        "--out_dir",
-        root / "student",
-        "--vocab_size",
-        "300",
-        "--hidden_size",
-        "32",
-        "--num_layers",
-        "2",
-        "--num_heads",
-        "2",
-        "--num_kv_heads",
-        "1",
-    )
-    assert result.returncode == 0, result.stderr
-    return root

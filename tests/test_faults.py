@@ -21,9 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import build_tiny_student, run_cli
-from fake_servers import FakeLLMServer, Step
-from test_train import SMALL_STEP, sample_rows
+from cli_helpers import run_cli
+from factories import SMALL_STEP, FakeLLMServer, Step, build_tiny_student, sample_rows
 from tracegym.samples import write_jsonl
 
 REPLIES = [

@@ -15,64 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import REPO_ROOT, assert_user_error, build_tiny_student, run_cli
+from cli_helpers import REPO_ROOT, assert_user_error, run_cli
+from factories import SMALL_STEP, build_tiny_student, sample_rows
 
 TESTS_DIR = Path(__file__).resolve().parent
 WITH_TESTS_ON_PATH = {"PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")]))}
-SMALL_STEP = (
-    "--num_generations",
-    "4",
-    "--per_device_train_batch_size",
-    "8",
-    "--gradient_accumulation_steps",
-    "1",
-    "--max_completion_length",
-    "12",
-    "--max_prompt_length",
-    "96",
-    "--learning_rate",
-    "0.01",
-)
-CITIES = ("San Jose", "Oakland", "Fresno", "Berkeley")
 
 
 def reply_length_reward(prompts, completions, **columns):
     """A user's own TRL reward function: longer replies (up to 60 characters) score higher."""
     return [min(len(completion), 60) / 60 for completion in completions]
-
-
-def sample_rows(count: int = 8) -> list[dict]:
-    rows = []
-    for index in range(count):
-        city = CITIES[index % len(CITIES)]
-        user = f"I want to eat in {city}. Anything good?"
-        rows.append(
-            {
-                "id": f"d{index}-turn1",
-                "dialogue_id": f"d{index}",
-                "turn_index": 1,
-                "prompt": f"User: {user}",
-                "ground_truth": f"Sino is a nice place in {city}. Anything else?",
-                "rubric": "- offers a restaurant\n- names the city",
-                "task_description": "Find a restaurant",
-                "messages": [
-                    {"role": "system", "content": "You help the user find a restaurant.\nToday is Friday, 2019-03-01."},
-                    {"role": "user", "content": user},
-                ],
-                "split": "train",
-                "service": "Restaurants_1",
-                "unseen_service": False,
-                "acts": [
-                    {"act": "OFFER", "slot": "restaurant_name", "values": ["Sino"], "canonical_values": ["Sino"]},
-                    {"act": "INFORM", "slot": "city", "values": [city], "canonical_values": [city]},
-                ],
-                "service_call": None,
-                "service_results": None,
-                "source": "sgd",
-                "metadata": {},
-            }
-        )
-    return rows
 
 
 @pytest.fixture(scope="module")

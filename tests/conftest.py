@@ -4,18 +4,21 @@ A canary API key is in the environment for the whole suite; when the session fin
 scans everything the suite wrote for it (tests/canary.py) and fails the session if any file holds it. No test may
 reach a real API: the real SDKs talk only to local servers started by the tests.
 
-`pytest -m "not slow"` is the fast tier. A test is slow when it trains or generates with a model: mark it
-`@pytest.mark.slow`, or use a fixture made with `factories.model_fixture`, which marks every test that uses it.
+`pytest -m "not slow"` is the fast tier. A test is slow when it builds, trains or generates with a model: mark it
+`@pytest.mark.slow`, or use a fixture made with `factories.model_fixture`, which marks every test that uses it. A
+test of the fast tier whose `run_cli` builds, trains or runs a model fails and says so (tests/cli_helpers.py).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 from canary import canary_needles, repository_output_roots, scan_for_canary
+from cli_helpers import TIER_VARIABLE
 
 CANARY_KEY = "AIzaCANARY-tracegym-test-key-0000000000000"
 os.environ["GEMINI_API_KEY"] = CANARY_KEY
@@ -37,6 +40,19 @@ def suite_output_root(tmp_path_factory):
     return tmp_path_factory.getbasetemp()
 
 
+@pytest.fixture
+def suite_pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
+    """A pytester folder with this conftest (canary keys, tiers, the scan) and the tests' helpers on the path.
+    Emptied afterwards: the copies name the canary key, which the outer session's scan would find."""
+    for name in ("conftest.py", "canary.py"):
+        shutil.copy(Path(__file__).with_name(name), pytester.path / name)
+    tests_dir = str(Path(__file__).parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [tests_dir, os.environ.get("PYTHONPATH")])))
+    yield pytester
+    for path in pytester.path.iterdir():
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Marks slow every test that uses a fixture made with `factories.model_fixture`, directly or through
     another fixture, so a new test of a model cannot land in the fast tier by forgetting the mark."""
@@ -48,6 +64,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             if any(getattr(definition.func, "makes_a_model", False) for definition in definitions):
                 item.add_marker(pytest.mark.slow)
                 break
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tells `cli_helpers.run_cli` the tier of the test about to run, before its fixtures are made."""
+    os.environ[TIER_VARIABLE] = "slow" if item.get_closest_marker("slow") else "fast"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

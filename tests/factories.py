@@ -5,8 +5,8 @@ override), `sample_rows` (GRPO rows as `tracegym prepare` writes them), `sft_row
 prompt that names values). Students: `build_tiny_student` runs `tracegym student` (a few thousand parameters).
 Servers: `FakeLLMServer` and its scorers (tests/fake_servers.py speaks the Gemini and OpenAI wire formats).
 
-`model_fixture` makes a pytest fixture that trains or generates with a model; tests/conftest.py marks every test
-that uses one slow, so it stays out of the fast tier (`pytest -m "not slow"`).
+`model_fixture` makes a pytest fixture that builds, trains or generates with a model; tests/conftest.py marks every
+test that uses one slow, so it stays out of the fast tier (`pytest -m "not slow"`).
 """
 
 from __future__ import annotations
@@ -174,8 +174,8 @@ def build_tiny_student(
 
 
 def model_fixture(function: Callable[..., Any] | None = None, *, scope: str = "module") -> Any:
-    """`@pytest.fixture(scope=...)` for a fixture that trains or generates with a model: every test that uses it,
-    directly or through another fixture, is marked slow (tests/conftest.py)."""
+    """`@pytest.fixture(scope=...)` for a fixture that builds, trains or generates with a model: every test that
+    uses it, directly or through another fixture, is marked slow (tests/conftest.py)."""
 
     def decorate(fixture_function: Callable[..., Any]) -> Any:
         fixture_function.makes_a_model = True  # type: ignore[attr-defined]

@@ -7,7 +7,6 @@ The scan of everything the suite wrote runs once, when the session finishes (tes
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -16,8 +15,6 @@ import pytest
 
 from canary import CANARY_CORE, CHUNK_BYTES, canary_needles, needle_in_file, scan_for_canary
 from cli_helpers import run_cli
-
-TESTS_DIR = Path(__file__).resolve().parent
 
 
 def test_scanner_finds_a_planted_canary_in_text_and_sqlite():
@@ -63,10 +60,8 @@ def test_a_real_command_run_with_the_canary_in_env_writes_files_to_scan(suite_ou
     assert (folder / "audit.json").is_file() and (folder / "cache.sqlite").is_file()
 
 
-def test_a_session_whose_test_writes_the_key_fails_at_the_end_and_names_the_file(pytester: pytest.Pytester):
-    for name in ("conftest.py", "canary.py"):
-        shutil.copy(TESTS_DIR / name, pytester.path / name)
-    pytester.makepyfile(
+def test_a_session_whose_test_writes_the_key_fails_at_the_end_and_names_the_file(suite_pytester: pytest.Pytester):
+    suite_pytester.makepyfile(
         test_leaky="""
         import os
 
@@ -74,11 +69,7 @@ def test_a_session_whose_test_writes_the_key_fails_at_the_end_and_names_the_file
             (tmp_path / "leaky.log").write_text("Authorization: Bearer " + os.environ["OPENAI_API_KEY"])
         """
     )
-    try:
-        result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
-        assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
-        result.assert_outcomes(passed=1)
-        result.stdout.fnmatch_lines(["*canary scan failed*", "*canary API key found*", "*leaky.log (*"])
-    finally:  # the planted key, and the output that names it, must not fail this session's own scan
-        for path in pytester.path.iterdir():
-            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+    result = suite_pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*canary scan failed*", "*canary API key found*", "*leaky.log (*"])

@@ -14,9 +14,8 @@ import os
 import re
 from pathlib import Path
 
-import pytest
-
 from cli_helpers import run_cli
+from factories import model_fixture
 
 TESTS_DIR = Path(__file__).resolve().parent
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
@@ -38,7 +37,7 @@ def rule_breaks(prompt: str, reply: str) -> list[str]:
     return [p for p, n in counts.items() if p not in PLACEHOLDER_TEXT.findall(prompt) or n > 1]
 
 
-@pytest.fixture(scope="module")
+@model_fixture
 def workspace(tmp_path_factory):
     """Act-conditioned samples of the bundled SGD sample with values to fill, and a tiny student with [1] … [8]."""
     from tracegym.samples import read_samples, write_jsonl

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from cli_helpers import REPO_ROOT, assert_user_error, run_cli
+from factories import model_fixture
 from tracegym.samples import Sample, write_jsonl
 
 SYSTEM = """You are the assistant of the service {service}: Find and reserve restaurants. You are helping the user with this task: Reserve a table.
@@ -69,7 +70,7 @@ def make_samples(count: int) -> list[Sample]:
     return samples
 
 
-@pytest.fixture(scope="module")
+@model_fixture
 def workspace(tmp_path_factory):
     """samples.jsonl, a tiny student (`tracegym student`), and a `train`-style run dir with a LoRA adapter."""
     root = tmp_path_factory.mktemp("eval_cli")

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import run_cli
-from factories import SMALL_STEP, FakeLLMServer, Step, build_tiny_student, sample_rows
+from factories import SMALL_STEP, FakeLLMServer, Step, build_tiny_student, model_fixture, sample_rows
 from tracegym.samples import write_jsonl
 
 REPLIES = [
@@ -171,7 +171,7 @@ def test_a_refused_key_stops_at_the_first_request_with_one_error_line(tmp_path, 
 # ----------------------------------------------------------------------------------- faults during GRPO steps
 
 
-@pytest.fixture(scope="module")
+@model_fixture
 def student(tmp_path_factory):
     """Eight samples and a tiny student built by `tracegym student` (a few thousand parameters)."""
     return build_tiny_student(tmp_path_factory.mktemp("faults_train"), sample_rows())

@@ -12,6 +12,7 @@ import pytest
 
 from cli_helpers import assert_user_error, run_cli
 from conftest import CANARY_KEY
+from factories import model_fixture
 from fake_servers import FakeLLMServer, Step, obedient_scorer
 from tracegym.errors import UserError
 from tracegym.judges import JudgeSettings, score_sync
@@ -419,7 +420,7 @@ def _replies_file(tmp_path) -> str:
 # ---------------------------------------------------------------------------------------------------- local HF judge
 
 
-@pytest.fixture(scope="module")
+@model_fixture
 def tiny_judge_model(tmp_path_factory):
     """A tiny random GPT-2 with a word-level tokenizer that has the digits 1..5, built here (no hub)."""
     torch = pytest.importorskip("torch")

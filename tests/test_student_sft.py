@@ -5,53 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.cli_helpers import assert_user_error, run_cli
 
+from cli_helpers import assert_user_error, run_cli
+from factories import ONE_THREAD, RESERVATION_SYSTEM, model_fixture, sft_rows
 from tracegym.samples import write_jsonl
 
-SYSTEM = (
-    "You are an assistant of Restaurants_2 (a service to find and book restaurants), helping the user reserve a "
-    "table.\nToday is Friday, 2019-03-01.\nCall 1: ReserveRestaurant(restaurant_name=Sino, time=16:30, "
-    "party_size=4) -> results: restaurant_name=Sino, street_address=377 Santana Row, phone_number=408-555-1234"
-)
-REPLIES = [
-    "Sino is at 377 Santana Row.",
-    "Your table for 4 at Sino is booked for 4:30 pm.",
-    "You can call them at 408-555-1234.",
-    "Is there anything else I can help with?",
-]
-
-
-def sample_rows(count: int = 24) -> list[dict]:
-    rows = []
-    for index in range(count):
-        turns = [
-            {"role": "user", "content": "I want a table at Sino for 4 people."},
-            {"role": "assistant", "content": "What time would you like?"},
-            {"role": "user", "content": f"At 4:30 pm please, request {index}."},
-        ]
-        rows.append(
-            {
-                "id": f"d{index}-turn3",
-                "dialogue_id": f"d{index}",
-                "turn_index": 3,
-                "prompt": "\n".join(f"{t['role'].title()}: {t['content']}" for t in turns),
-                "ground_truth": REPLIES[index % len(REPLIES)],
-                "messages": [{"role": "system", "content": SYSTEM}, *turns],
-            }
-        )
-    return rows
-
-
-# One thread: on a shared 2-core machine, two OpenMP threads competing with other processes run many times slower.
-ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 TINY = ("--vocab_size", "320", "--hidden_size", "32", "--num_layers", "2", "--num_heads", "2", "--num_kv_heads", "1")
 
 
-@pytest.fixture(scope="module")
+@model_fixture
 def workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp("student_sft")
-    write_jsonl(root / "train.jsonl", sample_rows())
+    write_jsonl(root / "train.jsonl", sft_rows())
     built = run_cli(
         "student", "--train_jsonl", root / "train.jsonl", "--out_dir", root / "student", *TINY, env=ONE_THREAD
     )
@@ -83,6 +48,7 @@ def test_student_loads_with_the_auto_classes(workspace, tokenizer):
     assert tokenizer.decode(tokenizer("Sino is at 377 Santana Row.")["input_ids"]) == "Sino is at 377 Santana Row."
 
 
+@pytest.mark.slow
 def test_placeholder_tokens_make_each_value_placeholder_one_token(tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -127,7 +93,11 @@ def long_dialogue() -> list[dict]:
             {"role": "user", "content": f"user turn {index} " * 3},
             {"role": "assistant", "content": f"assistant turn {index} " * 3},
         ]
-    return [{"role": "system", "content": SYSTEM}, *turns, {"role": "user", "content": "the last user turn"}]
+    return [
+        {"role": "system", "content": RESERVATION_SYSTEM},
+        *turns,
+        {"role": "user", "content": "the last user turn"},
+    ]
 
 
 def token_count(tokenizer, text: str) -> int:
@@ -146,7 +116,7 @@ def test_render_prompt_drops_the_oldest_pairs_first_and_keeps_system_and_last_us
     assert token_count(tokenizer, shortened) <= limit
     assert "user turn 0" not in shortened and "assistant turn 0" not in shortened  # one whole pair went
     assert "user turn 1" in shortened and "assistant turn 5" in shortened  # the rest stayed
-    assert SYSTEM.splitlines()[0] in shortened and "the last user turn" in shortened
+    assert RESERVATION_SYSTEM.splitlines()[0] in shortened and "the last user turn" in shortened
     assert stats.history_turns_dropped == 2 and stats.system_truncated == 0
 
     # No history fits: only the system message and the last user turn remain, the system message whole.
@@ -225,7 +195,7 @@ def test_sft_through_the_cli_lowers_the_loss_changes_the_weights_and_generates(w
 
     tokenizer = AutoTokenizer.from_pretrained(out)
     prompt = tokenizer.apply_chat_template(
-        sample_rows(1)[0]["messages"], add_generation_prompt=True, return_tensors="pt", return_dict=True
+        sft_rows(1)[0]["messages"], add_generation_prompt=True, return_tensors="pt", return_dict=True
     )
     generated = after.generate(**prompt, max_new_tokens=12, do_sample=False)
     reply = tokenizer.decode(generated[0, prompt["input_ids"].shape[1] :], skip_special_tokens=True)

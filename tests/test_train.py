@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import REPO_ROOT, assert_user_error, run_cli
-from factories import SMALL_STEP, build_tiny_student, sample_rows
+from factories import SMALL_STEP, build_tiny_student, model_fixture, sample_rows
 
 TESTS_DIR = Path(__file__).resolve().parent
 WITH_TESTS_ON_PATH = {"PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")]))}
@@ -27,7 +27,7 @@ def reply_length_reward(prompts, completions, **columns):
     return [min(len(completion), 60) / 60 for completion in completions]
 
 
-@pytest.fixture(scope="module")
+@model_fixture
 def workspace(tmp_path_factory):
     """Samples and a tiny student (`tracegym student`, a few thousand parameters)."""
     return build_tiny_student(tmp_path_factory.mktemp("train"), sample_rows())

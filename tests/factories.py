@@ -11,6 +11,7 @@ test that uses one slow, so it stays out of the fast tier (`pytest -m "not slow"
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ __all__ = [
     "TINY_STUDENT",
     "act",
     "build_tiny_student",
+    "free_port",
     "model_fixture",
     "restaurant_sample",
     "sample_rows",
@@ -182,3 +184,14 @@ def model_fixture(function: Callable[..., Any] | None = None, *, scope: str = "m
         return pytest.fixture(scope=scope)(fixture_function)
 
     return decorate(function) if function is not None else decorate
+
+
+# ------------------------------------------------------------------------------------------------------ servers
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that the OS just handed out, for a server a test starts itself (accelerate's
+    rendezvous): never a fixed one, so concurrent sessions and pytest-xdist workers do not collide."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -13,33 +13,10 @@ from dataclasses import replace
 
 import pytest
 
+from factories import restaurant_sample
 from tracegym.judges import JudgeSettings, build_judge, score_sync
 from tracegym.judges.base import Usage, Verdict
 from tracegym.judges.cache import MIGRATIONS, Cached, VerdictCache, verdict_key
-from tracegym.samples import Sample
-
-
-def make_sample(index: int = 0) -> Sample:
-    return Sample(
-        id=f"d{index}-turn1",
-        dialogue_id=f"d{index}",
-        turn_index=1,
-        prompt="User: I want a table at Sino for 2 people.",
-        ground_truth="Sino is at 377 Santana Row. Shall I book it for 2 people?",
-        rubric="- says the address 377 Santana Row\n- offers to book for 2 people",
-        messages=[
-            {"role": "system", "content": "You help users reserve tables."},
-            {"role": "user", "content": "I want a table at Sino for 2 people."},
-        ],
-        acts=[
-            {
-                "act": "INFORM",
-                "slot": "street_address",
-                "values": ["377 Santana Row"],
-                "canonical_values": ["377 Santana Row"],
-            }
-        ],
-    )
 
 
 def open_rows(path) -> list[tuple]:
@@ -48,7 +25,7 @@ def open_rows(path) -> list[tuple]:
 
 
 def test_the_key_changes_with_everything_that_changes_a_verdict():
-    sample = make_sample()
+    sample = restaurant_sample()
     base = verdict_key("acts:1", sample, "Sino is at 377 Santana Row.")
     variants = [
         verdict_key("acts:2", sample, "Sino is at 377 Santana Row."),
@@ -116,7 +93,7 @@ def test_cached_judge_sends_only_misses_and_returns_hits_in_order(tmp_path):
     cache_path = tmp_path / "verdicts.sqlite"
     judge = build_judge(JudgeSettings(judge="acts", cache=str(cache_path)))
     assert isinstance(judge, Cached)
-    samples = [make_sample(i) for i in range(4)]
+    samples = [restaurant_sample(i) for i in range(4)]
     first = ["Sino is at 377 Santana Row.", "I don't know.", "Shall I book it for 2 people?", "Goodbye."]
 
     fresh = score_sync(judge, samples[:2], first[:2])

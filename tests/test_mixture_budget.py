@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from factories import restaurant_sample
 from tracegym.errors import BudgetExceeded, UserError
 from tracegym.judges import JudgeSettings, build_judge, score_sync
 from tracegym.judges.base import Usage, Verdict, fingerprint_of
@@ -44,10 +45,7 @@ class ListedJudge:
 
 
 def samples_for(replies: Sequence[str]) -> list[Sample]:
-    return [
-        Sample(id=f"d{i}-turn1", dialogue_id=f"d{i}", turn_index=1, prompt="User: hi", ground_truth="Hello!")
-        for i in range(len(replies))
-    ]
+    return [restaurant_sample(index) for index in range(len(replies))]
 
 
 # ---- mixtures -----------------------------------------------------------------------------------------------
@@ -126,21 +124,7 @@ def test_the_fingerprint_covers_members_and_weights():
 def test_build_judge_makes_a_mixture_of_registered_judges_and_names_repeated_parts():
     judge = build_judge(JudgeSettings(judge="acts+acts", judge_weights="0.7,0.3"))
     single = build_judge(JudgeSettings(judge="acts"))
-    sample = Sample(
-        id="d-turn1",
-        dialogue_id="d",
-        turn_index=1,
-        prompt="User: where is Sino?",
-        ground_truth="Sino is at 377 Santana Row.",
-        acts=[
-            {
-                "act": "INFORM",
-                "slot": "street_address",
-                "values": ["377 Santana Row"],
-                "canonical_values": ["377 Santana Row"],
-            }
-        ],
-    )
+    sample = restaurant_sample()
     [mixed] = score_sync(judge, [sample], ["It is at 377 Santana Row."])
     [alone] = score_sync(single, [sample], ["It is at 377 Santana Row."])
     assert isinstance(judge, Mixture) and set(mixed.parts) == {"acts", "acts_2"}

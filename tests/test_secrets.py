@@ -106,13 +106,10 @@ def test_filter_keeps_every_record():
     ],
 )
 def test_judges_that_hold_keys_never_show_them(judge_spec, extra, tmp_path):
-    from fake_servers import FakeLLMServer
+    from factories import FakeLLMServer, restaurant_sample
     from tracegym.judges import JudgeSettings, build_judge, score_sync
-    from tracegym.samples import Sample
 
-    sample = Sample(
-        id="d-turn1", dialogue_id="d", turn_index=1, prompt="User: hi", ground_truth="Hello, how can I help?"
-    )
+    sample = restaurant_sample()
     with FakeLLMServer() as server:
         # One URL serves both wire formats: Gemini's REST paths and OpenAI's /v1/chat/completions.
         settings = JudgeSettings(

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import REPO_ROOT, assert_user_error, run_cli
-from factories import SMALL_STEP, build_tiny_student, model_fixture, sample_rows
+from factories import SMALL_STEP, build_tiny_student, free_port, model_fixture, sample_rows
 
 TESTS_DIR = Path(__file__).resolve().parent
 WITH_TESTS_ON_PATH = {"PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")]))}
@@ -212,6 +212,8 @@ def test_two_processes_train_only_rank_zero_writes_and_a_constant_reward_is_warn
             "no",
             "--dynamo_backend",
             "no",
+            "--main_process_port",
+            str(free_port()),
             "-m",
             "tracegym",
             *map(str, args),

@@ -60,7 +60,10 @@ def test_a_real_command_run_with_the_canary_in_env_writes_files_to_scan(suite_ou
     assert (folder / "audit.json").is_file() and (folder / "cache.sqlite").is_file()
 
 
-def test_a_session_whose_test_writes_the_key_fails_at_the_end_and_names_the_file(suite_pytester: pytest.Pytester):
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_a_session_whose_test_writes_the_key_fails_at_the_end_and_names_the_file(suite_pytester, workers):
+    if workers:
+        pytest.importorskip("xdist")
     suite_pytester.makepyfile(
         test_leaky="""
         import os
@@ -69,7 +72,7 @@ def test_a_session_whose_test_writes_the_key_fails_at_the_end_and_names_the_file
             (tmp_path / "leaky.log").write_text("Authorization: Bearer " + os.environ["OPENAI_API_KEY"])
         """
     )
-    result = suite_pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    result = suite_pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", *workers)
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*canary scan failed*", "*canary API key found*", "*leaky.log (*"])

@@ -256,7 +256,7 @@ def grpo_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
 
 
 def eval_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
-    from tracegym.evaluation.eval import EvalConfig, evaluate
+    from tracegym.evaluation.eval import EvalConfig, evaluate, framing_of_flags
     from tracegym.evaluation.report import write_report
     from tracegym.judges import JudgeSettings
     from tracegym.samples import read_samples
@@ -273,8 +273,7 @@ def eval_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
             judge=JudgeSettings(judge="acts"),
             seed=config.seed,
             batch_size=32,
-            placeholders=config.placeholders,
-            constrain_placeholders=config.placeholders and config.constrain_placeholders,
+            framing=framing_of_flags(config.placeholders, config.placeholders and config.constrain_placeholders),
         )
     )
     write_report(demo.result, demo.out_dir / "eval")

@@ -86,6 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tracegym.evaluation import EvalConfig, evaluate, write_report
+    from tracegym.evaluation.eval import framing_of_flags
     from tracegym.judges import JudgeSettings
 
     config = EvalConfig(
@@ -101,8 +102,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         seed=args.seed,
         training_judge=args.training_judge,
-        placeholders=args.placeholders,
-        constrain_placeholders=args.constrain_placeholders,
+        framing=framing_of_flags(args.placeholders, args.constrain_placeholders),
     )
     result = evaluate(config)
     out_dir = Path(args.out_dir) if args.out_dir else default_out_dir(result.run_dir, args.trained_model_dir)

@@ -158,7 +158,7 @@ def report_markdown(result: EvalResult, plotted: set[str]) -> str:
     decoding = "greedy" if not config.temperature else f"sampled at temperature {config.temperature}"
     lines += [
         f"- **Eval judge:** `{result.judge_name}` (fingerprint `{result.judge_fingerprint}`)",
-        f"- **Training judge:** `{result.training_judge or 'unknown (no run config; give --training_judge)'}`",
+        f"- **Training judge:** `{result.training_judge or 'unknown (no run.json; give --training_judge)'}`",
         f"- **Base model:** `{config.base_model}`; **trained model:** `{config.trained_model_dir}`",
         f"- **Held-out prompts:** {len(result.items)} from `{config.eval_jsonl}` (seed {config.seed}); "
         f"{config.num_samples} repl{'y' if config.num_samples == 1 else 'ies'} per prompt, {decoding}"
@@ -170,11 +170,11 @@ def report_markdown(result: EvalResult, plotted: set[str]) -> str:
                 "(act-conditioned framing); everything here is scored on the filled-in text"
                 + (
                     "; decoding let each reply write each [n] of its acts at most once and no other, for both models"
-                    if config.constrain_placeholders
+                    if config.framing and config.framing.constrained
                     else ""
                 )
             ]
-            if config.placeholders
+            if config.framing and config.framing.placeholders
             else []
         ),
         f"- **Judge failures** (left out of the statistics): base {result.judge_failures['base']}, "

@@ -131,6 +131,8 @@ def test_lora_steps_move_the_adapter_only_then_resume_continues(workspace, tmp_p
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from tracegym.training.rundir import read_run
+
     run_dir = tmp_path / "run"
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text("r: 4\nlora_alpha: 8\nmax_steps: 7\ntemperature: 1.2\n")  # LoraConfig and GRPOConfig keys
@@ -202,6 +204,8 @@ def test_lora_steps_move_the_adapter_only_then_resume_continues(workspace, tmp_p
     assert hashlib.sha256((run_dir / "config.yaml").read_bytes()).hexdigest() == digest
     card = (run_dir / "README.md").read_text()
     assert "acts:" in card and digest in card
+    record = read_run(run_dir)
+    assert record.use_lora and record.config_sha256 == digest and f"`{record.judge_fingerprint}`" in card
     assert list((run_dir / "runs").rglob("events.out.tfevents.*")), "TensorBoard events in the run dir"
 
     resumed = run_cli(  # the same command, with the flag added and one more step

@@ -169,7 +169,9 @@ def samples_show_acts(samples: list[Sample]) -> bool:
     return True
 
 
-def run_record(config: RunConfig, framing: Framing, judge_reward: JudgeReward, grpo_config: Any, digest: str):
+def run_record(
+    config: RunConfig, framing: Framing, judge_reward: JudgeReward, grpo_config: Any, digest: str
+) -> rundir.RunRecord:
     """The run.json of this run (`rundir.RunRecord`); `digest`: config.yaml's sha256."""
     options = config.options
     return rundir.RunRecord(

@@ -114,13 +114,14 @@ def add_options(
     include: typing.Iterable[str] | None = None,
     exclude: typing.Iterable[str] = (),
     defaults: dict[str, Any] | None = None,
-    helps: dict[str, str] | None = None,
+    metadata: dict[str, dict[str, Any]] | None = None,
     unset_is_none: bool = False,
     group: str | None = None,
 ) -> None:
     """One flag per field of dataclass `cls` (see the module doc). `defaults` changes a field's default for this
-    command only; `helps` gives help text for fields of a dataclass declared without it; `unset_is_none` makes
-    every flag default to None (the declared default still shown), for commands that merge flags over a file."""
+        command only; `metadata` adds to a field's metadata (help text, a checking type, `output`) for a dataclass declared
+    without it (one owned by a library layer that does not describe its flags); `unset_is_none` makes
+        every flag default to None (the declared default still shown), for commands that merge flags over a file."""
     hints = typing.get_type_hints(cls)
     chosen = [f for f in dataclasses.fields(cls) if f.init and f.name not in set(exclude)]
     if include is not None:
@@ -128,36 +129,41 @@ def add_options(
         chosen = [by_name[name] for name in include]
     sections: dict[str, argparse._ActionsContainer] = {}
     for f in chosen:
-        title = f.metadata.get("group", group)
+        meta = {**f.metadata, **(metadata or {}).get(f.name, {})}
+        title = meta.get("group", group)
         if title is None:
             target: argparse._ActionsContainer = parser
         else:
             target = sections.get(title) or sections.setdefault(title, parser.add_argument_group(title))
         declared = (defaults or {}).get(f.name, default_of(cls, f.name))
-        _add_field(target, f, hints[f.name], declared, (helps or {}).get(f.name), unset_is_none)
-        if f.metadata.get("output"):
-            outputs = dict(parser.get_default(OUTPUTS_KEY) or {})
-            outputs[f.name] = f.metadata["output"]
-            parser.set_defaults(**{OUTPUTS_KEY: outputs})
+        _add_field(target, f.name, meta, hints[f.name], declared, unset_is_none)
+        if meta.get("output"):
+            mark_outputs(parser, **{f.name: meta["output"]})
+
+
+def mark_outputs(parser: argparse.ArgumentParser, **kinds: str) -> None:
+    """Record flags (by dest) as output paths, `"file"` or `"dir"`, for `check_parsed_outputs`."""
+    outputs = dict(parser.get_default(OUTPUTS_KEY) or {})
+    outputs.update(kinds)
+    parser.set_defaults(**{OUTPUTS_KEY: outputs})
 
 
 def _add_field(
     target: argparse._ActionsContainer,
-    f: dataclasses.Field,
+    name: str,
+    meta: dict[str, Any],
     hint: Any,
     declared: Any,
-    help_override: str | None,
     unset_is_none: bool,
 ) -> None:
-    meta = f.metadata
-    text = help_override or meta.get("help", "")
+    text = meta.get("help", "")
     required = declared is dataclasses.MISSING and not unset_is_none
     default = None if unset_is_none or declared is dataclasses.MISSING else declared
     base = _base_type(hint)
     if base is bool:
-        _add_bool(target, f.name, text, declared, default)
+        _add_bool(target, name, text, declared, default)
         return
-    kwargs: dict[str, Any] = {"dest": f.name, "default": default, "help": with_default(text, declared)}
+    kwargs: dict[str, Any] = {"dest": name, "default": default, "help": with_default(text, declared)}
     if required:
         kwargs["required"] = True
     if "choices" in meta:
@@ -176,7 +182,7 @@ def _add_field(
     if "action" in meta:
         kwargs = {k: v for k, v in kwargs.items() if k not in ("type", "nargs")}
         kwargs["action"] = meta["action"]
-    target.add_argument(*meta.get("flags", (f"--{f.name}",)), **kwargs)
+    target.add_argument(*meta.get("flags", (f"--{name}",)), **kwargs)
 
 
 def _add_bool(target: argparse._ActionsContainer, name: str, text: str, declared: Any, default: Any) -> None:

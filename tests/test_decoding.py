@@ -172,7 +172,7 @@ def test_grpo_samples_with_the_constraint_unless_it_is_turned_off(workspace, tmp
         assert result.returncode == 0, result.stderr
         return [json.loads(line) for line in record.read_text().splitlines()]
 
-    unconstrained = completions("--no-constrain_placeholders")
+    unconstrained = completions("--no_constrain_placeholders")
     assert any(rule_breaks(row["prompt"], row["completion"]) for row in unconstrained)
     constrained = completions()
     assert len(constrained) == 8

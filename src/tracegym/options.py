@@ -118,27 +118,33 @@ def add_options(
     unset_is_none: bool = False,
     group: str | None = None,
 ) -> None:
-    """One flag per field of dataclass `cls` (see the module doc). `defaults` changes a field's default for this
-        command only; `metadata` adds to a field's metadata (help text, a checking type, `output`) for a dataclass declared
-    without it (one owned by a library layer that does not describe its flags); `unset_is_none` makes
-        every flag default to None (the declared default still shown), for commands that merge flags over a file."""
+    """One flag per field of dataclass `cls` (see the module doc).
+
+    `include` / `exclude` choose the fields; `defaults` changes a field's default for this command only; `metadata`
+    adds to a field's metadata (help text, a checking type, `output`) where the dataclass is declared without it (a
+    library config that does not describe flags); `unset_is_none` makes every flag default to None, the declared
+    default still shown, for a command that merges its flags over a recipe file; `group` titles a help section.
+    """
     hints = typing.get_type_hints(cls)
     chosen = [f for f in dataclasses.fields(cls) if f.init and f.name not in set(exclude)]
     if include is not None:
         by_name = {f.name: f for f in chosen}
         chosen = [by_name[name] for name in include]
-    sections: dict[str, argparse._ActionsContainer] = {}
     for f in chosen:
         meta = {**f.metadata, **(metadata or {}).get(f.name, {})}
-        title = meta.get("group", group)
-        if title is None:
-            target: argparse._ActionsContainer = parser
-        else:
-            target = sections.get(title) or sections.setdefault(title, parser.add_argument_group(title))
+        target = _section(parser, meta.get("group", group))
         declared = (defaults or {}).get(f.name, default_of(cls, f.name))
         _add_field(target, f.name, meta, hints[f.name], declared, unset_is_none)
         if meta.get("output"):
             mark_outputs(parser, **{f.name: meta["output"]})
+
+
+def _section(parser: argparse.ArgumentParser, title: str | None) -> argparse._ActionsContainer:
+    """The help section titled `title` (made on first use), or the parser itself for None."""
+    if title is None:
+        return parser
+    existing = [group for group in parser._action_groups if group.title == title]
+    return existing[0] if existing else parser.add_argument_group(title)
 
 
 def mark_outputs(parser: argparse.ArgumentParser, **kinds: str) -> None:
@@ -170,19 +176,15 @@ def _add_field(
         kwargs["choices"] = tuple(meta["choices"])
     if "metavar" in meta:
         kwargs["metavar"] = meta["metavar"]
-    if _is_list(hint):
-        kwargs["nargs"] = meta.get("nargs", "+")
-        kwargs["type"] = meta.get("type", str)
+    if "action" in meta:  # e.g. append: a list built one flag at a time
+        kwargs["action"] = meta["action"]
     else:
         kwargs["type"] = meta.get("type", base if base in (int, float) else str)
-    if "nargs" in meta and not _is_list(hint):
-        kwargs["nargs"] = meta["nargs"]
+        if base is list or "nargs" in meta:
+            kwargs["nargs"] = meta.get("nargs", "+")
         if "const" in meta:
             kwargs["const"] = meta["const"]
-    if "action" in meta:
-        kwargs = {k: v for k, v in kwargs.items() if k not in ("type", "nargs")}
-        kwargs["action"] = meta["action"]
-    target.add_argument(*meta.get("flags", (f"--{name}",)), **kwargs)
+    target.add_argument(f"--{name}", **kwargs)
 
 
 def _add_bool(target: argparse._ActionsContainer, name: str, text: str, declared: Any, default: Any) -> None:
@@ -215,10 +217,6 @@ def _base_type(hint: Any) -> Any:
     if origin is list:
         return list
     return hint
-
-
-def _is_list(hint: Any) -> bool:
-    return _base_type(hint) is list
 
 
 def values_for(cls: type, args: argparse.Namespace, **overrides: Any) -> Any:

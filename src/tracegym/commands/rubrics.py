@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     samples = read_samples(existing_file(args.in_path, "--in_path"))
     settings = JudgeSettings.from_args(args)
     if not settings.cache:
-        Path(args.out_path).parent.mkdir(parents=True, exist_ok=True)  # the cache is made before the output
+        Path(args.out_path).parent.mkdir(parents=True, exist_ok=True)
         settings.cache = str(Path(args.out_path).with_name(Path(args.out_path).name + ".cache.sqlite"))
     result = run_rubric_writer(samples, settings)
     write_jsonl(args.out_path, result.samples)

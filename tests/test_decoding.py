@@ -181,7 +181,7 @@ def test_grpo_samples_with_the_constraint_unless_it_is_turned_off(workspace, tmp
     from tracegym.framing import Framing
     from tracegym.training.rundir import read_run
 
-    unconstrained = completions("--no-constrain_placeholders")
+    unconstrained = completions("--no_constrain_placeholders")
     assert any(rule_breaks(row["prompt"], row["completion"]) for row in unconstrained)
     assert read_run(tmp_path / "run1").framing == Framing(acts=True, placeholders=True, constrained=False)
     constrained = completions()

@@ -22,12 +22,13 @@ from tracegym.evaluation.metrics import ReplyMetrics, act_types, corpus_chrf, re
 from tracegym.evaluation.stats import Comparison, WinRates, compare, summary, win_tie_loss
 from tracegym.framing import Framing
 from tracegym.judges import JudgeSettings
+from tracegym.options import MAX_PROMPT_LENGTH
 from tracegym.placeholders import check_act_conditioned, lexicalize
 from tracegym.samples import Sample, read_samples
 from tracegym.training.rundir import RunRecord, read_run
 
 JUDGE = "judge"
-DEFAULT_MAX_PROMPT_LENGTH = 512  # train's default
+DEFAULT_MAX_PROMPT_LENGTH = MAX_PROMPT_LENGTH  # train's default
 DEFAULT_MAX_NEW_TOKENS = 64
 # name, higher_is_better, how one reply's value is read from its ReplyMetrics
 INDEPENDENT_SIGNALS: tuple[tuple[str, bool, Callable[[ReplyMetrics], float | None]], ...] = (

@@ -221,9 +221,7 @@ def broken_text_marks(reply: str) -> list[str]:
     """What makes the reply broken text, by rule (module docstring): empty when it is not."""
     marks = [f"space before {m.group(0).strip()!r}" for m in SPACE_BEFORE_PUNCTUATION.finditer(reply)]
     marks += [
-        f"{m.group(1)!r} twice"
-        for m in DOUBLED_WORD.finditer(reply)
-        if m.group(1).lower() not in DOUBLED_WORDS_ALLOWED
+        f"{m.group(1)!r} twice" for m in DOUBLED_WORD.finditer(reply) if m.group(1).lower() not in DOUBLED_WORDS_ALLOWED
     ]
     marks += [f"{m.group(0)!r} left in" for m in BRACKET_LEFT.finditer(reply)]
     last = LAST_WORD.search(reply)

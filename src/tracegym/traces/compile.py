@@ -112,6 +112,10 @@ class _DialogueCompiler:
     split: str
     _headers: dict[tuple[str, str | None], str] = field(default_factory=dict)
 
+    @property
+    def framing(self) -> Framing:
+        return Framing(acts=self.options.include_acts)
+
     def samples(self, dialogue: Dialogue, where: str) -> Iterator[Sample]:
         try:
             yield from self._samples(dialogue, where)
@@ -123,6 +127,7 @@ class _DialogueCompiler:
         history: list[dict[str, str]] = []
         prompt_lines: list[str] = []  # the seed-form lines of `history`, kept in step with it
         earlier_calls: list[Call] = []  # calls of past turns
+        earlier_texts: list[str] = []  # their text in the system message, rendered once
         intent_of_service: dict[str, str] = {}
         wanted = self.options.services
         for turn_index, turn in enumerate(dialogue["turns"]):
@@ -143,6 +148,8 @@ class _DialogueCompiler:
                     "schema.json; use the schema.json that came with the dialogues"
                 )
             this_turn = [self._call(called) for called in turn["frames"] if called.get("service_call") is not None]
+            numbers = range(len(earlier_calls) + 1, len(earlier_calls) + len(this_turn) + 1)
+            this_turn_texts = [render.call_text(number, call) for number, call in zip(numbers, this_turn)]
             if wanted is None or frame["service"] in wanted:
                 call = frame.get("service_call")
                 intent_name = intent_of_service.get(frame["service"]) or (call["method"] if call else None)
@@ -156,8 +163,11 @@ class _DialogueCompiler:
                     history,
                     prompt_lines,
                     earlier_calls + this_turn,
+                    earlier_texts + this_turn_texts,
                 )
-            earlier_calls.extend(replace(call, this_turn=False) for call in this_turn)
+            for number, call in zip(numbers, this_turn):
+                earlier_calls.append(replace(call, this_turn=False))
+                earlier_texts.append(render.call_text(number, earlier_calls[-1]))
             history.append({"role": "assistant", "content": utterance})
             prompt_lines.append("Assistant: " + utterance)
 
@@ -188,13 +198,14 @@ class _DialogueCompiler:
         history: list[dict[str, str]],
         prompt_lines: list[str],
         calls: list[Call],
+        call_texts: list[str],
     ) -> Sample:
         intent = service.intent(intent_name) if intent_name else None
         keep = self.options.context_turns
         context = history if keep is None else history[-keep:]
         acts = [Act(a["act"], a["slot"], tuple(a["values"]), tuple(a["canonical_values"])) for a in frame["actions"]]
-        framing = Framing(acts=self.options.include_acts)
-        system = render.system_message(self._header(service, intent), calls, acts if framing.acts else None)
+        framing = self.framing
+        system = render.system_message(self._header(service, intent), calls, acts if framing.acts else None, call_texts)
         return Sample(
             id=f"{dialogue_id}-turn{turn_index}",
             dialogue_id=dialogue_id,

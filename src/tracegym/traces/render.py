@@ -60,11 +60,13 @@ def call_text(number: int, call: Call) -> str:
     return "\n".join(lines)
 
 
-def calls_block(calls: Sequence[Call]) -> str:
+def calls_block(calls: Sequence[Call], call_texts: Sequence[str] | None = None) -> str:
+    """The calls so far, numbered from 1; `call_texts` are their `call_text`s when the caller has them already."""
     if not calls:
         return "Service calls so far: none."
-    texts = [call_text(number, call) for number, call in enumerate(calls, start=1)]
-    return "Service calls so far (oldest first, this turn's last):\n" + "\n".join(texts)
+    if call_texts is None:
+        call_texts = [call_text(number, call) for number, call in enumerate(calls, start=1)]
+    return "Service calls so far (oldest first, this turn's last):\n" + "\n".join(call_texts)
 
 
 def transaction_line(calls: Sequence[Call]) -> str:
@@ -99,10 +101,12 @@ def acts_text(acts: Iterable[Act]) -> str:
     return ", ".join(parts)
 
 
-def system_message(header: str, calls: Sequence[Call], acts: Sequence[Act] | None) -> str:
+def system_message(
+    header: str, calls: Sequence[Call], acts: Sequence[Act] | None, call_texts: Sequence[str] | None = None
+) -> str:
     """The system message from the schema header (`header_text`), the calls so far and, in act-conditioned mode,
-    the reference acts."""
-    parts = [header, calls_block(calls), transaction_line(calls)]
+    the reference acts. `call_texts`: the calls' `call_text`s, when the caller keeps them from turn to turn."""
+    parts = [header, calls_block(calls, call_texts), transaction_line(calls)]
     if acts is not None:
         parts.append(f"{ACTS_HEADER} {acts_text(acts)}")
     return "\n\n".join(parts)

@@ -1,4 +1,9 @@
-"""The sample record (DESIGN.md §3) and its one serialisation: JSONL, written atomically.
+"""The sample record (DESIGN.md §3) and its one serialisation: JSONL, written atomically, read by one reader.
+
+The record carries what judges, metrics and the placeholder filler need as typed fields (`Act`, `Call`, the
+service's `ServiceSchema`, the active intent, the `Framing`), so nothing reads back the text the project rendered.
+Files from a `prepare` that predates these fields fail with one error asking to re-run `tracegym prepare`;
+hand-made records (a few fields) load, the typed fields empty.
 
 >>> from tracegym import read_jsonl, write_jsonl
 >>> rows = read_jsonl("dev.jsonl")          # list of dicts, like the seed's jsonl_utils

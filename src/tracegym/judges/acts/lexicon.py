@@ -235,8 +235,7 @@ SENTENCE_WORDS = re.compile(
     r"what|which|about|ok|okay|yes|no|sure|bye|goodbye|thanks?|enjoy|send|sorry|here|with|from)\b"
 )
 WORD = re.compile(r"[a-z0-9']+")
-
-
+# Words a list item may hold that name no value ("something else", "or more"): such an item is no other candidate.
 LIST_FILLER = {
     "else",
     "other",

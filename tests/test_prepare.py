@@ -210,6 +210,15 @@ def test_output_loads_with_datasets(tmp_path):
     assert {"messages", "acts", "service_results", "unseen_service", "schema", "calls", "framing"} <= set(
         loaded.column_names
     )
+    from_file = read_samples(tmp_path / "out.jsonl")
+    from_datasets = [Sample.from_dict(row) for row in loaded.select(range(50))]
+    for mine, theirs in zip(from_file, from_datasets):  # the typed fields survive Arrow's filled-in nulls
+        assert (mine.acts, mine.schema, mine.calls, mine.framing) == (
+            theirs.acts,
+            theirs.schema,
+            theirs.calls,
+            theirs.framing,
+        )
 
 
 def test_teacher_writes_rubrics_during_prepare(tmp_path):

@@ -92,8 +92,8 @@ class Call:
             return cls(
                 service=str(data["service"]),
                 method=str(data["method"]),
-                parameters={str(k): str(v) for k, v in (data.get("parameters") or {}).items()},
-                results=tuple({str(k): str(v) for k, v in result.items()} for result in results),
+                parameters=_strings(data.get("parameters") or {}),
+                results=tuple(_strings(result) for result in results),
                 result_count=int(data.get("result_count", len(results))),
                 this_turn=bool(data.get("this_turn", False)),
                 transactional=bool(data.get("transactional", False)),
@@ -103,6 +103,11 @@ class Call:
                 f"{where}: a call needs service, method, parameters {{slot: value}}, results [{{slot: value}}], "
                 "result_count, this_turn and transactional (make one with `tracegym prepare`)"
             ) from None
+
+
+def _strings(pairs: Mapping[Any, Any]) -> dict[str, str]:
+    """`{slot: value}` as strings; a None value (a slot `datasets` filled in for another record) is left out."""
+    return {str(key): str(value) for key, value in pairs.items() if value is not None}
 
 
 @dataclass

@@ -46,7 +46,7 @@ def workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp("decoding")
     prepared = run_cli("prepare", "--split", "train", "--include_acts", "--out_path", root / "all.jsonl")
     assert prepared.returncode == 0, prepared.stderr
-    samples = [s for s in read_samples(root / "all.jsonl") if any(a.get("values") for a in s.acts)][:8]
+    samples = [s for s in read_samples(root / "all.jsonl") if any(a.values for a in s.acts)][:8]
     write_jsonl(root / "train.jsonl", samples)
     built = run_cli(
         "student",

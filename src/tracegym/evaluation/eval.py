@@ -124,7 +124,7 @@ class EvalItem:
             "turn_index": s.turn_index,
             "service": s.service,
             "unseen_service": s.unseen_service,
-            "acts": s.acts,
+            "acts": [act.to_dict() for act in s.acts],
             "ground_truth": s.ground_truth,
             **self.base.to_dict("base"),
             **self.trained.to_dict("trained"),

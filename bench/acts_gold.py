@@ -3,7 +3,8 @@
     python bench/acts_gold.py --sgd_root /work/shared/data/sgd --split dev [--samples /tmp/dev.jsonl]
 
 Samples come from `--samples` (a `tracegym prepare` output) when given, else straight from the SGD JSON by a small
-reader here (acts of every frame of the system turn, that turn's service call and results, the seed's prompt).
+reader here (acts of every frame of the system turn, that turn's service call and results, the service's schema,
+the seed's prompt; no earlier calls).
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from pathlib import Path
 
 from tracegym.judges.acts import ActsJudge, act_value_recall, hallucinated_values, last_user_turn
 from tracegym.samples import Sample, read_samples
+from tracegym.schema import ServiceSchema
+from tracegym.traces.sgd import read_schema
 
 
 def samples_from_sgd(sgd_root: Path, split: str) -> list[Sample]:
-    schema = {s["service_name"]: s for s in json.loads((sgd_root / split / "schema.json").read_text())}
+    schema = read_schema(sgd_root, split)
     samples: list[Sample] = []
     for path in sorted((sgd_root / split).glob("dialogues_*.json")):
         for dialogue in json.loads(path.read_text()):
@@ -29,7 +32,7 @@ def samples_from_sgd(sgd_root: Path, split: str) -> list[Sample]:
     return samples
 
 
-def _dialogue_samples(dialogue: dict, schema: dict, split: str) -> list[Sample]:
+def _dialogue_samples(dialogue: dict, schema: dict[str, ServiceSchema], split: str) -> list[Sample]:
     out: list[Sample] = []
     lines: list[str] = []
     messages: list[dict[str, str]] = []
@@ -51,9 +54,10 @@ def _dialogue_samples(dialogue: dict, schema: dict, split: str) -> list[Sample]:
                 turn_index=turn_index,
                 prompt="\n".join(lines),
                 ground_truth=turn["utterance"],
-                messages=[{"role": "system", "content": _system_text(schema[service])}, *messages],
+                messages=list(messages),
                 split=split,
                 service=service,
+                schema=schema[service],
                 acts=acts,
                 service_call=call,
                 service_results=results,
@@ -62,13 +66,6 @@ def _dialogue_samples(dialogue: dict, schema: dict, split: str) -> list[Sample]:
         lines.append(f"Assistant: {turn['utterance']}")
         messages.append({"role": "assistant", "content": turn["utterance"]})
     return out
-
-
-def _system_text(service: dict) -> str:
-    rows = [f"You are an assistant for {service['service_name']}.", "Today is Friday, 2019-03-01."]
-    for intent in service["intents"]:
-        rows.append(f"- intent {intent['name']}: required: {', '.join(intent['required_slots']) or 'none'}")
-    return "\n".join(rows)
 
 
 def attacks(sample: Sample) -> dict[str, str]:
@@ -118,7 +115,7 @@ def main() -> int:
     if args.show_worst:
         worst = sorted(zip(verdicts, samples), key=lambda pair: pair[0].score or 0)[: args.show_worst]
         for verdict, sample in worst:
-            acts = [(a["act"], a["slot"], a["values"]) for a in sample.acts]
+            acts = [(a.act, a.slot, a.values) for a in sample.acts]
             print(f"\n{sample.id} {verdict.reasoning}\n  gold: {sample.ground_truth}\n  acts: {acts}", file=sys.stderr)
 
     rng = random.Random(args.seed)

@@ -52,9 +52,9 @@ def compile_split(root: Path, split: str) -> tuple[float, int, int]:
 
 def answerable(sample: Sample, text: str) -> bool:
     for action in sample.acts:
-        if action["act"] not in VALUE_ACTS:
+        if action.act not in VALUE_ACTS:
             continue
-        for surface, canonical in zip(action["values"], action["canonical_values"] or action["values"]):
+        for surface, canonical in zip(action.values, action.canonical_values or action.values):
             if surface.lower() not in text and canonical.lower() not in text:
                 return False
     return True

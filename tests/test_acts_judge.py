@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -9,11 +10,26 @@ import pytest
 from cli_helpers import run_cli
 from tracegym.judges.acts import ActsJudge, act_value_recall, hallucinated_values
 from tracegym.judges.base import score_sync
-from tracegym.samples import Sample
+from tracegym.samples import Call, Sample
+from tracegym.schema import IntentSchema, ServiceSchema, SlotSchema
 
-SYSTEM = (
-    "You are an assistant for Restaurants_2. Today is Friday, 2019-03-01.\n"
-    "- intent ReserveRestaurant: required: restaurant_name, location, time; optional: date, number_of_seats"
+SCHEMA = ServiceSchema(
+    name="Restaurants_2",
+    description="Make reservations at restaurants",
+    slots=tuple(
+        SlotSchema(name, name.replace("_", " "), False, ())
+        for name in ("restaurant_name", "location", "time", "date", "number_of_seats")
+    ),
+    intents=(
+        IntentSchema(
+            "ReserveRestaurant",
+            "Reserve a table",
+            True,
+            ("restaurant_name", "location", "time"),
+            (("date", "2019-03-01"), ("number_of_seats", "2")),
+            (),
+        ),
+    ),
 )
 RESULTS = [
     {
@@ -51,12 +67,13 @@ def sample(
         prompt=f"User: Hi.\nAssistant: How can I help?\nUser: {user}",
         ground_truth=gold,
         messages=[
-            {"role": "system", "content": SYSTEM},
+            {"role": "system", "content": "(rendered from the typed fields; the judge never reads it)"},
             {"role": "user", "content": "Hi."},
             {"role": "assistant", "content": "How can I help?"},
             {"role": "user", "content": user},
         ],
         service="Restaurants_2",
+        schema=SCHEMA,
         acts=acts,
         service_call=extra.get("service_call", {"method": "FindRestaurants", "parameters": {"location": "San Jose"}}),
         service_results=extra.get("service_results", RESULTS),
@@ -151,6 +168,14 @@ def test_asking_for_another_missing_required_slot_is_acceptable():
     assert score(asks_location, "Which city would you like to dine in?") >= 0.7
 
 
+def test_required_slots_come_from_the_schema_record_not_the_system_message():
+    asks_location = sample([act("REQUEST", "time")], user="Book me a table.", service_call=None, service_results=None)
+    asks_location.messages[0]["content"] = "Required slots: none."  # text the judge must not read
+    assert score(asks_location, "Which city would you like to dine in?") >= 0.7
+    asks_location.schema = None  # no schema: no other slot is known to be needed
+    assert score(asks_location, "Which city would you like to dine in?") <= 0.5
+
+
 def test_notify_polarity():
     success = sample([act("NOTIFY_SUCCESS")], gold="Your table is booked.")
     assert score(success, "Your table is booked.") >= 0.9
@@ -237,11 +262,26 @@ def test_judge_cli_with_acts(tmp_path):
 
 # --- hedging and dumping: listing candidates must cost like a wrong value -------------------------------------
 
-SCHEMA_SYSTEM = SYSTEM + (
-    "\n- price_range: Price range of the restaurant (possible values: cheap, moderate, pricey, ultra high-end)\n"
-    "Service calls so far (oldest first, this turn's last):\n"
-    "1. Restaurants_2.FindRestaurants(location=Oakland) -> 1 result\n"
-    "   - location=Oakland; phone_number=510-832-2899; restaurant_name=Creasian; street_address=12 Broadway"
+PRICED_SCHEMA = dataclasses.replace(
+    SCHEMA,
+    slots=(
+        *SCHEMA.slots,
+        SlotSchema("price_range", "Price range", True, ("cheap", "moderate", "pricey", "ultra high-end")),
+    ),
+)
+EARLIER_CALL = Call(
+    service="Restaurants_2",
+    method="FindRestaurants",
+    parameters={"location": "Oakland"},
+    results=(
+        {
+            "location": "Oakland",
+            "phone_number": "510-832-2899",
+            "restaurant_name": "Creasian",
+            "street_address": "12 Broadway",
+        },
+    ),
+    result_count=1,
 )
 INFORM_CONTACT = sample(
     [act("INFORM", "phone_number", "408-247-8880"), act("INFORM", "street_address", "377 Santana Row #1000")],
@@ -251,8 +291,9 @@ INFORM_CONTACT = sample(
 INFORM_PRICE = sample(
     [act("INFORM", "price_range", "moderate")], user="Is it expensive?", gold="Prices there are moderate."
 )
-INFORM_PRICE.messages[0]["content"] = SCHEMA_SYSTEM
-INFORM_CONTACT.messages[0]["content"] = SCHEMA_SYSTEM
+for _shown in (INFORM_PRICE, INFORM_CONTACT):
+    _shown.schema = PRICED_SCHEMA
+    _shown.calls = [EARLIER_CALL]
 
 
 @pytest.mark.parametrize(
@@ -323,7 +364,7 @@ def test_many_shown_values_beyond_the_reference_cost_even_in_a_sentence():
         "moderate prices, and Creasian is at 12 Broadway in Oakland, phone 510-832-2899."
     )
     target = sample(OFFER.acts, gold=OFFER.ground_truth)
-    target.messages[0]["content"] = SCHEMA_SYSTEM
+    target.schema, target.calls = PRICED_SCHEMA, [EARLIER_CALL]
     assert score(target, reply) < 0.5
 
 

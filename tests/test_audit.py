@@ -103,6 +103,22 @@ def test_value_attacks_carry_wrong_values_and_never_the_reference_ones(audit_ite
         assert len(fluent.split()) >= 60
 
 
+def test_context_values_come_from_the_typed_context_in_system_message_order(audit_items):
+    item = next(i for i in audit_items if i.sample.calls)
+    sample = item.sample
+    values = audit.context_values(sample)
+    defaults = [pair for intent in sample.schema.intents for pair in intent.optional_slots if pair[1] != "dontcare"]
+    shown = [*defaults, *sample.calls[0].parameters.items()]
+    assert list(values[: len(dict.fromkeys(shown))]) == list(dict.fromkeys(shown))
+    assert all(value != "dontcare" for _, value in values)
+    system = sample.messages[0]["content"]
+    assert all(
+        f"{slot}={value}" in system for slot, value in values if (slot, value) not in audit.result_values(sample)
+    )
+    blank = dataclasses.replace(sample, messages=[{"role": "system", "content": ""}, *sample.messages[1:]])
+    assert audit.context_values(blank) == values  # nothing is read from the text
+
+
 def test_hidden_injections_decode_to_the_injection(audit_items):
     item = audit_items[0]
     replies = {attack.name: attack.build(item) for attack in audit.ATTACKS}

@@ -1,20 +1,26 @@
 """Every subcommand against bad input, through the real CLI: wrong paths, malformed JSON and JSONL, wrong field
-types, empty files, unknown enum values, negative or zero counts.
+types, empty files, unknown enum values, negative or zero counts, and output paths that cannot be written.
 
 Each case must end with exit 2 and exactly one `error:` line on stderr (no traceback), and leave nothing new in
 its folder: no output file, no run directory, no temporary file. Commands that train or generate must reject the
 input before loading a model, so every case takes a second or two.
+
+The cases call `tracegym.cli.main` in-process; a few (SUBPROCESS_CASES) also run as a user runs them, in a fresh
+`python -m tracegym`, for the exit code and for stray output from the libraries a command loads.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from cli_helpers import assert_user_error, run_cli
 from test_train import sample_rows
+from tracegym.cli import main
 from tracegym.samples import write_jsonl
 
 # Placeholders in a case's arguments, replaced by files that `make_inputs` writes into the case's folder.
@@ -50,6 +56,8 @@ def make_inputs(folder: Path) -> None:
     model = folder / "not_a_model"
     model.mkdir()
     (model / "config.json").write_text("{not json")
+    (folder / "a_file").write_text("not a folder\n")
+    (folder / "a_folder").mkdir()
 
 
 def case(command: str, *args: str, fragments: tuple[str, ...] = (), id: str, marks=()):
@@ -829,12 +837,94 @@ CASES = [
 ]
 
 
+# Output paths that cannot be written, for every command that writes: a folder where a file is wanted, a file
+# where a folder is wanted, a parent that is a file. Each must fail before any work (no model is loaded).
+IS_DIR = "{dir}/a_folder"
+IS_FILE = "{dir}/a_file"
+UNDER_FILE = "{dir}/a_file/sub/out.jsonl"
+FILE_OUTPUTS = {
+    "prepare": ("prepare", "--out_path"),
+    "split-train": ("split", "--in_path", "{dir}/good.jsonl", "--eval_out", "{dir}/e.jsonl", "--train_out"),
+    "split-eval": ("split", "--in_path", "{dir}/good.jsonl", "--train_out", "{dir}/t.jsonl", "--eval_out"),
+    "rubrics": ("rubrics", "--in_path", "{dir}/good.jsonl", "--teacher", "openai", "--out_path"),
+    "judge": ("judge", "--in_path", "{dir}/replies.jsonl", "--out_path"),
+    "judge-cache": ("judge", "--in_path", "{dir}/replies.jsonl", "--out_path", OUT, "--cache"),
+    "audit": ("audit", "--judge", "acts", "--n", "1", "--out_path"),
+    "prepare-cache": ("prepare", "--with_rubric", "--teacher", "openai", "--out_path", OUT, "--cache"),
+}
+DIR_OUTPUTS = {
+    "student": ("student", "--train_jsonl", "{dir}/good.jsonl", "--out_dir"),
+    "sft": ("sft", "--model_name", "{dir}/not_a_model", "--train_jsonl", "{dir}/good.jsonl", "--output_dir"),
+    "train": ("train", "--model_name", "{dir}/not_a_model", "--train_jsonl", "{dir}/good.jsonl", "--output_dir"),
+    "eval": (
+        "eval",
+        "--eval_jsonl",
+        "{dir}/good.jsonl",
+        "--base_model",
+        "{dir}/not_a_model",
+        "--trained_model_dir",
+        "{dir}/not_a_model",
+        "--out_dir",
+    ),
+    "demo": ("demo", "--out_dir"),
+}
+for name, (command, *args) in FILE_OUTPUTS.items():
+    flag = args[-1]
+    CASES.append(
+        case(command, *args, IS_DIR, fragments=(flag, "is a directory"), id="out-is-a-folder" + name[len(command) :])
+    )
+    CASES.append(
+        case(command, *args, UNDER_FILE, fragments=(flag, "is a file"), id="out-under-a-file" + name[len(command) :])
+    )
+for name, (command, *args) in DIR_OUTPUTS.items():
+    flag = args[-1]
+    CASES.append(
+        case(command, *args, IS_FILE, fragments=(flag, "is a file"), id="out-is-a-file" + name[len(command) :])
+    )
+    CASES.append(
+        case(command, *args, UNDER_FILE, fragments=(flag, "is a file"), id="out-under-a-file" + name[len(command) :])
+    )
+
+# Run again in a subprocess: the exit code and stderr exactly as a user sees them (libraries' own output included).
+SUBPROCESS_CASES = {
+    "prepare-missing-sgd-root",
+    "judge-malformed-jsonl",
+    "train-missing-model",
+    "eval-zero-n",
+    "demo-unknown-framing",
+    "student-out-is-a-file",
+    "judge-out-is-a-folder",
+}
+
+
 def files_under(folder: Path) -> set[Path]:
     return {path.relative_to(folder) for path in folder.rglob("*")}
 
 
+def run_in_process(capsys, monkeypatch, folder: Path, argv: list[str]) -> subprocess.CompletedProcess:
+    """`tracegym.cli.main(argv)` run here, its exit code and captured output shaped like a subprocess's."""
+    monkeypatch.chdir(folder)
+    capsys.readouterr()
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["tracegym", *argv], code, out, err)
+
+
 @pytest.mark.parametrize("command, args, fragments", CASES)
-def test_bad_input_is_exit_2_with_one_error_line_and_leaves_nothing_behind(tmp_path, command, args, fragments):
+def test_bad_input_is_exit_2_with_one_error_line_and_leaves_nothing_behind(
+    tmp_path, capsys, monkeypatch, command, args, fragments
+):
+    make_inputs(tmp_path)
+    before = files_under(tmp_path)
+
+    result = run_in_process(capsys, monkeypatch, tmp_path, [command, *(arg.format(dir=tmp_path) for arg in args)])
+
+    assert_user_error(result, *fragments)
+    assert files_under(tmp_path) == before, f"left behind: {sorted(map(str, files_under(tmp_path) - before))}"
+
+
+@pytest.mark.parametrize("command, args, fragments", [c for c in CASES if c.id in SUBPROCESS_CASES])
+def test_bad_input_in_a_fresh_process_is_exit_2_and_one_line(tmp_path, command, args, fragments):
     make_inputs(tmp_path)
     before = files_under(tmp_path)
 
@@ -842,3 +932,23 @@ def test_bad_input_is_exit_2_with_one_error_line_and_leaves_nothing_behind(tmp_p
 
     assert_user_error(result, *fragments)
     assert files_under(tmp_path) == before, f"left behind: {sorted(map(str, files_under(tmp_path) - before))}"
+
+
+def test_every_subprocess_case_exists():
+    assert SUBPROCESS_CASES <= {c.id for c in CASES}
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+@pytest.mark.parametrize("command, args", [(c, a) for c, *a in [*FILE_OUTPUTS.values(), *DIR_OUTPUTS.values()]])
+def test_an_output_in_a_read_only_folder_is_exit_2_before_any_work(tmp_path, capsys, monkeypatch, command, args):
+    make_inputs(tmp_path)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        argv = [command, *(arg.format(dir=tmp_path) for arg in args), str(locked / "out" / "x.jsonl")]
+        result = run_in_process(capsys, monkeypatch, tmp_path, argv)
+        assert_user_error(result, args[-1], "not writable")
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o700)

@@ -45,7 +45,7 @@ def workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp("decoding")
     prepared = run_cli("prepare", "--split", "train", "--include_acts", "--out_path", root / "all.jsonl")
     assert prepared.returncode == 0, prepared.stderr
-    samples = [s for s in read_samples(root / "all.jsonl") if any(a.get("values") for a in s.acts)][:8]
+    samples = [s for s in read_samples(root / "all.jsonl") if any(a.values for a in s.acts)][:8]
     write_jsonl(root / "train.jsonl", samples)
     built = run_cli(
         "student",
@@ -98,6 +98,7 @@ def test_eval_generation_keeps_every_placeholder_offered_and_single(workspace):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from tracegym.evaluation.generate import generate_replies, render_prompts
+    from tracegym.framing import Framing
     from tracegym.samples import read_samples
 
     samples = read_samples(workspace / "train.jsonl")
@@ -108,7 +109,12 @@ def test_eval_generation_keeps_every_placeholder_offered_and_single(workspace):
 
     def breaks(constrain: bool) -> list[str]:
         replies = generate_replies(
-            model, tokenizer, samples, max_new_tokens=12, max_prompt_length=256, constrain_placeholders=constrain
+            model,
+            tokenizer,
+            samples,
+            max_new_tokens=12,
+            max_prompt_length=256,
+            framing=Framing.named("acts").with_placeholders(True, constrained=constrain),
         )
         return [p for prompt, (reply,) in zip(prompts, replies) for p in rule_breaks(prompt, reply)]
 
@@ -171,9 +177,14 @@ def test_grpo_samples_with_the_constraint_unless_it_is_turned_off(workspace, tmp
         assert result.returncode == 0, result.stderr
         return [json.loads(line) for line in record.read_text().splitlines()]
 
-    unconstrained = completions("--no-constrain_placeholders")
+    from tracegym.framing import Framing
+    from tracegym.training.rundir import read_run
+
+    unconstrained = completions("--no_constrain_placeholders")
     assert any(rule_breaks(row["prompt"], row["completion"]) for row in unconstrained)
+    assert read_run(tmp_path / "run1").framing == Framing(acts=True, placeholders=True, constrained=False)
     constrained = completions()
+    assert read_run(tmp_path / "run0").framing == Framing.named("acts"), "the run records how it sampled"
     assert len(constrained) == 8
     assert sum(len(PLACEHOLDER_TEXT.findall(row["completion"])) for row in constrained) > 0
     assert [row for row in constrained if rule_breaks(row["prompt"], row["completion"])] == []

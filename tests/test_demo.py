@@ -60,7 +60,8 @@ def test_demo_keeps_what_a_user_needs_to_rerun_eval(demo_run):
 def test_demo_decodes_with_the_placeholder_constraint_and_says_so(demo_run):
     out_dir, _, _ = demo_run
     results = json.loads((out_dir / "eval" / "results.json").read_text())
-    assert results["config"]["placeholders"] is True and results["config"]["constrain_placeholders"] is True
+    assert results["config"]["framing"] == {"acts": True, "placeholders": True, "constrained": True}
+    assert json.loads((out_dir / "trained" / "run.json").read_text())["framing"] == results["config"]["framing"]
     assert "constrain_placeholders: true" in (out_dir / "trained" / "config.yaml").read_text()
     assert "each [n] of its acts at most once and no other" in (out_dir / "eval" / "report.md").read_text()
 

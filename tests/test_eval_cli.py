@@ -6,12 +6,15 @@ import json
 import re
 import shutil
 import sys
+from dataclasses import replace
 
 import pytest
 
 from cli_helpers import REPO_ROOT, assert_user_error, run_cli
 from factories import model_fixture
+from tracegym.framing import Framing
 from tracegym.samples import Sample, write_jsonl
+from tracegym.training.rundir import RunRecord, write_run
 
 SYSTEM = """You are the assistant of the service {service}: Find and reserve restaurants. You are helping the user with this task: Reserve a table.
 Today is Friday, 2019-03-01.
@@ -98,7 +101,7 @@ def workspace(tmp_path_factory):
 
 
 def make_lora_run_dir(student_dir, run_dir) -> None:
-    """What `tracegym train` leaves: adapter/ with the tokenizer, config.yaml naming the judge, log.jsonl."""
+    """What `tracegym train` leaves: adapter/ with the tokenizer, run.json naming the judge, log.jsonl."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -109,17 +112,31 @@ def make_lora_run_dir(student_dir, run_dir) -> None:
     lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
     get_peft_model(model, lora).save_pretrained(run_dir / "adapter")
     AutoTokenizer.from_pretrained(student_dir).save_pretrained(run_dir / "adapter")
-    (run_dir / "config.yaml").write_text(
-        "tracegym:\n  num_generations: 4\ngrpo:\n  max_prompt_length: 512\n  max_completion_length: 8\n"
-        "judge:\n  judge: acts\n  cache: null\n"
-    )
-    (run_dir / "README.md").write_text("# run\n\n| | |\n| --- | --- |\n| judge | `acts:00ff00ff00ff00ff` |\n")
+    write_run(run_dir, run_record(student_dir))
     steps = [
         {"kind": "step", "step": s, "reward": 0.2 + 0.01 * s, "completions/mean_length": 30 - s} for s in range(1, 6)
     ]
     (run_dir / "log.jsonl").write_text(
         "".join(json.dumps(r) + "\n" for r in steps + [{"kind": "summary", "train_runtime": 1.0}])
     )
+
+
+def run_record(student_dir, **changes) -> RunRecord:
+    record = RunRecord(
+        judge_name="acts",
+        judge_fingerprint="acts:00ff00ff00ff00ff",
+        framing=Framing(),
+        max_prompt_length=512,
+        max_completion_length=8,
+        seed=0,
+        data_seed=None,
+        base_model=str(student_dir),
+        use_lora=True,
+        train_jsonl="train.jsonl",
+        config_sha256="ab" * 32,
+        tracegym_version="0.1.0",
+    )
+    return replace(record, **changes)
 
 
 def eval_args(workspace, *extra: str) -> list[str]:
@@ -162,7 +179,7 @@ def test_eval_end_to_end_with_a_lora_run_dir(workspace):
     results = json.loads((out_dir / "results.json").read_text())
     assert results["judge"]["name"] == "acts" and results["judge"]["fingerprint"].startswith("acts:")
     assert results["training_judge"] == "acts (acts:00ff00ff00ff00ff)" and results["n_prompts"] == 5
-    # Length caps not given: the ones the run trained with (its config.yaml), so eval sees what training saw.
+    # Length caps not given: the ones the run trained with (its run.json), so eval sees what training saw.
     assert (results["config"]["max_prompt_length"], results["config"]["max_new_tokens"]) == (512, 8)
     assert (out_dir / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
     report = (out_dir / "report.md").read_text()
@@ -247,3 +264,48 @@ def test_the_seed_script_takes_the_seed_flags(tmp_path):
         timeout=120,
     )
     assert_user_error(result, "--eval_jsonl", "missing.jsonl")
+
+
+@pytest.mark.slow
+def test_a_run_dir_without_run_json_says_how_to_fix_it_and_its_adapter_folder_still_evaluates(workspace, tmp_path):
+    """A run dir from before run.json: one error naming the file, and the way round it (the adapter itself)."""
+    from tracegym.errors import UserError
+    from tracegym.evaluation import EvalConfig, evaluate
+
+    legacy = tmp_path / "legacy"
+    shutil.copytree(workspace / "run" / "adapter", legacy / "adapter")
+    (legacy / "config.yaml").write_text("judge:\n  judge: acts\n")
+    config = EvalConfig(
+        eval_jsonl=str(workspace / "samples.jsonl"),
+        base_model=str(workspace / "student"),
+        trained_model_dir=str(legacy),
+        n=2,
+        max_new_tokens=4,
+        bootstrap_resamples=50,
+    )
+    with pytest.raises(UserError, match=r"no run\.json.*give the model folder itself"):
+        evaluate(config)
+    result = evaluate(replace(config, trained_model_dir=str(legacy / "adapter")))
+    assert result.run_dir is None and result.training_judge is None and result.config.framing == Framing()
+    assert (result.config.max_prompt_length, result.config.max_new_tokens) == (512, 4)
+
+
+@pytest.mark.slow
+def test_eval_takes_the_framing_from_run_json_unless_told(workspace, tmp_path):
+    """A run recorded as act-conditioned makes eval fill placeholders, which these samples cannot (no acts shown)."""
+    from tracegym.errors import UserError
+    from tracegym.evaluation import EvalConfig, evaluate
+
+    shutil.copytree(workspace / "run", tmp_path / "run")
+    write_run(tmp_path / "run", run_record(workspace / "student", framing=Framing.named("acts")))
+    config = EvalConfig(
+        eval_jsonl=str(workspace / "samples.jsonl"),
+        base_model=str(workspace / "student"),
+        trained_model_dir=str(tmp_path / "run"),
+        n=2,
+        bootstrap_resamples=50,
+    )
+    with pytest.raises(UserError, match="--placeholders: sample 0"):
+        evaluate(config)
+    result = evaluate(replace(config, framing=Framing()))
+    assert result.training_judge == "acts (acts:00ff00ff00ff00ff)" and result.config.max_new_tokens == 8

@@ -2,35 +2,50 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
+from tracegym.evaluation import metrics
 from tracegym.evaluation.metrics import (
     act_types,
+    act_value_recall,
     broken_text,
     chrf,
     corpus_chrf,
+    hallucinated_values,
     non_categorical_values,
     reply_length_words,
     reply_metrics,
     slot_error,
     slot_is_categorical,
 )
-from tracegym.samples import Sample
+from tracegym.samples import Call, Sample
+from tracegym.schema import IntentSchema, ServiceSchema, SlotSchema
 
-SYSTEM = """You are the assistant of the service Restaurants_2: Make reservations at restaurants.
-Today is Friday, 2019-03-01.
-
-Schema of Restaurants_2:
-Slots:
-- restaurant_name: Name of the restaurant
-- city: City in which the restaurant is located
-- has_vegetarian_options: Whether the restaurant has adequate vegetarian options (possible values: True, False)
-- price_range: Price range for the restaurant (possible values: cheap, moderate, pricey, ultra high-end)
-Intents:
-- ReserveRestaurant (transactional): Reserve a table. Required slots: restaurant_name, city. Optional slots (default): none.
-Service calls so far (oldest first, this turn's last):
-1. Restaurants_2.FindRestaurants(city=San Jose) -> 1 result
-   - restaurant_name=Sino; city=San Jose; price_range=moderate"""
+SCHEMA = ServiceSchema(
+    name="Restaurants_2",
+    description="Make reservations at restaurants",
+    slots=(
+        SlotSchema("restaurant_name", "Name of the restaurant", False, ()),
+        SlotSchema("city", "City in which the restaurant is located", False, ()),
+        SlotSchema("has_vegetarian_options", "Whether it has vegetarian options", True, ("True", "False")),
+        SlotSchema("price_range", "Price range", True, ("cheap", "moderate", "pricey", "ultra high-end")),
+    ),
+    intents=(IntentSchema("ReserveRestaurant", "Reserve a table", True, ("restaurant_name", "city"), (), ()),),
+)
+CALL = Call(
+    service="Restaurants_2",
+    method="FindRestaurants",
+    parameters={"city": "San Jose"},
+    results=(
+        {"restaurant_name": "Sino", "city": "San Jose", "price_range": "moderate", "phone_number": "408-247-8880"},
+        {"restaurant_name": "Aqui Cal-Mex", "city": "San Jose", "price_range": "cheap", "phone_number": "408-995-0381"},
+    ),
+    result_count=2,
+    this_turn=True,
+)
 
 
 def restaurant_sample(acts: list[dict]) -> Sample:
@@ -40,13 +55,18 @@ def restaurant_sample(acts: list[dict]) -> Sample:
         turn_index=3,
         prompt="User: find me a place",
         ground_truth="How about Sino in San Jose? It is moderately priced.",
-        messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": "find me a place"}],
+        messages=[
+            {"role": "system", "content": "(rendered text: never read)"},
+            {"role": "user", "content": "find me a place"},
+        ],
         acts=acts,
+        schema=SCHEMA,
+        calls=[CALL],
     )
 
 
-def act(name: str, slot: str = "", *values: str) -> dict:
-    return {"act": name, "slot": slot, "values": list(values), "canonical_values": list(values)}
+def act(name: str, slot: str = "", *values: str, canonical: tuple[str, ...] | None = None) -> dict:
+    return {"act": name, "slot": slot, "values": list(values), "canonical_values": list(canonical or values)}
 
 
 def test_chrf_of_identical_text_is_100_and_falls_for_other_text():
@@ -56,11 +76,12 @@ def test_chrf_of_identical_text_is_100_and_falls_for_other_text():
     assert corpus_chrf([reference, "Sino"], [reference, "Sino"]) == pytest.approx(100.0)
 
 
-def test_categories_come_from_the_schema_lines():
-    assert slot_is_categorical("restaurant_name", SYSTEM) is False
-    assert slot_is_categorical("price_range", SYSTEM) is True
-    assert slot_is_categorical("has_vegetarian_options", SYSTEM) is True
-    assert slot_is_categorical("number_of_seats", SYSTEM) is None  # not declared: left out
+def test_categories_come_from_the_sample_schema():
+    assert slot_is_categorical("restaurant_name", SCHEMA) is False
+    assert slot_is_categorical("price_range", SCHEMA) is True
+    assert slot_is_categorical("has_vegetarian_options", SCHEMA) is True
+    assert slot_is_categorical("number_of_seats", SCHEMA) is None  # not declared: left out
+    assert slot_is_categorical("city", None) is None  # no schema (chat traces)
 
 
 def test_slot_error_follows_t2g2_non_categorical_values_must_appear_lowercased():
@@ -117,3 +138,48 @@ def test_broken_text_is_a_stray_punctuation_mark_or_a_dangling_last_word(reply, 
     assert broken_text(reply) == broken
     sample = restaurant_sample([act("OFFER", "restaurant_name", "Sino"), act("OFFER", "city", "San Jose")])
     assert reply_metrics(sample, reply).broken_text == broken
+
+
+@pytest.mark.parametrize(
+    ("reply", "broken"),
+    [
+        ("You would like a table at at Sino?", 1.0),  # a word twice
+        ("How about [1] in San Jose?", 1.0),  # a placeholder left in
+        ("I had had a look, and that that is it.", 0.0),  # English doubles
+    ],
+)
+def test_broken_text_also_catches_doubled_words_and_placeholders(reply, broken):
+    assert broken_text(reply) == broken
+
+
+def test_act_value_recall_is_whole_word_matching_of_surface_or_canonical_forms():
+    sample = restaurant_sample(
+        [
+            act("OFFER", "restaurant_name", "Sino"),
+            act("OFFER", "time", "half past 11 in the morning", canonical=("11:30",)),
+            act("INFORM_COUNT", "count", "2"),
+            act("INFORM", "has_vegetarian_options", "True"),  # no string states a boolean: left out
+        ]
+    )
+    assert act_value_recall(sample, "I found two: Sino, at 11:30.") == 1.0
+    assert act_value_recall(sample, "I found 2: SINO at half past 11 in the morning!") == 1.0
+    assert act_value_recall(sample, "I found 2 places: Sinology at noon.") == pytest.approx(1 / 3)  # not whole words
+    assert act_value_recall(restaurant_sample([act("REQ_MORE")]), "Anything else?") is None
+
+
+def test_hallucinated_values_are_numbers_and_result_names_from_nowhere():
+    sample = restaurant_sample([act("OFFER", "restaurant_name", "Sino"), act("OFFER", "city", "San Jose")])
+    assert hallucinated_values(sample, "How about Sino in San Jose? Call 408-247-8880.") == []  # in the results
+    assert hallucinated_values(sample, "How about Sino at 7:45 pm? It has 4 stars.") == ["4", "7", "45"]
+    assert hallucinated_values(sample, "How about Aqui Cal-Mex in San Jose?") == ["Aqui Cal-Mex"]  # another entity
+    assert hallucinated_values(sample, "How about Sino for one on 2019-03-01?") == []  # "a"/"one" and the prompt's date
+    chat = Sample(id="c1", dialogue_id="c1", turn_index=1, prompt="hi", ground_truth="hello")
+    assert hallucinated_values(chat, "It costs $40.") is None
+
+
+def test_metrics_never_import_the_judges():
+    """The contract import-linter checks in CI, as a test: not even a lazy import inside a function."""
+    tree = ast.parse(Path(metrics.__file__).read_text(encoding="utf-8"))
+    imported = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    assert imported and not [name for name in imported if name and name.startswith("tracegym.judges")]

@@ -9,14 +9,15 @@ import pytest
 from cli_helpers import assert_user_error, run_cli
 from tracegym.errors import UserError
 from tracegym.placeholders import check_act_conditioned, delexicalize, lexicalize, numbered_values
+from tracegym.samples import Act
 from tracegym.traces.compile import CompileOptions, compile_sgd
 from tracegym.traces.sgd import bundled_sgd_root
 
 ACTS = [
-    {"act": "OFFER", "slot": "restaurant_name", "values": ["Sino"], "canonical_values": ["Sino"]},
-    {"act": "OFFER", "slot": "time", "values": ["11:30 am"], "canonical_values": ["11:30"]},
-    {"act": "REQUEST", "slot": "city", "values": [], "canonical_values": []},
-    {"act": "INFORM_COUNT", "slot": "count", "values": ["3"], "canonical_values": ["3"]},
+    Act("OFFER", "restaurant_name", ("Sino",), ("Sino",)),
+    Act("OFFER", "time", ("11:30 am",), ("11:30",)),
+    Act("REQUEST", "city"),
+    Act("INFORM_COUNT", "count", ("3",), ("3",)),
 ]
 
 
@@ -49,11 +50,15 @@ def test_prompt_shows_the_same_numbers_the_placeholders_use():
 
 def test_placeholders_refuse_samples_that_do_not_show_the_acts():
     samples = list(compile_sgd(bundled_sgd_root(), "dev", CompileOptions(max_samples=5)))
+    assert not any(sample.framing.acts for sample in samples)
     with pytest.raises(UserError, match="--include_acts"):
         check_act_conditioned(samples)
-    check_act_conditioned(
-        list(compile_sgd(bundled_sgd_root(), "dev", CompileOptions(include_acts=True, max_samples=5)))
-    )
+    shown = list(compile_sgd(bundled_sgd_root(), "dev", CompileOptions(include_acts=True, max_samples=5)))
+    assert all(sample.framing.acts for sample in shown)
+    check_act_conditioned(shown)
+    # The framing recorded with the sample decides, not the system message's text.
+    shown[0].messages[0]["content"] = "You are an assistant."
+    check_act_conditioned(shown)
 
 
 def test_sft_with_placeholders_on_end_to_end_samples_is_a_user_error(tmp_path):

@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import REPO_ROOT, SHARED_SGD, assert_user_error, run_cli
+from tracegym.errors import UserError
+from tracegym.samples import Sample, read_samples
+from tracegym.traces import render
 from tracegym.traces.sgd import bundled_sgd_root
 
 GOLDEN = REPO_ROOT / "tests" / "golden" / "prepare_dev_record.json"
@@ -27,6 +30,10 @@ FIELD_TYPES = {
     "acts": list,
     "source": str,
     "metadata": dict,
+    "schema": dict,
+    "intent": str,
+    "calls": list,
+    "framing": dict,
 }
 
 
@@ -75,6 +82,63 @@ def test_every_field_present_with_a_stable_type(dev_rows):
         assert row["messages"][0]["role"] == "system" and row["messages"][-1]["role"] == "user"
         assert row["rubric"].startswith("- ")
     assert any(row["unseen_service"] for row in dev_rows) and not all(row["unseen_service"] for row in dev_rows)
+
+
+def test_typed_context_is_what_the_system_message_was_rendered_from(dev_rows):
+    """Judges read the typed fields; the system message is written from them and from nothing else."""
+    for row in dev_rows:
+        sample = Sample.from_dict(row)
+        assert sample.schema is not None and sample.schema.name == row["service"]
+        assert row["intent"] is None or sample.schema.intent(row["intent"]) is not None or row["service_call"]
+        assert row["framing"] == {"acts": False, "placeholders": False, "constrained": False}
+        assert render.sample_system_message(sample) == row["messages"][0]["content"]
+        this_turn = [call["this_turn"] for call in row["calls"]]
+        assert this_turn == sorted(this_turn) and any(this_turn) == (row["service_call"] is not None)
+        assert all(len(call["results"]) == min(3, call["result_count"]) for call in row["calls"])
+        assert Sample.from_dict(json.loads(json.dumps(sample.to_dict()))).to_dict() == row
+
+
+def test_include_acts_is_recorded_as_the_framing(tmp_path):
+    rows = prepare(tmp_path, "--split", "dev", "--include_acts", "--max_samples", "5")
+    assert all(row["framing"] == {"acts": True, "placeholders": False, "constrained": False} for row in rows)
+    assert all(render.sample_system_message(Sample.from_dict(row)) == row["messages"][0]["content"] for row in rows)
+
+
+def test_files_from_before_the_typed_context_fail_with_one_clear_error(tmp_path, dev_rows):
+    old = tmp_path / "old.jsonl"
+    old.write_text("".join(json.dumps(_without_typed_context(row)) + "\n" for row in dev_rows[:3]))
+    with pytest.raises(UserError, match=r"record 0: written by an older `tracegym prepare`.*re-run `tracegym prepare`"):
+        read_samples(old)
+    result = run_cli("judge", "--in_path", old, "--out_path", tmp_path / "scored.jsonl", "--judge", "acts")
+    assert_user_error(result, "re-run `tracegym prepare`")
+    assert result.stderr.count("error:") == 1
+
+
+def test_hand_made_records_still_load(tmp_path):
+    rows = [
+        {"id": "a", "dialogue_id": "d", "turn_index": 1, "prompt": "User: hi", "ground_truth": "Hello."},
+        {
+            "id": "b",
+            "dialogue_id": "d",
+            "turn_index": 3,
+            "prompt": "User: a table at Sino",
+            "ground_truth": "Sino it is.",
+            "acts": [{"act": "OFFER", "slot": "restaurant_name", "values": ["Sino"]}],
+            "service": "Restaurants_2",
+        },
+    ]
+    path = tmp_path / "hand.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    first, second = read_samples(path)
+    assert first.acts == [] and first.schema is None and first.calls == [] and not first.framing.acts
+    assert second.acts[0].values == ("Sino",) and second.acts[0].canonical_values == ()
+    assert second.to_dict()["acts"] == [
+        {"act": "OFFER", "slot": "restaurant_name", "values": ["Sino"], "canonical_values": []}
+    ]
+
+
+def _without_typed_context(row: dict) -> dict:
+    return {key: value for key, value in row.items() if key not in ("schema", "intent", "calls", "framing")}
 
 
 def test_prompt_is_the_seed_form_of_the_history(dev_rows):
@@ -143,7 +207,18 @@ def test_output_loads_with_datasets(tmp_path):
     prepare(tmp_path, "--split", "test")
     loaded = datasets.load_dataset("json", data_files=str(tmp_path / "out.jsonl"), split="train")
     assert len(loaded) == system_turns("test")
-    assert {"messages", "acts", "service_results", "unseen_service"} <= set(loaded.column_names)
+    assert {"messages", "acts", "service_results", "unseen_service", "schema", "calls", "framing"} <= set(
+        loaded.column_names
+    )
+    from_file = read_samples(tmp_path / "out.jsonl")
+    from_datasets = [Sample.from_dict(row) for row in loaded.select(range(50))]
+    for mine, theirs in zip(from_file, from_datasets):  # the typed fields survive Arrow's filled-in nulls
+        assert (mine.acts, mine.schema, mine.calls, mine.framing) == (
+            theirs.acts,
+            theirs.schema,
+            theirs.calls,
+            theirs.framing,
+        )
 
 
 def test_teacher_writes_rubrics_during_prepare(tmp_path):

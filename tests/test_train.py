@@ -83,6 +83,8 @@ def test_lora_steps_move_the_adapter_only_then_resume_continues(workspace, tmp_p
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from tracegym.training.rundir import read_run
+
     run_dir = tmp_path / "run"
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text("r: 4\nlora_alpha: 8\nmax_steps: 7\ntemperature: 1.2\n")  # LoraConfig and GRPOConfig keys
@@ -154,6 +156,8 @@ def test_lora_steps_move_the_adapter_only_then_resume_continues(workspace, tmp_p
     assert hashlib.sha256((run_dir / "config.yaml").read_bytes()).hexdigest() == digest
     card = (run_dir / "README.md").read_text()
     assert "acts:" in card and digest in card
+    record = read_run(run_dir)
+    assert record.use_lora and record.config_sha256 == digest and f"`{record.judge_fingerprint}`" in card
     assert list((run_dir / "runs").rglob("events.out.tfevents.*")), "TensorBoard events in the run dir"
 
     resumed = run_cli(  # the same command, with the flag added and one more step
@@ -348,3 +352,53 @@ def test_truncated_replies_get_the_truncated_reward_unjudged_and_finished_ones_t
     assert reward.history[0].replies == 2 and logged["judge/truncated"] == 1, "the cut reply is never judged"
     # Without the setting every reply is judged, as TRL's own mask_truncated_completions expects.
     assert asyncio.run(judged(prompts=["p"] * 3, completions=gold, completion_ids=ids, **columns)) == scores
+
+
+def setup_flags(workspace: Path, output_dir: Path, **changes) -> dict:
+    """`train`'s flags as `resolve` takes them: SMALL_STEP's settings, no TensorBoard."""
+    flags = {
+        "train_jsonl": str(workspace / "train.jsonl"),
+        "model_name": str(workspace / "student"),
+        "output_dir": str(output_dir),
+        "num_generations": 4,
+        "per_device_train_batch_size": 8,
+        "gradient_accumulation_steps": 1,
+        "max_completion_length": 12,
+        "max_prompt_length": 96,
+        "report_to": ["none"],
+    }
+    return {**flags, **changes}
+
+
+def test_the_run_writes_run_json_and_resuming_refuses_options_that_contradict_it(workspace, tmp_path):
+    from tracegym.errors import UserError
+    from tracegym.framing import Framing
+    from tracegym.training.config import resolve
+    from tracegym.training.grpo import setup, start_run_dir
+    from tracegym.training.rundir import read_run
+
+    run_dir = tmp_path / "run"
+    first = setup(resolve({}, setup_flags(workspace, run_dir)))
+    start_run_dir(first)  # what a run writes before training: config.yaml, config.sha256, run.json
+    record = read_run(run_dir)
+    assert record.judge_name == "acts" and record.judge_fingerprint == first.judge_reward.judge.fingerprint
+    assert record.framing == Framing() and not record.use_lora, "these samples do not show the student its acts"
+    assert (record.max_prompt_length, record.max_completion_length, record.seed) == (96, 12, 0)
+    assert record.base_model == str(workspace / "student")
+    assert record.config_sha256 == (run_dir / "config.sha256").read_text().split()[0]
+    checkpoint = run_dir / "checkpoint-1"
+    checkpoint.mkdir()
+    (checkpoint / "trainer_state.json").write_text("{}")
+
+    resumed = setup(resolve({}, setup_flags(workspace, run_dir, resume_from_checkpoint="last", max_steps=9)))
+    assert resumed.resume_from == str(checkpoint), "more steps: the same run, resumed"
+    for change, fragment in [({"use_lora": True}, "use_lora"), ({"max_prompt_length": 128}, "max_prompt_length")]:
+        flags = setup_flags(workspace, run_dir, resume_from_checkpoint="last", **change)
+        with pytest.raises(UserError, match=f"contradict the run in .*{fragment}"):
+            setup(resolve({}, flags))
+    # A run recorded as act-conditioned cannot be resumed as a plain one.
+    stored = json.loads((run_dir / "run.json").read_text())
+    stored["framing"] = Framing.named("acts").to_dict()
+    (run_dir / "run.json").write_text(json.dumps(stored))
+    with pytest.raises(UserError, match="framing: run acts, now end2end"):
+        setup(resolve({}, setup_flags(workspace, run_dir, resume_from_checkpoint="last")))

@@ -1,7 +1,9 @@
 """`tracegym <command>`: one entry point; each subcommand lives in `tracegym.commands.<name>`.
 
 Command modules are light (no torch, no SDK at import time), so `tracegym --help` and `prepare` start fast.
-User errors (`UserError`) become one `error: …` line and exit 2; a budget cap exits 3.
+Each command's flags are generated from its options dataclass (`tracegym.options`); the output paths among them
+are checked before the command runs. User errors (`UserError`) become one `error: …` line and exit 2; a budget cap
+exits 3.
 """
 
 from __future__ import annotations
@@ -67,6 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "command", None):
             parser.print_help(sys.stderr)
             return 2
+        from tracegym.options import check_parsed_outputs
+
+        check_parsed_outputs(args)  # every output path, once, before any work
         return int(args.run(args) or 0)
     except UserError as exc:
         print(f"error: {_one_line(str(exc))}", file=sys.stderr)

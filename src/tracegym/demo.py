@@ -18,11 +18,13 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from tracegym.errors import UserError
+from tracegym.framing import NAMED, Framing
+from tracegym.options import option, positive_float, positive_int
 from tracegym.samples import write_json, write_jsonl
 
 EVAL_SPLITS = ("dev", "test")
@@ -32,27 +34,33 @@ PLACEHOLDER_TOKENS = 16
 
 @dataclass
 class DemoConfig:
-    """The demo's knobs. Defaults fit the 10-minute budget on a 2-core CPU."""
+    """The demo's knobs, and `tracegym demo`'s flags. Defaults fit the 10-minute budget on a 2-core CPU."""
 
-    out_dir: str = "runs/demo"
-    sgd_root: str | None = None  # None: the SGD sample bundled with the package
-    seed: int = 0
-    framing: str = "acts"  # acts: reference acts in the prompt, [n] placeholders; end2end: history + results only
-    sft_minutes: float = 3.0
-    grpo_minutes: float = 4.0
-    grpo_steps: int = 60
-    grpo_learning_rate: float = 5e-5
-    beta: float = 0.04  # KL to the SFT base keeps the policy near it
-    temperature: float = 0.7  # GRPO sampling temperature
-    constrain_placeholders: bool = True  # acts framing: each [n] of the acts at most once, no other (GRPO and eval)
-    eval_n: int | None = None  # None: every held-out turn
-    max_prompt_length: int = 192
-    max_completion_length: int = 40
-    reuse_base: bool = True  # keep an SFT student made with the same settings by an earlier run
+    out_dir: str = option("runs/demo", "where everything goes", output="dir")
+    sgd_root: str | None = option(None, "an SGD clone instead of the bundled sample")
+    seed: int = option(0, "random seed for every stage")
+    framing: str = option(
+        "acts",
+        "what the student is given: acts (the reference acts, [n] placeholders) or end2end (history and results)",
+        choices=tuple(NAMED),
+    )
+    sft_minutes: float = option(3.0, "SFT warm-start budget in minutes", type=positive_float)
+    grpo_minutes: float = option(4.0, "GRPO budget in minutes", type=positive_float)
+    grpo_steps: int = option(60, "GRPO steps at most", type=positive_int)
+    grpo_learning_rate: float = option(5e-5, "GRPO learning rate", type=positive_float)
+    beta: float = option(0.04, "GRPO KL coefficient to the SFT base: keeps the policy near it")
+    temperature: float = option(0.7, "GRPO sampling temperature", type=positive_float)
+    constrain_placeholders: bool = option(
+        True,
+        "acts framing: each [n] of the acts at most once and no other, in GRPO sampling and in eval",
+    )
+    eval_n: int | None = option(None, "held-out turns to evaluate (default all)", type=positive_int)
+    max_prompt_length: int = option(192, "prompt tokens", type=positive_int)
+    max_completion_length: int = option(40, "reply tokens", type=positive_int)
+    reuse_base: bool = option(True, "keep an SFT student made with the same settings by an earlier run")
 
     def __post_init__(self) -> None:
-        if self.framing not in ("acts", "end2end"):
-            raise UserError(f"--framing {self.framing!r}: choose acts or end2end")
+        Framing.named(self.framing)  # an unknown name is a UserError
         for name in ("sft_minutes", "grpo_minutes", "grpo_steps", "max_prompt_length", "max_completion_length"):
             if getattr(self, name) <= 0:
                 raise UserError(f"--{name} {getattr(self, name)}: must be positive")
@@ -60,8 +68,14 @@ class DemoConfig:
             raise UserError(f"--eval_n {self.eval_n}: must be positive")
 
     @property
+    def student_framing(self) -> Framing:
+        """The typed framing every stage uses: the named one, its constraint switched off by --no_constrain_placeholders."""
+        named = Framing.named(self.framing)
+        return replace(named, constrained=named.constrained and self.constrain_placeholders)
+
+    @property
     def placeholders(self) -> bool:
-        return self.framing == "acts"
+        return self.student_framing.placeholders
 
     @property
     def placeholder_tokens(self) -> int:
@@ -208,48 +222,35 @@ def sft_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
 
 
 def grpo_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
-    from tracegym.cli import build_parser
-    from tracegym.commands.train import flags_of
-    from tracegym.training.config import resolve
+    from tracegym.judges import JudgeSettings
+    from tracegym.training.config import TrainOptions, run_config
     from tracegym.training.grpo import run as run_grpo
 
     config = demo.config
-    argv = [
-        "train",
-        "--train_jsonl",
-        str(demo.out_dir / "train.jsonl"),
-        "--model_name",
-        str(demo.out_dir / "base"),
-        "--output_dir",
-        str(demo.out_dir / "trained"),
-        "--overwrite",
-        "--judge",
-        "acts",
-        "--max_steps",
-        str(config.grpo_steps),
-        "--learning_rate",
-        str(config.grpo_learning_rate),
-        "--beta",
-        str(config.beta),
-        "--max_minutes",
-        str(config.grpo_minutes),
-        "--max_prompt_length",
-        str(config.max_prompt_length),
-        "--max_completion_length",
-        str(config.max_completion_length),
-        "--seed",
-        str(config.seed),
-        "--report_to",
-        "none",
-    ]
-    if config.placeholders:
-        argv.append("--placeholders")
-        if not config.constrain_placeholders:
-            argv.append("--no-constrain_placeholders")
-    # A reply cut off at the cap scores 0 and stays in the loss: masked out instead (TRL's
-    # mask_truncated_completions), it never pushes back, and replies grew longer and more repetitive.
-    argv += ["--truncated_reward", "0"]
-    summary = run_grpo(resolve({"temperature": config.temperature}, flags_of(build_parser().parse_args(argv))))
+    framing = config.student_framing
+    options = TrainOptions(
+        train_jsonl=str(demo.out_dir / "train.jsonl"),
+        model_name=str(demo.out_dir / "base"),
+        overwrite=True,
+        max_minutes=config.grpo_minutes,
+        max_prompt_length=config.max_prompt_length,
+        placeholders=framing.placeholders,
+        constrain_placeholders=framing.constrained if framing.placeholders else TrainOptions.constrain_placeholders,
+        # A reply cut off at the cap scores 0 and stays in the loss: masked out instead (TRL's
+        # mask_truncated_completions), it never pushes back, and replies grew longer and more repetitive.
+        truncated_reward=0.0,
+    )
+    grpo = {
+        "output_dir": str(demo.out_dir / "trained"),
+        "max_steps": config.grpo_steps,
+        "learning_rate": config.grpo_learning_rate,
+        "beta": config.beta,
+        "temperature": config.temperature,
+        "max_completion_length": config.max_completion_length,
+        "seed": config.seed,
+        "report_to": ["none"],
+    }
+    summary = run_grpo(run_config(options, JudgeSettings(judge="acts"), grpo))
     if summary is not None:
         reward = summary.final.get("reward")
         say(f"    {summary.steps} GRPO steps, final reward {reward if reward is None else round(reward, 3)}")
@@ -273,8 +274,7 @@ def eval_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
             judge=JudgeSettings(judge="acts"),
             seed=config.seed,
             batch_size=32,
-            placeholders=config.placeholders,
-            constrain_placeholders=config.placeholders and config.constrain_placeholders,
+            framing=config.student_framing,
         )
     )
     write_report(demo.result, demo.out_dir / "eval")

@@ -11,8 +11,8 @@ not have stays as written.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
 from tracegym.errors import UserError
 
@@ -28,22 +28,32 @@ def placeholder_text(number: int) -> str:
     return f"[{number}]"
 
 
-def numbered_values(acts: Iterable[Mapping[str, Any]]) -> list[tuple[int, str, list[str]]]:
+class ActLike(Protocol):
+    """What the numbering reads of a dialogue act (`tracegym.samples.Act`)."""
+
+    @property
+    def act(self) -> str: ...
+    @property
+    def values(self) -> Sequence[str]: ...
+    @property
+    def canonical_values(self) -> Sequence[str]: ...
+
+
+def numbered_values(acts: Iterable[ActLike]) -> list[tuple[int, str, list[str]]]:
     """`(number, surface value, [surface, canonical…])` for each value of a value-carrying act, numbered from 1 in
     act order: the numbering the prompt shows and the placeholders use."""
     numbered: list[tuple[int, str, list[str]]] = []
     for act in acts:
-        if act.get("act") not in VALUE_ACTS:
+        if act.act not in VALUE_ACTS:
             continue
-        values = list(act.get("values") or [])
-        canonical = list(act.get("canonical_values") or [])
-        for index, value in enumerate(values):
+        canonical = act.canonical_values
+        for index, value in enumerate(act.values):
             forms = [value] + ([canonical[index]] if index < len(canonical) and canonical[index] != value else [])
             numbered.append((len(numbered) + 1, value, forms))
     return numbered
 
 
-def delexicalize(reply: str, acts: Sequence[Mapping[str, Any]]) -> str:
+def delexicalize(reply: str, acts: Sequence[ActLike]) -> str:
     """`reply` with every act value it states (surface form, else canonical) replaced by `[number]`."""
     replacements = [(form, number) for number, _, forms in numbered_values(acts) for form in forms if form]
     # Longest first, so "San Jose del Monte" is not half-replaced by "San Jose".
@@ -53,22 +63,20 @@ def delexicalize(reply: str, acts: Sequence[Mapping[str, Any]]) -> str:
     return reply
 
 
-def lexicalize(reply: str, acts: Sequence[Mapping[str, Any]]) -> str:
+def lexicalize(reply: str, acts: Sequence[ActLike]) -> str:
     """`reply` with each `[number]` filled with that value of the acts; other numbers are left as written."""
     values = {number: value for number, value, _ in numbered_values(acts)}
     return PLACEHOLDER.sub(lambda match: values.get(int(match.group(1)), match.group(0)), reply)
 
 
 def check_act_conditioned(samples: Iterable[Any], flag: str = "--placeholders") -> None:
-    """A UserError unless every sample shows the student its reference acts (prepared with --include_acts).
+    """A UserError unless every sample with acts shows the student its reference acts (`sample.framing.acts`,
+    recorded by `tracegym prepare --include_acts`).
 
     Filling placeholders from acts the student never saw would hand it the answer.
     """
-    from tracegym.traces.render import ACTS_HEADER
-
     for index, sample in enumerate(samples):
-        system = next((m.get("content", "") for m in sample.messages if m.get("role") == "system"), "")
-        if sample.acts and ACTS_HEADER not in system:
+        if sample.acts and not sample.framing.acts:
             raise UserError(
                 f"{flag}: sample {index} ({sample.id}) does not show the student its dialogue acts, so the tool "
                 "cannot fill placeholders fairly; prepare the samples with `tracegym prepare --include_acts`"

@@ -15,35 +15,47 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from dataclasses import dataclass
 
-from tracegym.commands.common import add_judge_arguments, add_seed, existing_file, non_negative_int, positive_int
+from tracegym.commands.common import (
+    add_judge_arguments,
+    add_options,
+    existing_file,
+    non_negative_int,
+    positive_int,
+    rate,
+)
+from tracegym.options import option
 
 DETERMINISTIC_JUDGES = frozenset({"acts"})
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--in_path",
-        default=None,
-        help="samples JSONL from `tracegym prepare` (default: the bundled SGD sample's dev split)",
+@dataclass(kw_only=True)
+class AuditOptions:
+    """`tracegym audit`'s own flags; the audited judge's come from `JudgeSettings` (no default judge here)."""
+
+    in_path: str | None = option(
+        None, "samples JSONL from `tracegym prepare` (default: the bundled SGD sample's dev split)"
     )
-    parser.add_argument("--n", type=positive_int, default=50, help="prompts to attack (default 50)")
-    parser.add_argument("--out_path", default=None, help="write the full report as JSON here")
-    parser.add_argument(
-        "--fail_above",
-        type=_rate,
-        default=None,
-        help="exit 1 when any attack's false-positive rate is above RATE, e.g. 0.02 (default: always exit 0)",
+    n: int = option(50, "prompts to attack", type=positive_int)
+    out_path: str | None = option(None, "write the full report as JSON here", output="file")
+    fail_above: float | None = option(
+        None,
+        "exit 1 when any attack's false-positive rate is above RATE, e.g. 0.02 (default: always exit 0)",
+        type=rate,
     )
-    parser.add_argument(
-        "--retest_n",
+    retest_n: int = option(
+        100,
+        "LLM judges: inputs scored twice more with the cache bypassed, for test-retest consistency "
+        "(0 skips it; deterministic judges skip it)",
         type=non_negative_int,
-        default=100,
-        help="LLM judges: inputs scored twice more with the cache bypassed, for test-retest consistency "
-        "(default 100; 0 skips it; deterministic judges skip it)",
     )
-    add_seed(parser)
-    add_judge_arguments(parser, default_judge=None)
+    seed: int = option(0, "random seed")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_options(parser, AuditOptions)
+    add_judge_arguments(parser, defaults={"judge": None})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,13 +105,3 @@ def bundled_dev_samples():
 
 def _is_deterministic(judge_spec: str) -> bool:
     return all(name.strip() in DETERMINISTIC_JUDGES for name in judge_spec.split("+") if name.strip())
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a rate in [0, 1), e.g. 0.02")
-    return value

@@ -16,60 +16,20 @@ from __future__ import annotations
 
 import argparse
 
-from tracegym.commands.common import positive_float, positive_int
+from tracegym.commands.common import add_options
+from tracegym.demo import DemoConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out_dir", default="runs/demo", help="where everything goes (default runs/demo)")
-    parser.add_argument("--sgd_root", default=None, help="an SGD clone instead of the bundled sample")
-    parser.add_argument("--seed", type=int, default=0, help="random seed for every stage (default 0)")
-    parser.add_argument("--framing", choices=("acts", "end2end"), default="acts", help="what the student is given")
-    parser.add_argument("--sft_minutes", type=positive_float, default=3.0, help="SFT warm-start budget (default 3)")
-    parser.add_argument("--grpo_minutes", type=positive_float, default=4.0, help="GRPO budget in minutes (default 4)")
-    parser.add_argument("--grpo_steps", type=positive_int, default=60, help="GRPO steps at most (default 60)")
-    parser.add_argument(
-        "--grpo_learning_rate", type=positive_float, default=5e-5, help="GRPO learning rate (default 5e-5)"
-    )
-    parser.add_argument("--beta", type=float, default=0.04, help="GRPO KL coefficient to the SFT base (default 0.04)")
-    parser.add_argument(
-        "--temperature", type=positive_float, default=0.7, help="GRPO sampling temperature (default 0.7)"
-    )
-    parser.add_argument("--eval_n", type=positive_int, default=None, help="held-out turns to evaluate (default all)")
-    parser.add_argument("--max_prompt_length", type=positive_int, default=192, help="prompt tokens (default 192)")
-    parser.add_argument("--max_completion_length", type=positive_int, default=40, help="reply tokens (default 40)")
-    parser.add_argument(
-        "--no_constrain_placeholders",
-        action="store_true",
-        help="acts framing: let the student write any [n], any number of times (default: each [n] of the acts at "
-        "most once and no other, in GRPO sampling and in eval)",
-    )
-    parser.add_argument(
-        "--no_reuse_base", action="store_true", help="rebuild the SFT student even if an earlier run made the same one"
-    )
+    add_options(parser, DemoConfig)
 
 
 def run(args: argparse.Namespace) -> int:
     from tracegym.commands.eval import result_lines
-    from tracegym.demo import DemoConfig, run_demo
+    from tracegym.demo import run_demo
+    from tracegym.options import values_for
 
-    config = DemoConfig(
-        out_dir=args.out_dir,
-        sgd_root=args.sgd_root,
-        seed=args.seed,
-        framing=args.framing,
-        sft_minutes=args.sft_minutes,
-        grpo_minutes=args.grpo_minutes,
-        grpo_steps=args.grpo_steps,
-        grpo_learning_rate=args.grpo_learning_rate,
-        beta=args.beta,
-        temperature=args.temperature,
-        eval_n=args.eval_n,
-        max_prompt_length=args.max_prompt_length,
-        max_completion_length=args.max_completion_length,
-        constrain_placeholders=not args.no_constrain_placeholders,
-        reuse_base=not args.no_reuse_base,
-    )
-    demo = run_demo(config)
+    demo = run_demo(values_for(DemoConfig, args))
     for line in result_lines(demo.result):
         print(line)
     print(f"\nreport: {demo.out_dir / 'eval' / 'report.md'}  (total {sum(demo.timings.values()) / 60:.1f} min)")

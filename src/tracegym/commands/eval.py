@@ -14,96 +14,86 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from tracegym.commands.common import add_judge_arguments, add_seed, non_negative_float, positive_int
+from tracegym.commands.common import add_judge_arguments, add_options, non_negative_float, positive_int
+from tracegym.options import MAX_PROMPT_LENGTH, option, values_for
+
+# EvalConfig (evaluation/eval.py) declares the flags' defaults; the help text and the checking types are here.
+EVAL_FLAGS: dict[str, dict] = {
+    "eval_jsonl": {"help": "held-out samples (from `tracegym prepare`/`split`)"},
+    "base_model": {"help": "the student before training: a hub id or a local dir"},
+    "trained_model_dir": {
+        "help": "the trained student: a `tracegym train` run dir (adapter/ or model/ inside), a LoRA adapter dir "
+        "(applied to --base_model), or a full model dir"
+    },
+    "n": {"help": "prompts: the first n of a seeded shuffle", "type": positive_int},
+    "num_samples": {
+        "help": "replies per prompt (1: greedy); with several, each prompt's statistics use the mean of its replies",
+        "type": positive_int,
+    },
+    "temperature": {
+        "help": "sampling temperature; 0 is greedy (default: greedy for one reply, 1.0 for several)",
+        "type": non_negative_float,
+    },
+    "max_new_tokens": {
+        "help": "reply length cap in tokens (default: the run's max_completion_length, else 64)",
+        "type": positive_int,
+    },
+    "max_prompt_length": {
+        "help": f"prompt length cap in tokens; the oldest turns go first (default: the run's, else {MAX_PROMPT_LENGTH})",
+        "type": positive_int,
+    },
+    "batch_size": {"help": "prompts per generation batch", "type": positive_int},
+    "seed": {"help": "random seed"},
+    "training_judge": {
+        "help": "the judge the student was trained with, named in the report (default: read from the run dir)"
+    },
+}
+
+
+@dataclass
+class FramingFlags:
+    """How the replies are written and decoded; both unset: as the run trained (its run.json)."""
+
+    placeholders: bool | None = option(
+        None, "fill [n] placeholders in the replies from the sample's acts (default: as the run was trained)"
+    )
+    constrain_placeholders: bool | None = option(
+        None,
+        "with --placeholders, decode so that a reply writes each [n] of the acts at most once and no other "
+        "(default: as the run was trained)",
+    )
+
+
+@dataclass
+class EvalOutput:
+    """Where `tracegym eval` writes its report."""
+
+    out_dir: str | None = option(
+        None,
+        "where results.json, generations.jsonl, report.md and plots go (default: <run dir>/eval)",
+        output="dir",
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--eval_jsonl", required=True, help="held-out samples (from `tracegym prepare`/`split`)")
-    parser.add_argument("--base_model", required=True, help="the student before training: a hub id or a local dir")
-    parser.add_argument(
-        "--trained_model_dir",
-        required=True,
-        help="the trained student: a `tracegym train` run dir (adapter/ or model/ inside), a LoRA adapter dir "
-        "(applied to --base_model), or a full model dir",
-    )
-    parser.add_argument(
-        "--n", type=positive_int, default=50, help="prompts: the first n of a seeded shuffle (default 50)"
-    )
-    parser.add_argument(
-        "--out_dir",
-        default=None,
-        help="where results.json, generations.jsonl, report.md and plots go (default: <run dir>/eval)",
-    )
-    parser.add_argument(
-        "--num_samples",
-        type=positive_int,
-        default=1,
-        help="replies per prompt (default 1, greedy); with several, each prompt's statistics use the mean of its "
-        "replies",
-    )
-    parser.add_argument(
-        "--temperature",
-        type=non_negative_float,
-        default=None,
-        help="sampling temperature; 0 is greedy (default: greedy for one reply, 1.0 for several)",
-    )
-    parser.add_argument(
-        "--max_new_tokens",
-        type=positive_int,
-        default=None,
-        help="reply length cap in tokens (default: the run's max_completion_length, else 64)",
-    )
-    parser.add_argument(
-        "--max_prompt_length",
-        type=positive_int,
-        default=None,
-        help="prompt length cap in tokens; the oldest turns go first (default: the run's, else 512)",
-    )
-    parser.add_argument("--batch_size", type=positive_int, default=8, help="prompts per generation batch (default 8)")
-    add_seed(parser)
-    parser.add_argument(
-        "--training_judge",
-        default=None,
-        help="the judge the student was trained with, named in the report (default: read from the run dir)",
-    )
-    parser.add_argument(
-        "--placeholders",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="fill [n] placeholders in the replies from the sample's acts (default: as the run was trained)",
-    )
-    parser.add_argument(
-        "--constrain_placeholders",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="with --placeholders, decode so that a reply writes each [n] of the acts at most once and no other "
-        "(default: as the run was trained)",
-    )
+    from tracegym.evaluation.eval import EvalConfig
+
+    add_options(parser, EvalConfig, include=EVAL_FLAGS, metadata=EVAL_FLAGS)
+    add_options(parser, FramingFlags)
+    add_options(parser, EvalOutput)
     add_judge_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from tracegym.evaluation import EvalConfig, evaluate, write_report
+    from tracegym.evaluation.eval import framing_of_flags
     from tracegym.judges import JudgeSettings
 
-    config = EvalConfig(
-        eval_jsonl=args.eval_jsonl,
-        base_model=args.base_model,
-        trained_model_dir=args.trained_model_dir,
-        n=args.n,
-        judge=JudgeSettings.from_args(args),
-        num_samples=args.num_samples,
-        temperature=args.temperature,
-        max_new_tokens=args.max_new_tokens,
-        max_prompt_length=args.max_prompt_length,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        training_judge=args.training_judge,
-        placeholders=args.placeholders,
-        constrain_placeholders=args.constrain_placeholders,
-    )
+    framing = framing_of_flags(args.placeholders, args.constrain_placeholders)
+    config = values_for(EvalConfig, args, judge=JudgeSettings.from_args(args), framing=framing)
     result = evaluate(config)
     out_dir = Path(args.out_dir) if args.out_dir else default_out_dir(result.run_dir, args.trained_model_dir)
     paths = write_report(result, out_dir)

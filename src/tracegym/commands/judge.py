@@ -20,20 +20,27 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tracegym.commands.common import add_judge_arguments, positive_int
+from tracegym.commands.common import add_judge_arguments, add_options, positive_int
 from tracegym.errors import BudgetExceeded, UserError
+from tracegym.options import option
 from tracegym.samples import Sample, iter_jsonl, write_jsonl
 
 
+@dataclass(kw_only=True)
+class JudgeCommandOptions:
+    """`tracegym judge`'s own flags; the judge's come from `JudgeSettings`."""
+
+    in_path: str = option(help="samples JSONL, each with a `response` string")
+    out_path: str = option(help="where to write the samples with `score` and `judge`", output="file")
+    batch_size: int = option(64, "replies handed to the judge at once", type=positive_int)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--in_path", required=True, help="samples JSONL, each with a `response` string")
-    parser.add_argument("--out_path", required=True, help="where to write the samples with `score` and `judge`")
-    parser.add_argument(
-        "--batch_size", type=positive_int, default=64, help="replies handed to the judge at once (default 64)"
-    )
+    add_options(parser, JudgeCommandOptions)
     add_judge_arguments(parser)
 
 

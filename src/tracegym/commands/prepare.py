@@ -16,46 +16,46 @@ import argparse
 import itertools
 import sys
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tracegym.commands.common import add_seed, positive_int
+from tracegym.commands.common import add_options, positive_int
 from tracegym.errors import UserError
+from tracegym.options import option
 from tracegym.samples import Sample, write_jsonl
+
+TRACES = "traces"
+
+
+@dataclass(kw_only=True)
+class PrepareOptions:
+    """`tracegym prepare`'s flags."""
+
+    sgd_root: str | None = option(
+        None, "an SGD clone (train/ dev/ test/ folders); default: the bundled sample", group=TRACES
+    )
+    split: str = option("train", "SGD split to read", choices=("train", "dev", "test"), group=TRACES)
+    traces: str | None = option(None, "a chat-log file (JSONL or a JSON array) instead of SGD", group=TRACES)
+    format: str | None = option(None, "format of --traces: chat (OpenAI messages)", choices=("chat",), group=TRACES)
+    out_path: str = option(help="where to write the samples JSONL", output="file")
+    context_turns: int | None = option(None, "keep only the last N turns of history (default all)", type=positive_int)
+    max_dialogues: int | None = option(None, "keep N dialogues, chosen by --seed", type=positive_int)
+    max_samples: int | None = option(None, "stop after N samples", type=positive_int)
+    services: str | None = option(None, "comma list of SGD services to keep, e.g. Restaurants_2,Alarm_1")
+    include_acts: bool = option(False, "act-conditioned mode: give the reference acts in the prompt")
+    with_rubric: bool = option(False, "a teacher writes each rubric (needs --teacher)")
+    teacher: str | None = option(None, "the teacher for --with_rubric (an LLM judge: gemini, openai)")
+    teacher_model: str | None = option(None, "the teacher's model (default: the backend's own)")
+    base_url: str | None = option(None, "OpenAI-compatible server for --teacher openai")
+    cache: str | None = option(
+        None, "SQLite cache of written rubrics, so a re-run resumes (default <out_path>.cache.sqlite)", output="file"
+    )
+    seed: int = option(0, "random seed")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    source = parser.add_argument_group("traces")
-    source.add_argument(
-        "--sgd_root", default=None, help="an SGD clone (train/ dev/ test/ folders); default: the bundled sample"
-    )
-    source.add_argument(
-        "--split", choices=("train", "dev", "test"), default="train", help="SGD split to read (default train)"
-    )
-    source.add_argument("--traces", default=None, help="a chat-log file (JSONL or a JSON array) instead of SGD")
-    source.add_argument("--format", choices=("chat",), default=None, help="format of --traces: chat (OpenAI messages)")
-    parser.add_argument("--out_path", required=True, help="where to write the samples JSONL")
-    parser.add_argument(
-        "--context_turns", type=positive_int, default=None, help="keep only the last N turns of history (default all)"
-    )
-    parser.add_argument("--max_dialogues", type=positive_int, default=None, help="keep N dialogues, chosen by --seed")
-    parser.add_argument("--max_samples", type=positive_int, default=None, help="stop after N samples")
-    parser.add_argument(
-        "--services", default=None, help="comma list of SGD services to keep, e.g. Restaurants_2,Alarm_1"
-    )
-    parser.add_argument(
-        "--include_acts", action="store_true", help="act-conditioned mode: give the reference acts in the prompt"
-    )
-    parser.add_argument("--with_rubric", action="store_true", help="a teacher writes each rubric (needs --teacher)")
-    parser.add_argument("--teacher", default=None, help="the teacher for --with_rubric (an LLM judge: gemini, openai)")
-    parser.add_argument("--teacher_model", default=None, help="the teacher's model (default: the backend's own)")
-    parser.add_argument("--base_url", default=None, help="OpenAI-compatible server for --teacher openai")
-    parser.add_argument(
-        "--cache",
-        default=None,
-        help="SQLite cache of written rubrics, so a re-run resumes (default <out_path>.cache.sqlite)",
-    )
-    add_seed(parser)
+    add_options(parser, PrepareOptions)
 
 
 def run(args: argparse.Namespace) -> int:

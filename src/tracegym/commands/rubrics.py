@@ -11,14 +11,23 @@ teacher only for the missing ones. A sample whose rubric could not be written ke
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
-from tracegym.commands.common import add_judge_arguments, existing_file
+from tracegym.commands.common import add_judge_arguments, add_options, existing_file
+from tracegym.options import option
+
+
+@dataclass(kw_only=True)
+class RubricsOptions:
+    """`tracegym rubrics`'s own flags; the teacher's come from `JudgeSettings` (`--teacher` is `--judge`)."""
+
+    in_path: str = option(help="samples JSONL (from `tracegym prepare`)")
+    out_path: str = option(help="where to write the samples with their rubrics", output="file")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--in_path", required=True, help="samples JSONL (from `tracegym prepare`)")
-    parser.add_argument("--out_path", required=True, help="where to write the samples with their rubrics")
+    add_options(parser, RubricsOptions)
     parser.add_argument(
         "--teacher",
         dest="judge",
@@ -26,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         help="the LLM that writes the rubrics: gemini or openai (same as --judge here)",
     )
-    add_judge_arguments(parser, default_judge=None)
+    add_judge_arguments(parser, defaults={"judge": None})
 
 
 def run(args: argparse.Namespace) -> int:

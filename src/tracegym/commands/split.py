@@ -8,19 +8,28 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from tracegym.commands.common import add_seed, existing_file, fraction
+from tracegym.commands.common import add_options, existing_file, fraction
 from tracegym.errors import UserError
+from tracegym.options import option
 from tracegym.samples import read_samples, split_by_dialogue, write_jsonl
 
 
+@dataclass(kw_only=True)
+class SplitOptions:
+    """`tracegym split`'s flags."""
+
+    in_path: str = option(help="samples JSONL (from `tracegym prepare`)")
+    train_out: str = option(help="where to write the train samples", output="file")
+    eval_out: str = option(help="where to write the held-out samples", output="file")
+    eval_fraction: float = option(0.1, "share of dialogues held out", type=fraction)
+    seed: int = option(0, "random seed")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--in_path", required=True, help="samples JSONL (from `tracegym prepare`)")
-    parser.add_argument("--train_out", required=True, help="where to write the train samples")
-    parser.add_argument("--eval_out", required=True, help="where to write the held-out samples")
-    parser.add_argument("--eval_fraction", type=fraction, default=0.1, help="share of dialogues held out (default 0.1)")
-    add_seed(parser)
+    add_options(parser, SplitOptions)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,45 +13,37 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 
-from tracegym.commands.common import add_seed, existing_file, positive_int
+from tracegym.commands.common import add_options, existing_file
+from tracegym.errors import UserError
+from tracegym.options import option, values_for
+from tracegym.training.student import StudentConfig
+
+SOURCE = "source (one of them; default: the bundled SGD sample)"
+
+
+@dataclass
+class StudentSource:
+    """Where the tokenizer's text comes from; the student's shape is `StudentConfig`'s."""
+
+    sgd_root: str | None = option(None, "an SGD clone; its train split is read", group=SOURCE)
+    train_jsonl: str | None = option(None, "a samples JSONL made by `tracegym prepare`", group=SOURCE)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument(
-        "--sgd_root", default=None, help="an SGD clone; its train split is read (default: the bundled SGD sample)"
+    add_options(parser, StudentSource)
+    add_options(
+        parser, StudentConfig, exclude=("head_dim", "intermediate_size", "max_position_embeddings", "sliding_window")
     )
-    source.add_argument("--train_jsonl", default=None, help="a samples JSONL made by `tracegym prepare`")
-    parser.add_argument("--out_dir", required=True, help="folder to write the model and tokenizer to")
-    parser.add_argument("--vocab_size", type=positive_int, default=6000, help="BPE vocabulary size (default 6000)")
-    parser.add_argument("--hidden_size", type=positive_int, default=128, help="model width (default 128)")
-    parser.add_argument("--num_layers", type=positive_int, default=4, help="decoder layers (default 4)")
-    parser.add_argument("--num_heads", type=positive_int, default=4, help="attention heads (default 4)")
-    parser.add_argument("--num_kv_heads", type=positive_int, default=1, help="key/value heads (default 1)")
-    parser.add_argument(
-        "--placeholder_tokens",
-        type=int,
-        default=0,
-        metavar="N",
-        help="make the value placeholders [1] … [N] one token each, for a student trained with --placeholders (default 0)",
-    )
-    add_seed(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from tracegym.training.student import StudentConfig, build_student, texts_of_samples
+    from tracegym.training.student import build_student, texts_of_samples
 
-    config = StudentConfig(
-        out_dir=args.out_dir,
-        vocab_size=args.vocab_size,
-        hidden_size=args.hidden_size,
-        num_layers=args.num_layers,
-        num_heads=args.num_heads,
-        num_kv_heads=args.num_kv_heads,
-        placeholder_tokens=args.placeholder_tokens,
-        seed=args.seed,
-    )
+    if args.sgd_root is not None and args.train_jsonl is not None:
+        raise UserError("give either --sgd_root or --train_jsonl, not both")
+    config = values_for(StudentConfig, args)
     summary = build_student(texts_of_samples(_sample_rows(args)), config)
     print(json.dumps(summary.to_dict()))
     return 0

@@ -19,69 +19,21 @@ from __future__ import annotations
 import argparse
 import json
 
-from tracegym.commands.common import add_judge_arguments, add_seed, positive_float, positive_int
-from tracegym.judges import JudgeSettings
-from tracegym.training.config import GRPO_DEFAULTS, TrainOptions, parse_weights
+from tracegym.commands.common import add_judge_arguments, add_options
+from tracegym.options import OUTPUTS_KEY, check_output_paths
+from tracegym.training.config import GRPOFlags, TrainOptions, parse_weights
+
+# Not HfArgumentParser/TrlParser over GRPOConfig: building every command's parser (`tracegym --help`, and the light
+# commands) would import TRL and torch, and the parser would give each of GRPOConfig's ~200 fields a default that
+# hides whether a flag was given, which the recipe file needs. The flags are the fields of TrainOptions, GRPOFlags
+# and JudgeSettings, all left unset (None) so that a flag overrides the file and the file the declared defaults.
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    helps = {name: f.metadata.get("help", "") for name, f in TrainOptions.__dataclass_fields__.items()}
     parser.add_argument("--config", default=None, help="a YAML recipe (GRPOConfig, LoraConfig and tracegym keys)")
-    parser.add_argument("--train_jsonl", default=None, help=helps["train_jsonl"])
-    parser.add_argument("--model_name", default=None, help=helps["model_name"])
-    parser.add_argument("--output_dir", default=None, help="the run directory to write")
-    parser.add_argument("--use_lora", action="store_true", default=None, help=helps["use_lora"])
-    parser.add_argument("--merge", action="store_true", default=None, help=helps["merge"])
-    parser.add_argument(
-        "--max_prompt_length", type=positive_int, default=None, help=f"{helps['max_prompt_length']} (default 512)"
-    )
-    grpo = parser.add_argument_group("GRPO (TRL's GRPOConfig; defaults sized for the CPU demo)")
-    for name, kind, text in (
-        ("max_steps", positive_int, "optimizer steps"),
-        ("learning_rate", positive_float, "learning rate"),
-        ("num_generations", positive_int, "replies sampled per prompt (a GRPO group)"),
-        ("per_device_train_batch_size", positive_int, "replies per device per micro-batch"),
-        ("gradient_accumulation_steps", positive_int, "micro-batches per optimizer step"),
-        ("max_completion_length", positive_int, "reply tokens at most"),
-        ("save_steps", positive_int, "write a checkpoint every N steps"),
-    ):
-        grpo.add_argument(f"--{name}", type=kind, default=None, help=f"{text} (default {GRPO_DEFAULTS[name]})")
-    grpo.add_argument("--beta", type=float, default=None, help="KL coefficient to the reference model (default 0)")
-    grpo.add_argument("--use_vllm", action="store_true", default=None, help="generate with vLLM (GPU; see docs/GPU.md)")
-    grpo.add_argument("--deepspeed", default=None, help="a DeepSpeed config JSON, passed to TRL/accelerate")
-    grpo.add_argument(
-        "--report_to", nargs="+", default=None, help="logging integrations (default tensorboard; e.g. wandb)"
-    )
-    grpo.add_argument(
-        "--reward_weights", default=None, help="weights of the judge then each --reward_funcs, comma separated"
-    )
-    add_seed(parser)
-    parser.set_defaults(seed=None)
-    extra = parser.add_argument_group("rewards and runs")
-    extra.add_argument(
-        "--reward_funcs", action="append", default=None, metavar="PKG.MODULE:FN", help=helps["reward_funcs"]
-    )
-    extra.add_argument(
-        "--resume_from_checkpoint",
-        nargs="?",
-        const="last",
-        default=None,
-        metavar="PATH|last",
-        help=helps["resume_from_checkpoint"],
-    )
-    extra.add_argument("--overwrite", action="store_true", default=None, help=helps["overwrite"])
-    extra.add_argument("--max_minutes", type=positive_float, default=None, help=helps["max_minutes"])
-    extra.add_argument("--placeholders", action="store_true", default=None, help=helps["placeholders"])
-    extra.add_argument(
-        "--constrain_placeholders",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help=f"{helps['constrain_placeholders']} (default on)",
-    )
-    extra.add_argument("--truncated_reward", type=float, default=None, metavar="R", help=helps["truncated_reward"])
-    add_judge_arguments(parser)
-    # Judge flags left unset fall back to the recipe file, then to JudgeSettings' defaults.
-    parser.set_defaults(**{name: None for name in JudgeSettings.__dataclass_fields__})
+    add_options(parser, TrainOptions, unset_is_none=True)
+    add_options(parser, GRPOFlags, unset_is_none=True)
+    add_judge_arguments(parser, unset_is_none=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     recipe = read_recipe(args.config) if args.config else {}
     config = resolve(recipe, flags_of(args), cuda_bf16=_cuda_bf16())
+    check_output_paths({"output_dir": (config.grpo.get("output_dir"), "dir")})  # when the recipe names it
 
     from tracegym.training.grpo import run as run_grpo
 
@@ -109,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
 def flags_of(args: argparse.Namespace) -> dict:
     """The parsed `train` flags as `resolve` takes them: unset ones are None, the reward weights parsed."""
-    flags = {k: v for k, v in vars(args).items() if k not in ("command", "run", "config")}
+    flags = {k: v for k, v in vars(args).items() if k not in ("command", "run", "config", OUTPUTS_KEY)}
     flags["reward_weights"] = parse_weights(args.reward_weights)
     return flags
 

@@ -20,12 +20,15 @@ from typing import Any
 from tracegym.errors import UserError
 from tracegym.evaluation.metrics import ReplyMetrics, act_types, corpus_chrf, reply_metrics
 from tracegym.evaluation.stats import Comparison, WinRates, compare, summary, win_tie_loss
+from tracegym.framing import Framing
 from tracegym.judges import JudgeSettings
+from tracegym.options import MAX_PROMPT_LENGTH
 from tracegym.placeholders import check_act_conditioned, lexicalize
 from tracegym.samples import Sample, read_samples
+from tracegym.training.rundir import RunRecord, read_run
 
 JUDGE = "judge"
-DEFAULT_MAX_PROMPT_LENGTH = 512  # train's default
+DEFAULT_MAX_PROMPT_LENGTH = MAX_PROMPT_LENGTH  # train's default
 DEFAULT_MAX_NEW_TOKENS = 64
 # name, higher_is_better, how one reply's value is read from its ReplyMetrics
 INDEPENDENT_SIGNALS: tuple[tuple[str, bool, Callable[[ReplyMetrics], float | None]], ...] = (
@@ -65,9 +68,9 @@ class EvalConfig:
     max_prompt_length: int | None = None  # None: the run's max_prompt_length, else 512 (train's default)
     batch_size: int = 8
     seed: int = 0
-    training_judge: str | None = None  # for the report; None: read from the run dir's config.yaml
-    placeholders: bool | None = None  # fill [n] placeholders from the acts; None: as the run trained
-    constrain_placeholders: bool | None = None  # each [n] of the acts at most once, no other; None: as the run trained
+    training_judge: str | None = None  # for the report; None: read from the run dir's run.json
+    # placeholders: fill each [n] from the acts; constrained: each [n] of the acts at most once, no other.
+    framing: Framing | None = None  # None: as the run trained (its run.json), else the plain framing
     bootstrap_resamples: int = 10_000
 
     def __post_init__(self) -> None:
@@ -121,7 +124,7 @@ class EvalItem:
             "turn_index": s.turn_index,
             "service": s.service,
             "unseen_service": s.unseen_service,
-            "acts": s.acts,
+            "acts": [act.to_dict() for act in s.acts],
             "ground_truth": s.ground_truth,
             **self.base.to_dict("base"),
             **self.trained.to_dict("trained"),
@@ -164,8 +167,9 @@ class EvalResult:
         ]
 
     def to_dict(self) -> dict[str, Any]:
-        config = {k: v for k, v in vars(self.config).items() if k != "judge"}
+        config = {k: v for k, v in vars(self.config).items() if k not in ("judge", "framing")}
         config["judge"] = {k: v for k, v in vars(self.config.judge).items()}
+        config["framing"] = self.config.framing.to_dict() if self.config.framing else None
         return {
             "config": config,
             "n_prompts": len(self.items),
@@ -190,25 +194,25 @@ def evaluate(config: EvalConfig) -> EvalResult:
     """Generate with both models on the same held-out prompts, score both with the judge, compare."""
     from tracegym.decoding import placeholder_token_ids
     from tracegym.evaluation.generate import (
-        check_model_reference,
         generate_replies,
         load_base_model,
         load_trained_model,
         locate_trained_model,
     )
     from tracegym.judges import build_judge
+    from tracegym.models import check_model_reference
 
     samples = held_out_samples(config.eval_jsonl, config.n, config.seed)
     location = locate_trained_model(config.trained_model_dir)
-    config = with_decoding_of_run(config, _run_config(location.run_dir))
-    if config.placeholders:
+    config = with_settings_of_run(config, read_run(location.run_dir) if location.run_dir else None)
+    if config.framing.placeholders:
         check_act_conditioned(samples)
     check_model_reference(config.base_model, "--base_model")
-    config = with_lengths_of_run(config, location.run_dir)
     judge = build_judge(config.judge)  # before generating: a bad judge flag should fail in a second, not minutes
     model, tokenizer = load_base_model(config.base_model)
-    if config.constrain_placeholders and not placeholder_token_ids(tokenizer):
-        config = replace(config, constrain_placeholders=False)  # nothing to constrain; the report must not claim it
+    if config.framing.constrained and not placeholder_token_ids(tokenizer):
+        # nothing to constrain; the report must not claim it
+        config = replace(config, framing=replace(config.framing, constrained=False))
     generation = dict(
         num_samples=config.num_samples,
         temperature=config.temperature,
@@ -216,14 +220,14 @@ def evaluate(config: EvalConfig) -> EvalResult:
         max_prompt_length=config.max_prompt_length,
         batch_size=config.batch_size,
         seed=config.seed,
-        constrain_placeholders=config.constrain_placeholders,
+        framing=config.framing,
     )
     base_replies = generate_replies(model, tokenizer, samples, description="base replies", **generation)
     del model
     model, tokenizer = load_trained_model(location, config.base_model)
     trained_replies = generate_replies(model, tokenizer, samples, description="trained replies", **generation)
     del model
-    if config.placeholders:
+    if config.framing.placeholders:
         base_replies = lexicalized(base_replies, samples)
         trained_replies = lexicalized(trained_replies, samples)
 
@@ -238,7 +242,7 @@ def evaluate(config: EvalConfig) -> EvalResult:
         items,
         judge_name=getattr(judge, "name", config.judge.judge),
         judge_fingerprint=getattr(judge, "fingerprint", ""),
-        training_judge=config.training_judge or training_judge_of(location.run_dir),
+        training_judge=config.training_judge,
         run_dir=str(location.run_dir) if location.run_dir else None,
     )
 
@@ -248,23 +252,27 @@ def lexicalized(replies: Sequence[Sequence[str]], samples: Sequence[Sample]) -> 
     return [[lexicalize(reply, sample.acts) for reply in group] for group, sample in zip(replies, samples)]
 
 
-def with_decoding_of_run(config: EvalConfig, run_config: Any) -> EvalConfig:
-    """Placeholder filling and its decoding constraint not given: as the run trained (a run from before the
-    constraint existed gets it, since its placeholders are filled either way)."""
-    if config.placeholders is None:
-        config = replace(config, placeholders=bool(_find_key(run_config, "placeholders")))
-    if config.constrain_placeholders is None:
-        constrained = _find_key(run_config, "constrain_placeholders")
-        config = replace(config, constrain_placeholders=bool(config.placeholders and constrained is not False))
-    return config
+def with_settings_of_run(config: EvalConfig, run: RunRecord | None) -> EvalConfig:
+    """What the config leaves open, as the run trained (its run.json), so eval sees what training saw: the
+    framing, the prompt and reply length caps, the training judge's name. Without a run: the plain framing and
+    the defaults (512 prompt tokens, train's default; 64 new tokens)."""
+    return replace(
+        config,
+        framing=config.framing or (run.framing if run else Framing()),
+        max_prompt_length=config.max_prompt_length or (run.max_prompt_length if run else DEFAULT_MAX_PROMPT_LENGTH),
+        max_new_tokens=config.max_new_tokens or (run.max_completion_length if run else DEFAULT_MAX_NEW_TOKENS),
+        training_judge=config.training_judge or (run.training_judge() if run else None),
+    )
 
 
-def with_lengths_of_run(config: EvalConfig, run_dir: Path | None) -> EvalConfig:
-    """Prompt and reply length caps not given: the ones the run trained with, so eval sees what training saw."""
-    run_config = _run_config(run_dir)
-    prompt_length = config.max_prompt_length or _find_key(run_config, "max_prompt_length") or DEFAULT_MAX_PROMPT_LENGTH
-    new_tokens = config.max_new_tokens or _find_key(run_config, "max_completion_length") or DEFAULT_MAX_NEW_TOKENS
-    return replace(config, max_prompt_length=int(prompt_length), max_new_tokens=int(new_tokens))
+def framing_of_flags(placeholders: bool | None, constrained: bool | None) -> Framing | None:
+    """The framing eval's `--[no-]placeholders` and `--[no-]constrain_placeholders` ask for; None when neither is
+    given (as the run trained). A constraint flag alone means placeholders: there is nothing else to constrain."""
+    if placeholders is None and constrained is None:
+        return None
+    if placeholders is False:
+        return Framing()
+    return Framing.named("acts").with_placeholders(True, constrained=True if constrained is None else constrained)
 
 
 def held_out_samples(eval_jsonl: str | Path, n: int, seed: int) -> list[Sample]:
@@ -390,56 +398,6 @@ def fidelity_warnings(result: EvalResult) -> list[str]:
             "saying less to risk less (terse, generic replies)"
         )
     return warnings
-
-
-def training_judge_of(run_dir: Path | None) -> str | None:
-    """The judge a `train` run used: its name from config.yaml, its fingerprint from the model card (README.md)."""
-    if run_dir is None:
-        return None
-    name = _judge_name_in_config(run_dir)
-    fingerprint = _judge_fingerprint_in_model_card(run_dir / "README.md")
-    if name and fingerprint:
-        return f"{name} ({fingerprint})"
-    return name or fingerprint
-
-
-def _run_config(run_dir: Path | None) -> Any:
-    """The run's resolved config.yaml (GRPOConfig + LoraConfig + tracegym's options), or None."""
-    if run_dir is None or not (run_dir / "config.yaml").is_file():
-        return None
-    import yaml
-
-    try:
-        return yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
-    except yaml.YAMLError:
-        return None
-
-
-def _judge_name_in_config(run_dir: Path) -> str | None:
-    found = _find_key(_run_config(run_dir), "judge")
-    if isinstance(found, dict):  # the judge section: {judge: acts, judge_weights: …, …}
-        found = found.get("judge") or found.get("name")
-    return str(found) if found else None
-
-
-def _judge_fingerprint_in_model_card(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    import re
-
-    found = re.search(r"^\| judge \| `([^`]+)` \|\s*$", path.read_text(encoding="utf-8"), re.MULTILINE)
-    return found.group(1) if found else None
-
-
-def _find_key(tree: Any, key: str) -> Any:
-    if isinstance(tree, dict):
-        if key in tree:
-            return tree[key]
-        for value in tree.values():
-            found = _find_key(value, key)
-            if found is not None:
-                return found
-    return None
 
 
 def _grouped(items: Sequence[EvalItem], groups_of: Callable[[Sample], list[str]]) -> dict[str, list[EvalItem]]:

@@ -1,8 +1,9 @@
 """Loading a student (hub id, full model dir, LoRA adapter dir, or a `train` run dir) and generating its replies.
 
 Prompts are rendered by `tracegym.training.prompts.render_prompt`, the same function training uses, so the
-student is evaluated on exactly the text it was trained on. Generation is batched with left padding and stops at
-the tokenizer's eos or Gemma's `<end_of_turn>`.
+student is evaluated on exactly the text it was trained on. Generation is batched with left padding and stops where
+`tracegym.models.reply_stop_ids` says a reply ends (eos, the generation config's eos ids, the end-of-turn token),
+the same set GRPO's `--truncated_reward` check uses.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from tracegym.errors import UserError
-from tracegym.hub import first_line, hub_logs_quiet
+from tracegym.framing import Framing
+from tracegym.hub import first_line
+from tracegym.models import load_causal_lm, load_tokenizer, reply_stop_ids
 from tracegym.samples import Sample
 
-END_OF_TURN = "<end_of_turn>"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
 
 
@@ -26,19 +28,27 @@ class ModelLocation:
 
     kind: str
     weights_dir: Path
-    run_dir: Path | None  # the `train` run dir around the weights, when there is one (log.jsonl, config.yaml)
+    run_dir: Path | None  # the `train` run dir around the weights, when there is one (run.json, log.jsonl)
+
+
+RUN_MARKERS = ("run.json", "log.jsonl", "config.yaml")
 
 
 def locate_trained_model(path: str | Path) -> ModelLocation:
-    """Resolve `--trained_model_dir`: a LoRA adapter dir, a full model dir, or a run dir holding one of them."""
+    """Resolve `--trained_model_dir`: a LoRA adapter dir, a full model dir, or a run dir holding one of them.
+
+    A folder holding adapter/ or model/ is a run dir when `tracegym train` left its files there (run.json, which
+    `tracegym.training.rundir.read_run` reads, or the log and config of an older run); a weights folder is inside a
+    run dir when its parent holds run.json.
+    """
     path = Path(path)
     if not path.is_dir():
         raise UserError(f"--trained_model_dir {path}: no such directory; give a run dir, an adapter dir or a model dir")
     for kind, name in (("adapter", "adapter"), ("full", "model")):
         inner = path / name
         if inner.is_dir():
-            return ModelLocation(kind, inner, path)
-    run_dir = path.parent if (path.parent / "log.jsonl").is_file() or (path.parent / "config.yaml").is_file() else None
+            return ModelLocation(kind, inner, path if any((path / m).is_file() for m in RUN_MARKERS) else None)
+    run_dir = path.parent if (path.parent / RUN_MARKERS[0]).is_file() else None
     if (path / "adapter_config.json").is_file():
         return ModelLocation("adapter", path, run_dir)
     if (path / "config.json").is_file():
@@ -51,23 +61,19 @@ def locate_trained_model(path: str | Path) -> ModelLocation:
 
 def load_base_model(base_model: str) -> tuple[Any, Any]:
     """(model, tokenizer) of `--base_model`, a hub id or a local dir, in eval mode."""
-    from transformers import AutoModelForCausalLM
-
-    model = _from_pretrained(AutoModelForCausalLM, base_model, "--base_model")
-    return on_best_device(model).eval(), load_tokenizer(base_model, "--base_model")
+    model = load_causal_lm(base_model, "--base_model")
+    return on_best_device(model).eval(), load_tokenizer(base_model, "--base_model", padding_side="left")
 
 
 def load_trained_model(location: ModelLocation, base_model: str) -> tuple[Any, Any]:
     """(model, tokenizer) of the trained student; a LoRA adapter is applied to a fresh copy of the base."""
-    from transformers import AutoModelForCausalLM
-
     flag = "--trained_model_dir"
     if location.kind == "full":
-        model = _from_pretrained(AutoModelForCausalLM, str(location.weights_dir), flag)
+        model = load_causal_lm(str(location.weights_dir), flag)
     else:
         from peft import PeftModel
 
-        base = _from_pretrained(AutoModelForCausalLM, base_model, "--base_model")
+        base = load_causal_lm(base_model, "--base_model")
         try:
             model = PeftModel.from_pretrained(base, str(location.weights_dir)).merge_and_unload()
         except (OSError, ValueError, RuntimeError, KeyError) as exc:
@@ -76,7 +82,7 @@ def load_trained_model(location: ModelLocation, base_model: str) -> tuple[Any, A
                 f"({first_line(exc)}); give the base the adapter was trained on"
             ) from None
     tokenizer_dir = _tokenizer_dir_near(location) or base_model
-    return on_best_device(model).eval(), load_tokenizer(str(tokenizer_dir), flag)
+    return on_best_device(model).eval(), load_tokenizer(str(tokenizer_dir), flag, padding_side="left")
 
 
 def on_best_device(model: Any) -> Any:
@@ -86,50 +92,11 @@ def on_best_device(model: Any) -> Any:
     return model.to("cuda") if torch.cuda.is_available() else model
 
 
-def load_tokenizer(name_or_path: str, flag: str) -> Any:
-    from transformers import AutoTokenizer
-
-    tokenizer = _from_pretrained(AutoTokenizer, name_or_path, flag)
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
-
-
 def _tokenizer_dir_near(location: ModelLocation) -> Path | None:
     for directory in (location.weights_dir, location.run_dir):
         if directory is not None and any((directory / name).is_file() for name in TOKENIZER_FILES):
             return directory
     return None
-
-
-def check_model_reference(name_or_path: str, flag: str) -> None:
-    """Fail fast on a local-looking path that is not a directory (a hub id such as org/name passes)."""
-    path = Path(name_or_path)
-    looks_local = path.is_absolute() or name_or_path.startswith(".") or name_or_path.count("/") > 1 or path.exists()
-    if looks_local and not path.is_dir():
-        raise UserError(f"{flag} {name_or_path}: no such model directory; give a local model dir or a hub id")
-
-
-def _from_pretrained(loader: Any, name_or_path: str, flag: str) -> Any:
-    check_model_reference(name_or_path, flag)
-    try:
-        with hub_logs_quiet():
-            return loader.from_pretrained(name_or_path)
-    except (OSError, ValueError, KeyError) as exc:
-        raise UserError(
-            f"{flag} {name_or_path}: cannot load it ({first_line(exc)}); give a local model dir, or a hub id "
-            "that is in the local cache or reachable"
-        ) from None
-
-
-def stop_token_ids(tokenizer: Any) -> list[int]:
-    """The tokens that end a reply: eos and, when the vocabulary has it, Gemma's `<end_of_turn>`."""
-    ids = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
-    end_of_turn = tokenizer.convert_tokens_to_ids(END_OF_TURN) if END_OF_TURN in tokenizer.get_vocab() else None
-    if end_of_turn is not None and end_of_turn not in ids:
-        ids.append(end_of_turn)
-    return ids
 
 
 def render_prompts(tokenizer: Any, samples: Sequence[Sample], max_prompt_length: int | None) -> list[str]:
@@ -155,12 +122,13 @@ def generate_replies(
     max_prompt_length: int | None = 768,
     batch_size: int = 8,
     seed: int = 0,
-    constrain_placeholders: bool = False,
+    framing: Framing | None = None,
     description: str = "generating",
 ) -> list[list[str]]:
-    """`num_samples` replies per sample (greedy when temperature is 0), in sample order.
+    """`num_samples` replies per sample (greedy when temperature is 0), in sample order, as written (a reply's
+    `[n]` placeholders are not filled here).
 
-    `constrain_placeholders`: the replies use each `[n]` the prompt's acts have at most once and no other
+    With a `framing` that is constrained the replies use each `[n]` the prompt's acts have at most once and no other
     (`tracegym.decoding`)."""
     import torch
     from tqdm import tqdm
@@ -175,8 +143,8 @@ def generate_replies(
     # Batches of similar length waste less compute on padding; replies go back to sample order at the end.
     order = sorted(range(len(prompts)), key=lambda i: lengths[i])
     sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
-    stop_ids = stop_token_ids(tokenizer)
-    placeholder_ids = placeholder_token_ids(tokenizer) if constrain_placeholders else []
+    stop_ids = sorted(reply_stop_ids(tokenizer, model.generation_config))
+    placeholder_ids = placeholder_token_ids(tokenizer) if framing and framing.constrained else []
     replies: list[list[str]] = [[] for _ in prompts]
     torch.manual_seed(seed)
     progress = tqdm(total=len(prompts), desc=description, unit="prompt", leave=False)

@@ -1,30 +1,63 @@
 """Independent signals: figures that do not come from the judge, so a student that games the judge shows up.
 
+Every signal here is computed from the sample's typed fields (`acts`, `schema`, `calls`, results, history) by a
+simple rule of its own, written down below, not by the act judge's code: this module may not import
+`tracegym.judges` (an import-linter contract in pyproject.toml checks it). The rules are deliberately plainer
+than the judge's (string matching, no typed values), so their absolute level differs from the judge's components;
+what matters is base against trained on the same prompts, where the same rule is applied to both.
+
 - chrF against the reference (sacrebleu), per reply and for the corpus.
 - Slot error rate as Kale & Rastogi (2020, "Template Guided Text Generation for Task-Oriented Dialogue", T2G2)
   define it for SGD: a reply is wrong when any value of a non-categorical slot in its acts is not a lowercase
-  substring of the reply. Only replies whose acts hold such values count.
-  Which slots are categorical comes from the schema in the sample's system message (DESIGN.md §4): a slot is
-  categorical when the schema line that declares it lists possible values. Slots that are not schema slots
-  (`intent`, `count`) and slots the system message does not declare (chat traces) are left out.
-- Typed act-value recall and hallucinated values, from the act judge (`tracegym.judges.acts`).
+  substring of the reply. Only replies whose acts hold such values count. Which slots are categorical comes from
+  the sample's schema (`Sample.schema`); slots that are not schema slots (`intent`, `count`) and samples without a
+  schema (chat traces) are left out.
+- Act-value recall: the share of the reference's INFORM / OFFER / CONFIRM / INFORM_COUNT values the reply states,
+  a value stated when its surface or canonical form appears in the reply as whole words, case and punctuation
+  ignored (a number 0-20 also as its word: "2" as "two"). Booleans, `None` and `dontcare` are left out: no string
+  states them. None without such values.
+- Hallucinated values: what the reply states that nothing in front of the student or in the reference holds:
+  (a) numbers (digit runs, so "4:20" is 4 and 20; 0 and 1 are left out, they stand for "no" and "a") found in
+  none of the reference acts' values, the history, the calls' parameters and results, this turn's call and
+  results, the schema's possible values and defaults, and the date the prompt states; (b) names from the calls'
+  results (4 characters or more, with a letter) stated in the reply that are no reference value and not in the
+  history: another entity's name. None for samples without acts.
 - Reply length in words.
-- Broken text: a stray punctuation mark (" .") or a dangling last word ("… at 10 at"), the act judge's rule
-  (`acts-4`); with another judge it is independent of it, with the act judge it shows what that penalty let through.
+- Broken text: a punctuation mark after white space (" ."), a word written twice in a row ("at at"), a
+  placeholder or bracket left in the text ("[3]", "[2"), or, unless the reply is a question, a last word no
+  sentence ends on (an article, conjunction or preposition: "… at 10 at").
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from tracegym.samples import Sample
+from tracegym.schema import ServiceSchema
 
 NOT_SCHEMA_SLOTS = frozenset({"", "intent", "count"})
-# How the schema in the system message lists a categorical slot's values (traces/render.py: "(possible values: a, b)").
-POSSIBLE_VALUES_PATTERN = re.compile(r"\(possible values:", re.IGNORECASE)
+RECALL_ACTS = ("INFORM", "OFFER", "CONFIRM", "INFORM_COUNT")
+UNSTATABLE_VALUES = frozenset({"true", "false", "none", "dontcare", ""})
+PROMPT_DATE = "2019-03-01"  # the date every SGD prompt states (SGD's dates are relative to it)
+NUMBER_NAMES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty"
+).split()
+NON_WORD = re.compile(r"[^a-z0-9]+")
+DIGIT_RUN = re.compile(r"\d+")
+LETTER = re.compile(r"[a-z]", re.IGNORECASE)
+# Rules of the broken-text signal (see the module docstring).
+SPACE_BEFORE_PUNCTUATION = re.compile(r"\s[.,;:!?]")
+DOUBLED_WORD = re.compile(r"\b([a-z]+)\s+\1\b", re.IGNORECASE)
+BRACKET_LEFT = re.compile(r"\[\s*\d*\s*\]?|\d\s*\]")
+LAST_WORD = re.compile(r"([a-z]+)[\s.,;:!]*$", re.IGNORECASE)
+NO_SENTENCE_ENDS_ON = frozenset(
+    "a an the and or but nor of at in on to for with from by into onto than as is are was were".split()
+)
+DOUBLED_WORDS_ALLOWED = frozenset({"that", "had", "very", "bye"})  # "that that", "had had", "bye bye" are English
 
 
 def chrf(reply: str, reference: str) -> float:
@@ -47,33 +80,22 @@ def reply_length_words(reply: str) -> int:
     return len(reply.split())
 
 
-def system_text(sample: Sample) -> str:
-    """The sample's system message (its schema and service results), or "" when it has none."""
-    for message in sample.messages:
-        if message.get("role") == "system":
-            return message.get("content", "")
-    return ""
+# --- slot error rate (T2G2) ---------------------------------------------------------------------------------------
 
 
-def slot_is_categorical(slot: str, schema_text: str) -> bool | None:
-    """True / False from the schema line that declares `slot` (`- slot: description (possible values: a, b)`,
-    as `tracegym prepare` writes it); None when no line declares it."""
-    declaration = re.compile(rf"^\s*-\s*{re.escape(slot)}\s*:(.*)$", re.MULTILINE)
-    found = declaration.search(schema_text)
-    if found is None:
-        return None
-    return POSSIBLE_VALUES_PATTERN.search(found.group(1)) is not None
+def slot_is_categorical(slot: str, schema: ServiceSchema | None) -> bool | None:
+    """True / False as the schema declares `slot`; None when there is no schema or it does not declare the slot."""
+    declared = schema.slot(slot) if schema is not None else None
+    return None if declared is None else declared.is_categorical
 
 
 def non_categorical_values(sample: Sample) -> list[str]:
     """The values of the non-categorical slots in the sample's acts: what a T2G2-correct reply must contain."""
-    schema_text = system_text(sample)
     values: list[str] = []
     for act in sample.acts:
-        slot = str(act.get("slot") or "")
-        if slot in NOT_SCHEMA_SLOTS or slot_is_categorical(slot, schema_text) is not False:
+        if act.slot in NOT_SCHEMA_SLOTS or slot_is_categorical(act.slot, sample.schema) is not False:
             continue
-        values.extend(str(value) for value in act.get("values") or [] if str(value).strip())
+        values.extend(value for value in act.values if value.strip())
     return values
 
 
@@ -89,12 +111,128 @@ def slot_error(sample: Sample, reply: str) -> float | None:
 
 def act_types(sample: Sample) -> list[str]:
     """The distinct act types of the sample's reference turn, in order (`INFORM`, `REQUEST`, ...)."""
-    seen: list[str] = []
+    return list(dict.fromkeys(act.act for act in sample.acts if act.act))
+
+
+# --- act-value recall ---------------------------------------------------------------------------------------------
+
+
+def words_of(text: str) -> str:
+    """Lowercase words and numbers, one space apart, padded with a space each side: " 377 santana row "."""
+    return f" {NON_WORD.sub(' ', text.lower()).strip()} "
+
+
+def forms_of(value: str) -> list[str]:
+    """The forms a value may take in a reply, as `words_of` writes them: itself, and a number 0-20 as its word."""
+    forms = [words_of(value)]
+    if value.strip().isdigit() and int(value) < len(NUMBER_NAMES):
+        forms.append(f" {NUMBER_NAMES[int(value)]} ")
+    return [form for form in forms if form.strip()]
+
+
+def recall_values(sample: Sample) -> list[tuple[str, ...]]:
+    """The reference values a reply can state in words: for each, its surface and canonical forms."""
+    found: list[tuple[str, ...]] = []
     for act in sample.acts:
-        name = str(act.get("act") or "")
-        if name and name not in seen:
-            seen.append(name)
-    return seen
+        if act.act not in RECALL_ACTS:
+            continue
+        for index, value in enumerate(act.values):
+            canonical = act.canonical_values[index] if index < len(act.canonical_values) else value
+            if value.strip().lower() in UNSTATABLE_VALUES or canonical.strip().lower() in UNSTATABLE_VALUES:
+                continue
+            found.append(tuple(dict.fromkeys((value, canonical))))
+    return found
+
+
+def act_value_recall(sample: Sample, reply: str) -> float | None:
+    """Share of the reference values the reply states as whole words; None when the acts have none."""
+    values = recall_values(sample)
+    if not values:
+        return None
+    text = words_of(reply)
+    stated = sum(any(form in text for value in forms for form in forms_of(value)) for forms in values)
+    return stated / len(values)
+
+
+# --- hallucinated values ------------------------------------------------------------------------------------------
+
+
+def history_of(sample: Sample) -> str:
+    """The dialogue so far: the user and assistant messages, or the seed prompt when there are none."""
+    turns = [m.get("content", "") for m in sample.messages if m.get("role") in ("user", "assistant")]
+    return "\n".join(turns) if turns else sample.prompt
+
+
+def context_strings(sample: Sample) -> list[str]:
+    """Every value in front of the student or in the reference, as strings (the history not included)."""
+    strings = [value for act in sample.acts for value in (*act.values, *act.canonical_values)]
+    for call in sample.calls:
+        strings += call.parameters.values()
+        strings += [value for result in call.results for value in result.values()]
+    strings += [str(value) for value in ((sample.service_call or {}).get("parameters") or {}).values()]
+    strings += [str(value) for result in sample.service_results or [] for value in result.values()]
+    if sample.schema is not None:
+        strings += [value for slot in sample.schema.slots for value in slot.possible_values]
+        strings += [default for intent in sample.schema.intents for _, default in intent.optional_slots]
+    return [*strings, PROMPT_DATE]
+
+
+def numbers_in(texts: Iterable[str]) -> set[int]:
+    """The numbers of the texts: their digit runs, and the words for 0-20."""
+    found: set[int] = set()
+    for text in texts:
+        found.update(int(run) for run in DIGIT_RUN.findall(text))
+        words = words_of(text)
+        found.update(number for number, name in enumerate(NUMBER_NAMES) if f" {name} " in words)
+    return found
+
+
+def result_names(sample: Sample) -> set[str]:
+    """Names of the calls' results and this turn's results (4 characters or more, with a letter)."""
+    values = [value for call in sample.calls for result in call.results for value in result.values()]
+    values += [str(value) for result in sample.service_results or [] for value in result.values()]
+    return {value for value in values if len(value.strip()) >= 4 and LETTER.search(value)}
+
+
+def hallucinated_values(sample: Sample, reply: str) -> list[str] | None:
+    """Numbers and result names the reply states that nothing in the context or reference holds (module
+    docstring); None for a sample without acts."""
+    if not sample.acts:
+        return None
+    history = history_of(sample)
+    allowed = numbers_in([*context_strings(sample), history])
+    found = [str(n) for n in sorted({int(run) for run in DIGIT_RUN.findall(reply)}) if n > 1 and n not in allowed]
+    text, history_words = words_of(reply), words_of(history)
+    references = [words_of(value) for act in sample.acts for value in (*act.values, *act.canonical_values)]
+    for name in sorted(result_names(sample)):
+        form = words_of(name)
+        if form not in text or form in history_words:
+            continue
+        if any(form in reference or (reference.strip() and reference in form) for reference in references):
+            continue
+        found.append(name)
+    return found
+
+
+# --- broken text --------------------------------------------------------------------------------------------------
+
+
+def broken_text_marks(reply: str) -> list[str]:
+    """What makes the reply broken text, by rule (module docstring): empty when it is not."""
+    marks = [f"space before {m.group(0).strip()!r}" for m in SPACE_BEFORE_PUNCTUATION.finditer(reply)]
+    marks += [
+        f"{m.group(1)!r} twice" for m in DOUBLED_WORD.finditer(reply) if m.group(1).lower() not in DOUBLED_WORDS_ALLOWED
+    ]
+    marks += [f"{m.group(0)!r} left in" for m in BRACKET_LEFT.finditer(reply)]
+    last = LAST_WORD.search(reply)
+    if last and last.group(1).lower() in NO_SENTENCE_ENDS_ON and not reply.rstrip().endswith("?"):
+        marks.append(f"ends on {last.group(1)!r}")
+    return marks
+
+
+def broken_text(reply: str) -> float:
+    """1.0 when the reply is broken text by any rule of the module docstring, else 0.0."""
+    return 1.0 if broken_text_marks(reply) else 0.0
 
 
 @dataclass(frozen=True)
@@ -106,7 +244,7 @@ class ReplyMetrics:
     act_value_recall: float | None
     hallucinated_values: list[str] | None
     length_words: int
-    broken_text: float | None = None  # 1.0 when the reply has a stray punctuation mark or a dangling last word
+    broken_text: float | None = None  # 1.0 when the reply is broken text (module docstring)
 
     @property
     def hallucinated(self) -> float | None:
@@ -122,28 +260,11 @@ class ReplyMetrics:
 
 
 def reply_metrics(sample: Sample, reply: str) -> ReplyMetrics:
-    recall, hallucinated = _act_signals(sample, reply)
     return ReplyMetrics(
         chrf=chrf(reply, sample.ground_truth),
         slot_error=slot_error(sample, reply),
-        act_value_recall=recall,
-        hallucinated_values=hallucinated,
+        act_value_recall=act_value_recall(sample, reply) if sample.acts else None,
+        hallucinated_values=hallucinated_values(sample, reply),
         length_words=reply_length_words(reply),
         broken_text=broken_text(reply),
     )
-
-
-def broken_text(reply: str) -> float:
-    """1.0 when the reply has a stray punctuation mark or stops on a word no sentence ends with, else 0.0."""
-    from tracegym.judges.acts import broken_text_marks
-
-    return 1.0 if broken_text_marks(reply) else 0.0
-
-
-def _act_signals(sample: Sample, reply: str) -> tuple[float | None, list[str] | None]:
-    """Typed act-value recall and hallucinated values from the act judge; (None, None) without acts."""
-    if not sample.acts:
-        return None, None
-    from tracegym.judges.acts import act_value_recall, hallucinated_values
-
-    return act_value_recall(sample, reply), list(hallucinated_values(sample, reply))

@@ -158,7 +158,7 @@ def report_markdown(result: EvalResult, plotted: set[str]) -> str:
     decoding = "greedy" if not config.temperature else f"sampled at temperature {config.temperature}"
     lines += [
         f"- **Eval judge:** `{result.judge_name}` (fingerprint `{result.judge_fingerprint}`)",
-        f"- **Training judge:** `{result.training_judge or 'unknown (no run config; give --training_judge)'}`",
+        f"- **Training judge:** `{result.training_judge or 'unknown (no run.json; give --training_judge)'}`",
         f"- **Base model:** `{config.base_model}`; **trained model:** `{config.trained_model_dir}`",
         f"- **Held-out prompts:** {len(result.items)} from `{config.eval_jsonl}` (seed {config.seed}); "
         f"{config.num_samples} repl{'y' if config.num_samples == 1 else 'ies'} per prompt, {decoding}"
@@ -170,11 +170,11 @@ def report_markdown(result: EvalResult, plotted: set[str]) -> str:
                 "(act-conditioned framing); everything here is scored on the filled-in text"
                 + (
                     "; decoding let each reply write each [n] of its acts at most once and no other, for both models"
-                    if config.constrain_placeholders
+                    if config.framing and config.framing.constrained
                     else ""
                 )
             ]
-            if config.placeholders
+            if config.framing and config.framing.placeholders
             else []
         ),
         f"- **Judge failures** (left out of the statistics): base {result.judge_failures['base']}, "
@@ -190,7 +190,7 @@ def report_markdown(result: EvalResult, plotted: set[str]) -> str:
         f"over {judge.n} prompts ({config.bootstrap_resamples:,} resamples): {_verdict(judge)}. "
         f"Trained wins {result.win_rates.win:.0%}, ties {result.win_rates.tie:.0%}, loses {result.win_rates.loss:.0%}.",
         "",
-        "## Independent signals (not from the judge)",
+        "## Independent signals (not from the judge: their own rules, none of the judge's code)",
         "",
         "| signal | n | base | trained | Δ | 95% CI | |",
         "| --- | ---: | ---: | ---: | ---: | --- | --- |",
@@ -202,9 +202,15 @@ def report_markdown(result: EvalResult, plotted: set[str]) -> str:
     lines += [
         "",
         f"Corpus chrF: base {result.corpus_chrf['base']:.2f}, trained {result.corpus_chrf['trained']:.2f}. "
+        "Every signal here is computed by its own plain rule from the sample's acts, schema and context, not by "
+        "the judge's code (`evaluation/metrics.py`), so the fidelity warning can catch a student gaming the judge. "
         "Slot error rate follows Kale & Rastogi (2020, T2G2): a reply is wrong when a value of a non-categorical "
         "slot in its acts is missing from it (lowercase substring); only prompts with such values count (n). "
-        'Broken text: a stray punctuation mark (" .") or a dangling last word ("… at 10 at"). '
+        "Act-value recall: the share of the acts' values the reply states as whole words (surface or canonical "
+        "form). Hallucination rate: the share of replies stating a number, or another result's name, found "
+        "nowhere in the context or the acts. "
+        'Broken text: a stray punctuation mark (" ."), a doubled word, a leftover placeholder ("[2]") or a '
+        'dangling last word ("… at 10 at"). '
         "Lower is better for slot error, hallucination and broken text rates.",
         "",
         "## Δ judge score by group",

@@ -7,13 +7,12 @@ entry-point group:
 
 from __future__ import annotations
 
-import argparse
 import importlib
-from dataclasses import dataclass, fields
 from importlib.metadata import entry_points
 
 from tracegym.errors import UserError
 from tracegym.judges.base import Judge, Usage, Verdict, score_sync
+from tracegym.judges.config import JudgeSettings
 
 __all__ = ["Judge", "JudgeSettings", "Usage", "Verdict", "build_judge", "judge_class", "score_sync", "REGISTRY"]
 
@@ -23,30 +22,6 @@ REGISTRY: dict[str, str] = {
     "openai": "tracegym.judges.openai:OpenAIJudge",
     "hf": "tracegym.judges.hf:HFJudge",
 }
-
-
-@dataclass
-class JudgeSettings:
-    """Everything that chooses and configures a judge; the CLI's judge flags map onto these fields one to one."""
-
-    judge: str = "acts"
-    judge_weights: str | None = None
-    judge_model: str | None = None
-    judge_mode: str = "single"
-    judge_prompt: str | None = None
-    criteria: str | None = None
-    base_url: str | None = None
-    cache: str | None = None
-    concurrency: int = 8
-    rpm: int | None = None
-    timeout: float = 60.0
-    max_retries: int = 4
-    max_judge_calls: int | None = None
-    max_judge_cost_usd: float | None = None
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> JudgeSettings:
-        return cls(**{f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)})
 
 
 def available_judges() -> dict[str, str]:

@@ -77,7 +77,7 @@ def verdict_key(fingerprint: str, sample: Sample, response: str) -> str:
         fingerprint,
         sample.prompt,
         sample.task_description or "",
-        _canonical_json(sample.acts),
+        _canonical_json([act.to_dict() for act in sample.acts]),
         sample.rubric or "",
         sample.ground_truth,
         response,

@@ -138,20 +138,13 @@ def verdict_from(distribution: Sequence[float]) -> Verdict:
 
 
 def _load(model_path: str) -> tuple[Any, Any, list[list[int]]]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from tracegym.models import load_causal_lm, load_tokenizer
 
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(model_path)
-        model = AutoModelForCausalLM.from_pretrained(model_path)
-    except (OSError, ValueError) as exc:
-        raise UserError(
-            f"--judge_model {model_path}: cannot load a causal LM and tokenizer there ({str(exc).splitlines()[0]})"
-        ) from None
+    # Left padding: the next token is read at the last position of every row.
+    tokenizer = load_tokenizer(model_path, "--judge_model", padding_side="left")
+    model = load_causal_lm(model_path, "--judge_model")
     model.eval()
-    tokenizer.padding_side = "left"  # the next token is read at the last position of every row
     tokenizer.truncation_side = "left"  # a long dialogue loses its oldest part, never the question
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     return model, tokenizer, _rating_token_ids(tokenizer, model_path)
 
 

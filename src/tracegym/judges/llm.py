@@ -1,276 +1,51 @@
-"""What every LLM judge shares: the judge messages, the spotlighted candidate, strict verdict parsing with one
-repair retry, the concurrency and rate limits, retries, and group mode. Backends (gemini.py, openai.py) add only
-`complete(messages, schema) -> Completion`, one request to their API.
+"""What every LLM judge shares: the concurrency and rate limits, retries, one repair retry and group mode around
+the messages of `llm_prompt.py` and the verdict parsing of `llm_verdict.py`. Backends (gemini.py, openai.py) add
+only `complete(messages, schema) -> Completion`, one request to their API.
 
-Messages are built from versioned prompt files in `prompts/` (`judge_v1.txt`, `group_v1.txt`): a `### system`
-part, fixed, that holds the rules and the output format, and a `### user` part, a template with named fields
-({task}, {context}, {reference}, {rubric}, {criteria}, {candidate}) that `--judge_prompt FILE` may replace.
-
-The candidate is untrusted: it is fenced between `<<<CANDIDATE id TOKEN>>>` and `<<<END id TOKEN>>>` with a random
-TOKEN drawn per call, and `<<<` / `>>>` inside it are defused, so it cannot close its own fence.
-
-A verdict is JSON `{reasoning, criteria: [{item, verdict}], score}` (group mode: `{reasoning, scores: [{id,
-score}]}`); anything else, or a score outside [0, 1], gets one repair request (the bad output sent back with the
-error) and then becomes a failure (`score=None`), never a 0.
+A verdict that cannot be parsed, or a score outside [0, 1], gets one repair request (the bad output sent back with
+the error) and then becomes a failure (`score=None`), never a 0. Defaults (mode, concurrency, timeout, retries)
+are the judge settings' (`judges/config.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
-import math
 import random
-import re
-import secrets
-import string
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from tracegym.errors import UserError
 from tracegym.judges.base import Usage, Verdict, fingerprint_of
+from tracegym.judges.config import JudgeSettings
 from tracegym.judges.guard import GUARD_VERSION, screen
+from tracegym.judges.llm_prompt import (  # noqa: F401  (re-exported: the backends and tests import them from here)
+    PROMPTS_DIR,
+    Message,
+    context_text,
+    fenced,
+    load_prompt,
+    new_boundary,
+    read_custom_template,
+    template_fields,
+)
+from tracegym.judges.llm_verdict import (  # noqa: F401  (re-exported)
+    GROUP_SCHEMA,
+    VERDICT_SCHEMA,
+    VerdictParseError,
+    parse_group_scores,
+    parse_json_object,
+    parse_verdict,
+    repair_message,
+)
 from tracegym.judges.retry import RetryPolicy, call_with_retries, classify
 from tracegym.samples import Sample
 from tracegym.settings import redact
 
-PROMPTS_DIR = Path(__file__).parent / "prompts"
-TEMPLATE_FIELDS = ("task", "context", "reference", "rubric", "criteria", "candidate")
-CRITERION_VALUES = {"met": 1.0, "partly": 0.5, "not_met": 0.0}
-NO_RUBRIC = "(no rubric: judge against the reference reply)"
-MAX_CONTEXT_CHARS = 6000
-
-Message = dict[str, str]
 T = TypeVar("T")
-
-VERDICT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "reasoning": {"type": "string"},
-        "criteria": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "item": {"type": "string"},
-                    "verdict": {"type": "string", "enum": list(CRITERION_VALUES)},
-                },
-                "required": ["item", "verdict"],
-                "additionalProperties": False,
-            },
-        },
-        "score": {"type": "number"},
-    },
-    "required": ["reasoning", "criteria", "score"],
-    "additionalProperties": False,
-}
-
-GROUP_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "reasoning": {"type": "string"},
-        "scores": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"id": {"type": "string"}, "score": {"type": "number"}},
-                "required": ["id", "score"],
-                "additionalProperties": False,
-            },
-        },
-    },
-    "required": ["reasoning", "scores"],
-    "additionalProperties": False,
-}
-
-
-class VerdictParseError(ValueError):
-    """The judge's output is not a valid verdict; the message says why, for the repair request."""
-
-
-# ---------------------------------------------------------------------------------------------------- prompts
-
-
-@dataclass(frozen=True)
-class PromptFile:
-    """A versioned prompt: `name` is the file stem (`judge_v1`), the version the fingerprint carries."""
-
-    name: str
-    system: str
-    user: str
-
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(f"{self.system}\0{self.user}".encode()).hexdigest()[:16]
-
-
-def load_prompt(name: str) -> PromptFile:
-    """The prompt `prompts/<name>.txt`, split into its `### system` and `### user` parts."""
-    text = (PROMPTS_DIR / f"{name}.txt").read_text(encoding="utf-8")
-    match = re.fullmatch(r"### system\n(.*?)\n### user\n(.*)", text, re.S)
-    if not match:
-        raise ValueError(f"prompt file {name}.txt needs a '### system' and a '### user' part")
-    return PromptFile(name=name, system=match.group(1).strip(), user=match.group(2).strip())
-
-
-def read_custom_template(path: str | Path) -> str:
-    """The user template of `--judge_prompt FILE`, checked: only the known named fields, braces balanced."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"--judge_prompt {path}: no such file; give a text file with fields like {{candidate}}")
-    text = path.read_text(encoding="utf-8")
-    try:
-        names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
-    except ValueError as exc:
-        raise UserError(f"--judge_prompt {path}: {exc}; write {{{{ and }}}} for literal braces") from None
-    for name in names:
-        if name not in TEMPLATE_FIELDS:
-            raise UserError(
-                f"--judge_prompt {path}: unknown field {{{name}}}; the fields are "
-                f"{', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)} (write {{{{ and }}}} for literal braces)"
-            )
-    if "candidate" not in names:
-        raise UserError(
-            f"--judge_prompt {path}: the template has no {{candidate}} field, so the judge would never see the reply"
-        )
-    return text
-
-
-def new_boundary() -> str:
-    """A random token that fences candidates in one call; the candidate cannot have seen it."""
-    return secrets.token_hex(8)
-
-
-def defuse(text: str) -> str:
-    """`text` with the fence markers `<<<` and `>>>` made inert, so a candidate cannot open or close a fence."""
-    return text.replace("<<<", "‹‹‹").replace(">>>", "›››")
-
-
-def fenced(candidate_id: str, text: str, boundary: str) -> str:
-    body = defuse(text).replace(boundary, "[token]")
-    return f"<<<CANDIDATE {candidate_id} {boundary}>>>\n{body}\n<<<END {candidate_id} {boundary}>>>"
-
-
-def rubric_text(sample: Sample, criteria: str | None) -> str:
-    """The sample's rubric with the user's extra criteria appended, or a note to judge by the reference."""
-    lines = [sample.rubric.strip()] if sample.rubric and sample.rubric.strip() else []
-    lines += [f"- {line.strip().lstrip('- ')}" for line in (criteria or "").splitlines() if line.strip()]
-    return "\n".join(lines) or NO_RUBRIC
-
-
-def context_text(sample: Sample) -> str:
-    """The dialogue so far, the oldest part cut first when it is very long."""
-    context = sample.prompt or "\n".join(
-        f"{m['role']}: {m['content']}" for m in sample.messages if m.get("role") != "system"
-    )
-    if len(context) > MAX_CONTEXT_CHARS:
-        context = "…" + context[-MAX_CONTEXT_CHARS:]
-    return context
-
-
-def template_fields(sample: Sample, criteria: str | None, candidate_block: str) -> dict[str, str]:
-    return {
-        "task": sample.task_description or "(not stated)",
-        "context": context_text(sample),
-        "reference": sample.ground_truth,
-        "rubric": rubric_text(sample, criteria),
-        "criteria": (criteria or "").strip() or "(none)",
-        "candidate": candidate_block,
-    }
-
-
-# ---------------------------------------------------------------------------------------------------- parsing
-
-
-def parse_json_object(text: str) -> dict[str, Any]:
-    """The one JSON object `text` holds (a ```json fence around it is tolerated), or VerdictParseError."""
-    stripped = (text or "").strip()
-    fence = re.fullmatch(r"```(?:json)?\s*(.*?)\s*```", stripped, re.S)
-    if fence:
-        stripped = fence.group(1)
-    try:
-        value = json.loads(stripped)
-    except json.JSONDecodeError as exc:
-        raise VerdictParseError(f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
-    if not isinstance(value, dict):
-        raise VerdictParseError(f"expected a JSON object, got {type(value).__name__}")
-    return value
-
-
-def unit_score(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise VerdictParseError(f"{where} must be a number from 0 to 1, got {json.dumps(value)}")
-    if not 0.0 <= value <= 1.0:
-        raise VerdictParseError(f"{where} must be from 0 to 1, got {value}")
-    return float(value)
-
-
-def parse_verdict(text: str) -> Verdict:
-    """A single verdict `{reasoning, criteria, score}`, strictly."""
-    data = parse_json_object(text)
-    score = unit_score(data.get("score"), "score")
-    reasoning = data.get("reasoning", "")
-    if not isinstance(reasoning, str):
-        raise VerdictParseError("reasoning must be a string")
-    return Verdict(score=score, reasoning=reasoning, criteria=_parse_criteria(data.get("criteria", [])))
-
-
-def parse_group_scores(text: str, ids: Sequence[str]) -> tuple[dict[str, float], str]:
-    """The scores by candidate id of a group verdict (every id exactly once), and the reasoning."""
-    data = parse_json_object(text)
-    entries = data.get("scores")
-    if not isinstance(entries, list):
-        raise VerdictParseError("scores must be a list of {id, score}")
-    scores: dict[str, float] = {}
-    for entry in entries:
-        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
-            raise VerdictParseError("each entry of scores must be an object with a string id and a score")
-        if entry["id"] in scores:
-            raise VerdictParseError(f"candidate {entry['id']} is scored twice")
-        scores[entry["id"]] = unit_score(entry.get("score"), f"score of {entry['id']}")
-    missing = [i for i in ids if i not in scores]
-    unknown = [i for i in scores if i not in ids]
-    if missing or unknown:
-        raise VerdictParseError(
-            f"scores must cover exactly the ids {', '.join(ids)} (missing {missing}, unknown {unknown})"
-        )
-    reasoning = data.get("reasoning", "")
-    return scores, reasoning if isinstance(reasoning, str) else ""
-
-
-def _parse_criteria(items: Any) -> dict[str, float]:
-    if not isinstance(items, list):
-        raise VerdictParseError("criteria must be a list of {item, verdict}")
-    criteria: dict[str, float] = {}
-    for entry in items:
-        if not isinstance(entry, dict) or not isinstance(entry.get("item"), str):
-            raise VerdictParseError("each criterion must be an object with a string item")
-        verdict = entry.get("verdict", entry.get("score"))
-        if isinstance(verdict, str):
-            if verdict not in CRITERION_VALUES:
-                raise VerdictParseError(
-                    f"criterion verdict must be one of {', '.join(CRITERION_VALUES)}, got {verdict!r}"
-                )
-            value = CRITERION_VALUES[verdict]
-        else:
-            value = unit_score(verdict, f"criterion {entry['item']!r}")
-        name = entry["item"]
-        while name in criteria:
-            name += " "
-        criteria[name] = value
-    return criteria
-
-
-def repair_message(error: str) -> Message:
-    return {
-        "role": "user",
-        "content": f"Your answer could not be used: {error}. Answer again with only the JSON object in the "
-        "required format, every score a number from 0 to 1.",
-    }
 
 
 # ---------------------------------------------------------------------------------------------------- limits
@@ -345,12 +120,14 @@ class LLMJudgeConfig:
     """What an LLM judge needs beyond its API: model, mode, prompt, limits."""
 
     model: str
-    mode: str = "single"  # single: one call per reply; group: one call per prompt, all its replies together
+    mode: str = (
+        JudgeSettings.judge_mode
+    )  # single: one call per reply; group: one call per prompt, all its replies together
     criteria: str | None = None
     judge_prompt: str | None = None  # path of a custom user template
-    concurrency: int = 8
+    concurrency: int = JudgeSettings.concurrency
     rpm: int | None = None
-    timeout: float = 60.0
+    timeout: float = JudgeSettings.timeout
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     guard: bool = True  # the deterministic pre-screen (guard.py) in front of the model
     seed: int = 0  # the shuffle of group mode

@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from tracegym.judges.config import JudgeSettings
+
 T = TypeVar("T")
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
@@ -25,7 +27,7 @@ RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 class RetryPolicy:
     """How hard to retry one request."""
 
-    max_retries: int = 4  # retries after the first attempt
+    max_retries: int = JudgeSettings.max_retries  # retries after the first attempt
     base_delay: float = 0.5  # seconds before the first retry, doubled each time
     max_delay: float = 30.0  # one wait never exceeds this
     max_total_wait: float = 90.0  # give up rather than wait longer than this in all

@@ -27,6 +27,7 @@ from tracegym.errors import UserError
 from tracegym.judges.base import Usage
 from tracegym.judges.llm import LLMJudge, Message, VerdictParseError, context_text, load_prompt, parse_json_object
 from tracegym.samples import Sample
+from tracegym.traces.render import sample_system_message
 
 PROMPT_NAME = "rubric_writer_v1"
 RUBRIC_TAGS = ("essential", "important", "optional", "pitfall")
@@ -101,16 +102,17 @@ def acts_text(sample: Sample) -> str:
     """The reference turn's acts, SGD style: `OFFER(restaurant_name=Sino)`."""
     lines = []
     for act in sample.acts:
-        values = act.get("values") or []
-        slot = act.get("slot") or ""
-        argument = f"{slot}={', '.join(map(str, values))}" if values else slot
-        lines.append(f"{act.get('act', '?')}({argument})")
+        argument = f"{act.slot}={', '.join(act.values)}" if act.values else act.slot
+        lines.append(f"{act.act}({argument})")
     return "\n".join(lines) or "(no acts recorded)"
 
 
 def schema_text(sample: Sample) -> str:
-    """What the student was told: its system message (role, schema, service calls and results), bounded."""
-    system = next((m.get("content", "") for m in sample.messages if m.get("role") == "system"), "")
+    """What the student was told, bounded: for an SGD sample its system message rendered from the sample's typed
+    fields (role, schema, service calls and results); for a chat trace the system message the log gave."""
+    system = sample_system_message(sample)
+    if system is None:
+        system = next((m.get("content", "") for m in sample.messages if m.get("role") == "system"), "")
     text = system or f"Service: {sample.service or '(none)'}"
     return text if len(text) <= MAX_SCHEMA_CHARS else text[:MAX_SCHEMA_CHARS] + " …"
 
@@ -144,7 +146,7 @@ class RubricWriter:
             "schema": schema_text(sample),
             "context": context_text(sample),
             "reference": sample.ground_truth,
-            "acts": sample.acts,
+            "acts": [act.to_dict() for act in sample.acts],
         }
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tracegym.errors import UserError
-from tracegym.samples import Sample
+from tracegym.samples import Sample, iter_jsonl_lines
 from tracegym.traces.render import seed_prompt
 
 RECORD_HINT = 'each record needs "messages": a list of {"role": "...", "content": "..."} objects'
@@ -35,37 +35,38 @@ def read_chat_traces(path: str | Path, *, split: str = "train", context_turns: i
 
 
 def _records(path: Path) -> Iterator[tuple[str, int, Any]]:
-    """(where, record index, record) for a JSONL file or a JSON array file."""
+    """(where, record index, record) for a JSONL file (read by `samples.iter_jsonl_lines`) or a JSON array file."""
     if not path.is_file():
         raise UserError(f"--traces {path}: no such file; check the path")
+    if _first_character(path) == "[":
+        yield from _array_records(path)
+        return
+    for index, (line_number, record) in enumerate(iter_jsonl_lines(path)):
+        yield f"{path}: line {line_number} (record {index})", index, record
+
+
+def _first_character(path: Path) -> str:
+    """The first character of the file that is not white space ("" for an empty file)."""
+    with path.open("rb") as handle:
+        while chunk := handle.read(4096):
+            stripped = chunk.lstrip()
+            if stripped:
+                return chr(stripped[0])
+    return ""
+
+
+def _array_records(path: Path) -> Iterator[tuple[str, int, Any]]:
     try:
-        text = path.read_text(encoding="utf-8")
+        records = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise UserError(f"{path}: not UTF-8 text; save the chat log as UTF-8 JSONL") from None
-    if text.lstrip().startswith("["):
-        try:
-            records = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UserError(
-                f"{path}: malformed or truncated JSON at line {exc.lineno} column {exc.colno} ({exc.msg}); "
-                "give a JSON array of records or one JSON record per line"
-            ) from None
-        for index, record in enumerate(records):
-            yield f"{path}: record {index}", index, record
-        return
-    index = 0
-    for line_number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(
-                f"{path}: line {line_number} column {exc.colno}: malformed JSON ({exc.msg}); "
-                "each line must be one JSON record"
-            ) from None
-        yield f"{path}: line {line_number} (record {index})", index, record
-        index += 1
+    except json.JSONDecodeError as exc:
+        raise UserError(
+            f"{path}: malformed or truncated JSON at line {exc.lineno} column {exc.colno} ({exc.msg}); "
+            "give a JSON array of records or one JSON record per line"
+        ) from None
+    for index, record in enumerate(records):
+        yield f"{path}: record {index}", index, record
 
 
 def _checked_record(record: Any, where: str, index: int) -> tuple[str, list[dict[str, str]], dict[str, Any]]:
@@ -124,6 +125,9 @@ def _samples_of(
             service_results=None,
             source="chat",
             metadata=metadata,
+            schema=None,  # a chat log has no schema, calls or acts to frame the student with
+            intent=None,
+            calls=[],
         )
 
 

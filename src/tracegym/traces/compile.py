@@ -15,18 +15,18 @@ from __future__ import annotations
 import hashlib
 import heapq
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tracegym.errors import UserError
-from tracegym.samples import Sample
+from tracegym.framing import Framing
+from tracegym.samples import Act, Call, Sample
+from tracegym.schema import IntentSchema, ServiceSchema
 from tracegym.traces import render
 from tracegym.traces.sgd import (
     DIALOGUE_SHAPE_HINT,
     Dialogue,
     Frame,
-    IntentSchema,
-    ServiceSchema,
     iter_dialogues,
     read_schema,
     train_service_names,
@@ -112,6 +112,10 @@ class _DialogueCompiler:
     split: str
     _headers: dict[tuple[str, str | None], str] = field(default_factory=dict)
 
+    @property
+    def framing(self) -> Framing:
+        return Framing(acts=self.options.include_acts)
+
     def samples(self, dialogue: Dialogue, where: str) -> Iterator[Sample]:
         try:
             yield from self._samples(dialogue, where)
@@ -122,9 +126,9 @@ class _DialogueCompiler:
         dialogue_id = str(dialogue["dialogue_id"])
         history: list[dict[str, str]] = []
         prompt_lines: list[str] = []  # the seed-form lines of `history`, kept in step with it
-        earlier_calls: list[str] = []  # rendered calls of past turns
+        earlier_calls: list[Call] = []  # calls of past turns
+        earlier_texts: list[str] = []  # their text in the system message, rendered once
         intent_of_service: dict[str, str] = {}
-        last_transaction: tuple[str, str, bool] | None = None
         wanted = self.options.services
         for turn_index, turn in enumerate(dialogue["turns"]):
             utterance = turn["utterance"]
@@ -143,21 +147,9 @@ class _DialogueCompiler:
                     f"{where}: turn {turn_index} uses service {frame['service']!r}, absent from the split's "
                     "schema.json; use the schema.json that came with the dialogues"
                 )
-            this_turn: list[str] = []  # marked "(this turn)"
-            this_turn_later: list[str] = []  # the same calls, as later turns show them
-            for called in turn["frames"]:
-                call = called.get("service_call")
-                if call is None:
-                    continue
-                number = len(earlier_calls) + len(this_turn) + 1
-                results = called.get("service_results")
-                text = render.call_text(number, called["service"], call, results)
-                this_turn.append(render.mark_this_turn(text))
-                this_turn_later.append(text)
-                called_service = self.schema.get(called["service"])
-                called_intent = called_service.intent(call["method"]) if called_service else None
-                if called_intent is not None and called_intent.is_transactional:
-                    last_transaction = (called["service"], call["method"], bool(results))
+            this_turn = [self._call(called) for called in turn["frames"] if called.get("service_call") is not None]
+            numbers = range(len(earlier_calls) + 1, len(earlier_calls) + len(this_turn) + 1)
+            this_turn_texts = [render.call_text(number, call) for number, call in zip(numbers, this_turn)]
             if wanted is None or frame["service"] in wanted:
                 call = frame.get("service_call")
                 intent_name = intent_of_service.get(frame["service"]) or (call["method"] if call else None)
@@ -171,11 +163,29 @@ class _DialogueCompiler:
                     history,
                     prompt_lines,
                     earlier_calls + this_turn,
-                    last_transaction,
+                    earlier_texts + this_turn_texts,
                 )
-            earlier_calls.extend(this_turn_later)
+            for number, call in zip(numbers, this_turn):
+                earlier_calls.append(replace(call, this_turn=False))
+                earlier_texts.append(render.call_text(number, earlier_calls[-1]))
             history.append({"role": "assistant", "content": utterance})
             prompt_lines.append("Assistant: " + utterance)
+
+    def _call(self, frame: Frame) -> Call:
+        """This turn's call of `frame`, as the system message shows it."""
+        call = frame["service_call"]
+        results = frame.get("service_results") or []
+        called_service = self.schema.get(frame["service"])
+        called_intent = called_service.intent(call["method"]) if called_service else None
+        return Call(
+            service=frame["service"],
+            method=call["method"],
+            parameters=call["parameters"],
+            results=tuple(results[: render.RESULTS_SHOWN_PER_CALL]),
+            result_count=len(results),
+            this_turn=True,
+            transactional=called_intent is not None and called_intent.is_transactional,
+        )
 
     def _sample(
         self,
@@ -187,36 +197,36 @@ class _DialogueCompiler:
         intent_name: str | None,
         history: list[dict[str, str]],
         prompt_lines: list[str],
+        calls: list[Call],
         call_texts: list[str],
-        last_transaction: tuple[str, str, bool] | None,
     ) -> Sample:
         intent = service.intent(intent_name) if intent_name else None
         keep = self.options.context_turns
         context = history if keep is None else history[-keep:]
-        actions = frame["actions"]
-        system = render.system_message(
-            self._header(service, intent),
-            call_texts,
-            render.transaction_line(last_transaction),
-            actions if self.options.include_acts else None,
-        )
+        acts = [Act(a["act"], a["slot"], tuple(a["values"]), tuple(a["canonical_values"])) for a in frame["actions"]]
+        framing = self.framing
+        system = render.system_message(self._header(service, intent), calls, acts if framing.acts else None, call_texts)
         return Sample(
             id=f"{dialogue_id}-turn{turn_index}",
             dialogue_id=dialogue_id,
             turn_index=turn_index,
             prompt="\n".join(prompt_lines if keep is None else prompt_lines[-keep:]),
             ground_truth=reply,
-            rubric=render.rubric_from_acts(actions, service, intent),
+            rubric=render.rubric_from_acts(acts, service, intent),
             task_description=intent.description if intent else "",
             messages=[{"role": "system", "content": system}, *context],
             split=self.split,
             service=frame["service"],
             unseen_service=self.seen_services is not None and frame["service"] not in self.seen_services,
-            acts=actions,
+            acts=acts,
             service_call=frame.get("service_call"),
             service_results=frame.get("service_results"),
             source="sgd",
             metadata={},
+            schema=service,
+            intent=intent_name,
+            calls=calls,
+            framing=framing,
         )
 
     def _header(self, service: ServiceSchema, intent: IntentSchema | None) -> str:

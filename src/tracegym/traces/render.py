@@ -1,7 +1,8 @@
 """Text the student and the judge read: the system message (DESIGN.md §4), the seed's prompt form, the offline
 rubric compiled from dialogue acts, and acts in the SGD NLG notation (`OFFER(restaurant_name=Sino)`).
 
-Pure functions of their arguments; callers cache what does not change between turns (the schema text).
+Pure functions of the sample's typed fields (schema, intent, calls, acts, framing); callers cache what does not
+change between turns (the schema text). Text goes one way: nothing in the project reads it back.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from tracegym.placeholders import VALUE_ACTS
-from tracegym.traces.sgd import Action, IntentSchema, ServiceCall, ServiceSchema
+from tracegym.samples import Act, Call, Sample
+from tracegym.schema import IntentSchema, ServiceSchema
 
 TODAY_LINE = "Today is Friday, 2019-03-01."  # SGD's relative dates ("today", "next Monday") count from that day
 RESULTS_SHOWN_PER_CALL = 3
@@ -46,65 +48,77 @@ def header_text(service: ServiceSchema, intent: IntentSchema | None) -> str:
     return f"{role_line(service, intent)}\n{TODAY_LINE}\n\n{schema_text(service)}"
 
 
-def call_text(number: int, service: str, call: ServiceCall, results: Sequence[dict[str, str]] | None) -> str:
-    """One service call and its results as compact `slot=value` lines; results past the first few are counted.
-    `mark_this_turn` adds the "(this turn)" mark to it."""
-    parameters = ", ".join(f"{slot}={value}" for slot, value in call["parameters"].items())
-    results = results or []
-    lines = [f"{number}. {service}.{call['method']}({parameters}) -> {_count(len(results), 'result')}"]
-    for result in results[:RESULTS_SHOWN_PER_CALL]:
+def call_text(number: int, call: Call) -> str:
+    """One service call and its shown results as compact `slot=value` lines, the results it does not show counted."""
+    parameters = ", ".join(f"{slot}={value}" for slot, value in call.parameters.items())
+    mark = " (this turn)" if call.this_turn else ""
+    lines = [f"{number}. {call.service}.{call.method}({parameters}){mark} -> {_count(call.result_count, 'result')}"]
+    for result in call.results:
         lines.append("   - " + "; ".join(f"{slot}={value}" for slot, value in result.items()))
-    if len(results) > RESULTS_SHOWN_PER_CALL:
-        lines.append(f"   … and {len(results) - RESULTS_SHOWN_PER_CALL} more")
+    if call.result_count > len(call.results):
+        lines.append(f"   … and {call.result_count - len(call.results)} more")
     return "\n".join(lines)
 
 
-def mark_this_turn(text: str) -> str:
-    return text.replace(") -> ", ") (this turn) -> ", 1)
-
-
-def calls_block(call_texts: Sequence[str]) -> str:
-    if not call_texts:
+def calls_block(calls: Sequence[Call], call_texts: Sequence[str] | None = None) -> str:
+    """The calls so far, numbered from 1; `call_texts` are their `call_text`s when the caller has them already."""
+    if not calls:
         return "Service calls so far: none."
+    if call_texts is None:
+        call_texts = [call_text(number, call) for number, call in enumerate(calls, start=1)]
     return "Service calls so far (oldest first, this turn's last):\n" + "\n".join(call_texts)
 
 
-def transaction_line(last_transaction: tuple[str, str, bool] | None) -> str:
-    """`last_transaction` is (service, intent, succeeded) of the last transactional call, if any."""
-    if last_transaction is None:
+def transaction_line(calls: Sequence[Call]) -> str:
+    """Whether the last call of a transactional intent succeeded (the service returned a result), if any."""
+    last = next((call for call in reversed(calls) if call.transactional), None)
+    if last is None:
         return "Transaction status: no transaction attempted yet."
-    service, intent, succeeded = last_transaction
-    outcome = "succeeded (the service returned a result)" if succeeded else "failed (the service returned no result)"
-    return f"Transaction status: the last {service}.{intent} call {outcome}."
+    outcome = (
+        "succeeded (the service returned a result)" if last.result_count else "failed (the service returned no result)"
+    )
+    return f"Transaction status: the last {last.service}.{last.method} call {outcome}."
 
 
-def acts_text(actions: Iterable[Action]) -> str:
+def acts_text(acts: Iterable[Act]) -> str:
     """`OFFER(restaurant_name=Sino [1]), REQ_MORE`: the SGD NLG notation of a turn's acts, each value numbered as
     `tracegym.placeholders` numbers them, so a student can write `[1]` for "Sino"."""
     parts = []
     number = 0
-    for action in actions:
-        act, slot = action["act"], action["slot"]
-        numbered = act in VALUE_ACTS
+    for act in acts:
+        numbered = act.act in VALUE_ACTS
         labelled = []
-        for value in action["values"]:
+        for value in act.values:
             number += numbered
             labelled.append(f"{value} [{number}]" if numbered else value)
         values = "|".join(labelled)
-        if slot and values:
-            parts.append(f"{act}({slot}={values})")
-        elif slot:
-            parts.append(f"{act}({slot})")
+        if act.slot and values:
+            parts.append(f"{act.act}({act.slot}={values})")
+        elif act.slot:
+            parts.append(f"{act.act}({act.slot})")
         else:
-            parts.append(act)
+            parts.append(act.act)
     return ", ".join(parts)
 
 
-def system_message(header: str, call_texts: Sequence[str], status: str, actions: Sequence[Action] | None) -> str:
-    parts = [header, calls_block(call_texts), status]
-    if actions is not None:
-        parts.append(f"{ACTS_HEADER} {acts_text(actions)}")
+def system_message(
+    header: str, calls: Sequence[Call], acts: Sequence[Act] | None, call_texts: Sequence[str] | None = None
+) -> str:
+    """The system message from the schema header (`header_text`), the calls so far and, in act-conditioned mode,
+    the reference acts. `call_texts`: the calls' `call_text`s, when the caller keeps them from turn to turn."""
+    parts = [header, calls_block(calls, call_texts), transaction_line(calls)]
+    if acts is not None:
+        parts.append(f"{ACTS_HEADER} {acts_text(acts)}")
     return "\n\n".join(parts)
+
+
+def sample_system_message(sample: Sample) -> str | None:
+    """The system message of an SGD sample, rendered again from its typed fields; None without a schema."""
+    if sample.schema is None:
+        return None
+    intent = sample.schema.intent(sample.intent) if sample.intent else None
+    header = header_text(sample.schema, intent)
+    return system_message(header, sample.calls, sample.acts if sample.framing.acts else None)
 
 
 def seed_prompt(history: Sequence[dict[str, str]]) -> str:
@@ -116,27 +130,27 @@ def seed_prompt(history: Sequence[dict[str, str]]) -> str:
 # ------------------------------------------------------------------------------------------------- offline rubric
 
 
-def rubric_from_acts(actions: Sequence[Action], service: ServiceSchema | None, intent: IntentSchema | None) -> str:
+def rubric_from_acts(acts: Sequence[Act], service: ServiceSchema | None, intent: IntentSchema | None) -> str:
     """`- item` lines a judge can check, one per act, with a turn's OFFERs and CONFIRMs grouped in one line each."""
     items: list[str] = []
-    offers = [a for a in actions if a["act"] == "OFFER"]
-    confirms = [a for a in actions if a["act"] == "CONFIRM"]
-    for action in actions:
-        if action["act"] == "OFFER":
-            if action is offers[0]:
+    offers = [a for a in acts if a.act == "OFFER"]
+    confirms = [a for a in acts if a.act == "CONFIRM"]
+    for act in acts:
+        if act.act == "OFFER":
+            if act is offers[0]:
                 items.append("Offer " + _slot_value_list(offers))
-        elif action["act"] == "CONFIRM":
-            if action is confirms[0]:
+        elif act.act == "CONFIRM":
+            if act is confirms[0]:
                 items.append("Confirm the details with the user: " + _slot_value_list(confirms))
         else:
-            items.append(_rubric_item(action, service, intent))
+            items.append(_rubric_item(act, service, intent))
     return "\n".join(f"- {item}" for item in items)
 
 
-def _rubric_item(action: Action, service: ServiceSchema | None, intent: IntentSchema | None) -> str:
-    act, slot, value = action["act"], action["slot"], _value(action)
+def _rubric_item(action: Act, service: ServiceSchema | None, intent: IntentSchema | None) -> str:
+    act, slot, value = action.act, action.slot, _value(action)
     if act == "REQUEST":
-        if action["values"]:
+        if action.values:
             return f"Ask whether the user wants {_slot_words(slot)} {value}"
         return f"Ask for {_slot_phrase(slot, service)}"
     if act == "INFORM":
@@ -158,8 +172,8 @@ def _rubric_item(action: Action, service: ServiceSchema | None, intent: IntentSc
     return f"{act.replace('_', ' ').capitalize()}{slot_words}{' ' + value if value else ''}"
 
 
-def _slot_value_list(actions: Sequence[Action]) -> str:
-    return ", ".join(f"{_value(a)} ({_slot_words(a['slot'])})" for a in actions)
+def _slot_value_list(acts: Sequence[Act]) -> str:
+    return ", ".join(f"{_value(a)} ({_slot_words(a.slot)})" for a in acts)
 
 
 def _slot_phrase(slot: str, service: ServiceSchema | None) -> str:
@@ -167,8 +181,8 @@ def _slot_phrase(slot: str, service: ServiceSchema | None) -> str:
     return f"the {_lower_first(schema.description)}" if schema else f"the {_slot_words(slot)}"
 
 
-def _value(action: Action) -> str:
-    return " or ".join(action["values"] or action["canonical_values"])
+def _value(act: Act) -> str:
+    return " or ".join(act.values or act.canonical_values)
 
 
 def _slot_words(slot: str) -> str:

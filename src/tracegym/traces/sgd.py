@@ -13,12 +13,12 @@ import gc
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypedDict
 
 from tracegym.errors import UserError
+from tracegym.schema import IntentSchema, ServiceSchema, SlotSchema
 
 SPLITS = ("train", "dev", "test")
 
@@ -26,45 +26,6 @@ SPLITS = ("train", "dev", "test")
 def bundled_sgd_root() -> Path:
     """The small SGD subset shipped inside the package (CC BY-SA 4.0; see its README.md)."""
     return Path(str(resources.files("tracegym") / "data" / "sgd_sample"))
-
-
-# ----------------------------------------------------------------------------------------------- schema records
-
-
-@dataclass(frozen=True, slots=True)
-class SlotSchema:
-    name: str
-    description: str
-    is_categorical: bool
-    possible_values: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class IntentSchema:
-    name: str
-    description: str
-    is_transactional: bool
-    required_slots: tuple[str, ...]
-    optional_slots: tuple[tuple[str, str], ...]  # (slot, default value), in schema order
-    result_slots: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceSchema:
-    name: str
-    description: str
-    slots: tuple[SlotSchema, ...]
-    intents: tuple[IntentSchema, ...]
-    _intent_by_name: dict[str, IntentSchema] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_intent_by_name", {intent.name: intent for intent in self.intents})
-
-    def intent(self, name: str) -> IntentSchema | None:
-        return self._intent_by_name.get(name)
-
-    def slot(self, name: str) -> SlotSchema | None:
-        return next((slot for slot in self.slots if slot.name == name), None)
 
 
 # --------------------------------------------------------------------------------------------- dialogue records

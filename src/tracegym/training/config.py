@@ -27,12 +27,14 @@ No torch here at import time: TRL and PEFT are imported by the functions that ne
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tracegym.errors import UserError
+from tracegym.framing import Framing
 from tracegym.judges import JudgeSettings
+from tracegym.options import MAX_PROMPT_LENGTH, option, positive_float, positive_int
 
 # tracegym's defaults for GRPOConfig fields: small, step-based runs that log and checkpoint every few steps.
 GRPO_DEFAULTS: dict[str, Any] = {
@@ -68,61 +70,126 @@ POSITIVE_COUNTS = (
 )
 
 
+RUN_GROUP = "rewards and runs"
+GRPO_GROUP = "GRPO (TRL's GRPOConfig; defaults sized for the CPU demo)"
+
+
 @dataclass
 class TrainOptions:
     """What tracegym adds to TRL's and PEFT's configs for a run."""
 
-    train_jsonl: str | None = field(default=None, metadata={"help": "samples JSONL to train on (`tracegym prepare`)"})
-    model_name: str | None = field(
-        default=None, metadata={"help": "the student: a local folder (`tracegym student`/`sft`) or a hub model id"}
+    train_jsonl: str | None = option(None, "samples JSONL to train on (`tracegym prepare`)")
+    model_name: str | None = option(None, "the student: a local folder (`tracegym student`/`sft`) or a hub model id")
+    use_lora: bool = option(False, "train a LoRA adapter (LoraConfig) instead of all weights")
+    merge: bool = option(False, "with --use_lora, also write the merged model to merged/")
+    max_prompt_length: int = option(
+        MAX_PROMPT_LENGTH,
+        "prompt tokens at most; the oldest history turns go first, never the system message",
+        type=positive_int,
     )
-    use_lora: bool = field(default=False, metadata={"help": "train a LoRA adapter (LoraConfig) instead of all weights"})
-    merge: bool = field(default=False, metadata={"help": "with --use_lora, also write the merged model to merged/"})
-    max_prompt_length: int = field(
-        default=512,
-        metadata={"help": "prompt tokens at most; the oldest history turns go first, never the system message"},
+    reward_funcs: list[str] = option(
+        [],
+        "extra TRL-style reward functions `pkg.module:fn`, scored beside the judge",
+        action="append",
+        metavar="PKG.MODULE:FN",
+        group=RUN_GROUP,
     )
-    reward_funcs: list[str] = field(
-        default_factory=list,
-        metadata={"help": "extra TRL-style reward functions `pkg.module:fn`, scored beside the judge"},
+    resume_from_checkpoint: str | None = option(
+        None,
+        "a checkpoint folder, or `last` for the newest checkpoint-* in the run dir",
+        nargs="?",
+        const="last",
+        metavar="PATH|last",
+        group=RUN_GROUP,
     )
-    resume_from_checkpoint: str | None = field(
-        default=None, metadata={"help": "a checkpoint folder, or `last` for the newest checkpoint-* in the run dir"}
+    overwrite: bool = option(False, "replace an existing, non-empty run directory", group=RUN_GROUP)
+    max_minutes: float | None = option(
+        None,
+        "wall-clock budget: stop cleanly after the step that passes it, and save",
+        type=positive_float,
+        group=RUN_GROUP,
     )
-    overwrite: bool = field(default=False, metadata={"help": "replace an existing, non-empty run directory"})
-    max_minutes: float | None = field(
-        default=None, metadata={"help": "wall-clock budget: stop cleanly after the step that passes it, and save"}
+    placeholders: bool = option(
+        False,
+        "the student writes [n] placeholders, filled from the acts before judging (--include_acts samples)",
+        group=RUN_GROUP,
     )
-    placeholders: bool = field(
-        default=False,
-        metadata={
-            "help": "the student writes [n] placeholders, filled from the acts before judging (--include_acts samples)"
-        },
+    constrain_placeholders: bool = option(
+        True,
+        "with --placeholders, sample replies that write each [n] of the prompt's acts at most once and "
+        "no other (needs one token per placeholder: `tracegym student --placeholder_tokens`)",
+        group=RUN_GROUP,
     )
-    constrain_placeholders: bool = field(
-        default=True,
-        metadata={
-            "help": "with --placeholders, sample replies that write each [n] of the prompt's acts at most once and "
-            "no other (needs one token per placeholder: `tracegym student --placeholder_tokens`)"
-        },
-    )
-    truncated_reward: float | None = field(
-        default=None,
-        metadata={
-            "help": "reward for a reply cut off at max_completion_length (no end of turn) instead of its judge score, "
-            "which then is not asked; e.g. 0 to teach the student to finish (default: judge every reply)"
-        },
+    truncated_reward: float | None = option(
+        None,
+        "reward for a reply cut off at max_completion_length (no end of turn) instead of its judge score, "
+        "which then is not asked; e.g. 0 to teach the student to finish (default: judge every reply)",
+        metavar="R",
+        group=RUN_GROUP,
     )
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_prompt_length, int) or self.max_prompt_length <= 0:
-            raise UserError(f"max_prompt_length {self.max_prompt_length!r}: must be a positive integer (e.g. 512)")
+            raise UserError(
+                f"max_prompt_length {self.max_prompt_length!r}: must be a positive integer (e.g. {MAX_PROMPT_LENGTH})"
+            )
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise UserError(f"max_minutes {self.max_minutes!r}: must be a positive number of minutes")
         if self.truncated_reward is not None and not isinstance(self.truncated_reward, (int, float)):
             raise UserError(f"truncated_reward {self.truncated_reward!r}: must be a number (e.g. 0)")
         if isinstance(self.reward_funcs, str):
             self.reward_funcs = [self.reward_funcs]
+
+    @property
+    def framing(self) -> Framing:
+        """The student's framing as one typed setting (placeholders imply act-conditioned samples)."""
+        return Framing(acts=self.placeholders, placeholders=self.placeholders, constrained=self.constrain_placeholders)
+
+
+@dataclass
+class GRPOFlags:
+    """The GRPOConfig fields `tracegym train` offers as flags (a recipe file may set any other). Their defaults are
+    `GRPO_DEFAULTS`' (else TRL's); the flags themselves default to unset, so that the recipe file can set them."""
+
+    output_dir: str | None = option(None, "the run directory to write", output="dir")
+    max_steps: int = option(GRPO_DEFAULTS["max_steps"], "optimizer steps", type=positive_int, group=GRPO_GROUP)
+    learning_rate: float = option(
+        GRPO_DEFAULTS["learning_rate"], "learning rate", type=positive_float, group=GRPO_GROUP
+    )
+    num_generations: int = option(
+        GRPO_DEFAULTS["num_generations"],
+        "replies sampled per prompt (a GRPO group)",
+        type=positive_int,
+        group=GRPO_GROUP,
+    )
+    per_device_train_batch_size: int = option(
+        GRPO_DEFAULTS["per_device_train_batch_size"],
+        "replies per device per micro-batch",
+        type=positive_int,
+        group=GRPO_GROUP,
+    )
+    gradient_accumulation_steps: int = option(
+        GRPO_DEFAULTS["gradient_accumulation_steps"],
+        "micro-batches per optimizer step",
+        type=positive_int,
+        group=GRPO_GROUP,
+    )
+    max_completion_length: int = option(
+        GRPO_DEFAULTS["max_completion_length"], "reply tokens at most", type=positive_int, group=GRPO_GROUP
+    )
+    save_steps: int = option(
+        GRPO_DEFAULTS["save_steps"], "write a checkpoint every N steps", type=positive_int, group=GRPO_GROUP
+    )
+    beta: float | None = option(None, "KL coefficient to the reference model (default: TRL's, 0)", group=GRPO_GROUP)
+    use_vllm: bool = option(False, "generate with vLLM (GPU; see docs/GPU.md)", group=GRPO_GROUP)
+    deepspeed: str | None = option(None, "a DeepSpeed config JSON, passed to TRL/accelerate", group=GRPO_GROUP)
+    report_to: list[str] = option(
+        GRPO_DEFAULTS["report_to"], "logging integrations (e.g. wandb; none for no logging)", group=GRPO_GROUP
+    )
+    reward_weights: str | None = option(
+        None, "weights of the judge then each --reward_funcs, comma separated", group=GRPO_GROUP
+    )
+    seed: int = option(GRPO_DEFAULTS["seed"], "random seed")
 
 
 @dataclass
@@ -207,13 +274,23 @@ def resolve(recipe: dict[str, Any], flags: dict[str, Any], cuda_bf16: bool = Fal
     except TypeError as exc:
         raise UserError(f"tracegym options: {exc}") from None
     judge = JudgeSettings(**{**from_file["judge"], **from_flags["judge"]})
-    grpo = {**GRPO_DEFAULTS, "bf16": cuda_bf16, **from_file["grpo"], **from_flags["grpo"]}
-    lora = {**LORA_DEFAULTS, **from_file["lora"], **from_flags["lora"]} if options.use_lora else None
-    if not options.use_lora and (from_file["lora"] or from_flags["lora"]):
-        raise UserError(
-            f"LoRA keys {', '.join(sorted({**from_file['lora'], **from_flags['lora']}))} given without use_lora; "
-            "add --use_lora or remove them"
-        )
+    lora = {**from_file["lora"], **from_flags["lora"]}
+    return run_config(options, judge, {**from_file["grpo"], **from_flags["grpo"]}, lora, cuda_bf16=cuda_bf16)
+
+
+def run_config(
+    options: TrainOptions,
+    judge: JudgeSettings,
+    grpo: dict[str, Any],
+    lora: dict[str, Any] | None = None,
+    cuda_bf16: bool = False,
+) -> RunConfig:
+    """The checked run configuration from typed options and the GRPOConfig / LoraConfig keys that differ from
+    tracegym's defaults (`GRPO_DEFAULTS`, `LORA_DEFAULTS`); the demo builds its GRPO stage with this."""
+    if not options.use_lora and lora:
+        raise UserError(f"LoRA keys {', '.join(sorted(lora))} given without use_lora; add --use_lora or remove them")
+    grpo = {**GRPO_DEFAULTS, "bf16": cuda_bf16, **grpo}
+    lora = {**LORA_DEFAULTS, **(lora or {})} if options.use_lora else None
     check_run_config(options, grpo)
     return RunConfig(options=options, judge=judge, grpo=grpo, lora=lora)
 

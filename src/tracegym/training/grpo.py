@@ -6,7 +6,8 @@
 TRL's `GRPOTrainer` does the learning (PEFT's LoRA when `use_lora`); tracegym gives it the samples as prompts
 rendered with the student's chat template, the judge as an async reward function, and a callback that writes a
 record per step to log.jsonl. Every check that can fail on bad input runs in `setup`, before the run directory is
-touched, so a bad flag leaves nothing half-made.
+touched, so a bad flag leaves nothing half-made. The run directory's run.json (`rundir.RunRecord`) records what the
+run was; resuming into a run directory checks the new options against it (`rundir.check_resumable`).
 """
 
 from __future__ import annotations
@@ -17,16 +18,19 @@ import shutil
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import tracegym
+from tracegym import models
 from tracegym.errors import UserError
+from tracegym.framing import Framing
 from tracegym.judges import build_judge
 from tracegym.placeholders import check_act_conditioned
 from tracegym.samples import Sample, read_samples
 from tracegym.training import rundir
-from tracegym.training.config import RunConfig
+from tracegym.training.config import RunConfig, TrainOptions
 from tracegym.training.reward import JudgeReward
 
 # Scalar sample fields copied into dataset columns for users' own reward functions (`ground_truth=…`).
@@ -38,6 +42,7 @@ class TrainingSetup:
     """Everything a run needs, checked; nothing written yet."""
 
     config: RunConfig
+    framing: Framing
     grpo_config: Any  # trl.GRPOConfig
     lora_config: Any  # peft.LoraConfig | None
     tokenizer: Any
@@ -83,20 +88,24 @@ def setup(config: RunConfig) -> TrainingSetup:
     if is_main:  # only rank 0 owns the run dir; another rank would see the dir rank 0 has just made
         rundir.prepare_run_dir(output_dir, overwrite=options.overwrite, resuming=resume_from is not None)
     samples = read_samples(options.train_jsonl)
-    if options.placeholders:
-        check_act_conditioned(samples)
+    framing = run_framing(options, samples)
     tokenizer = load_tokenizer(options.model_name)
+    framing = as_sampled(framing, tokenizer, grpo_config)
     check_enough_prompts(samples, grpo_config, options.train_jsonl)
     dataset = build_dataset(samples, tokenizer, options.max_prompt_length)
     judge_reward = JudgeReward(
         build_judge(config.judge),
-        placeholders=options.placeholders,
+        framing=framing,
         truncated_reward=options.truncated_reward,
-        stop_token_ids=stop_token_ids(options.model_name, tokenizer),
+        stop_token_ids=models.reply_stop_ids(tokenizer, models.generation_config_of(options.model_name)),
     )
     user_funcs = [load_reward_function(spec) for spec in options.reward_funcs]
+    if resume_from is not None and rundir.has_run_record(output_dir):
+        recorded = rundir.read_run(output_dir)
+        rundir.check_resumable(recorded, run_record(config, framing, judge_reward, grpo_config, ""), output_dir)
     return TrainingSetup(
         config=config,
+        framing=framing,
         grpo_config=grpo_config,
         lora_config=lora_config,
         tokenizer=tokenizer,
@@ -121,18 +130,64 @@ def check_enough_prompts(samples: list[Sample], grpo_config: Any, path: str) -> 
         )
 
 
-def stop_token_ids(model_name: str, tokenizer: Any) -> frozenset[int]:
-    """The ids that end a reply, as TRL's generation sees them: the generation config's eos ids (Gemma's
-    <end_of_turn> among them), the tokenizer's eos, and the pad id."""
-    from transformers import GenerationConfig
+def run_framing(options: TrainOptions, samples: list[Sample]) -> Framing:
+    """How this run frames the student: the samples say whether their prompts show the acts, the options whether
+    the student writes placeholders and whether its sampling is constrained."""
+    if options.placeholders:
+        check_act_conditioned(samples)  # the UserError that names the first sample without acts
+    return Framing(
+        acts=samples_show_acts(samples),
+        placeholders=options.placeholders,
+        constrained=options.placeholders and options.constrain_placeholders,
+    )
 
+
+def as_sampled(framing: Framing, tokenizer: Any, grpo_config: Any) -> Framing:
+    """The framing as GRPO will really sample: unconstrained when the tokenizer has no placeholder tokens (nothing
+    to constrain) or vLLM generates (outside the model's `generate`, where the constraint sits)."""
+    from tracegym.decoding import placeholder_token_ids
+
+    if not framing.constrained:
+        return framing
+    if grpo_config.use_vllm:
+        print(
+            "warning: --constrain_placeholders does not reach vLLM's sampler; GRPO samples unconstrained",
+            file=sys.stderr,
+        )
+        return replace(framing, constrained=False)
+    return framing if placeholder_token_ids(tokenizer) else replace(framing, constrained=False)
+
+
+def samples_show_acts(samples: list[Sample]) -> bool:
+    """Whether the samples are act-conditioned: some have reference acts, and every such prompt shows them."""
+    if not any(sample.acts for sample in samples):
+        return False
     try:
-        eos = GenerationConfig.from_pretrained(model_name).eos_token_id
-    except OSError:  # no generation_config.json: the tokenizer's eos alone
-        eos = None
-    ids = set(eos if isinstance(eos, list) else [eos])
-    ids.update({tokenizer.eos_token_id, tokenizer.pad_token_id})
-    return frozenset(i for i in ids if i is not None)
+        check_act_conditioned(samples)
+    except UserError:
+        return False
+    return True
+
+
+def run_record(
+    config: RunConfig, framing: Framing, judge_reward: JudgeReward, grpo_config: Any, digest: str
+) -> rundir.RunRecord:
+    """The run.json of this run (`rundir.RunRecord`); `digest`: config.yaml's sha256."""
+    options = config.options
+    return rundir.RunRecord(
+        judge_name=config.judge.judge,
+        judge_fingerprint=judge_reward.judge.fingerprint,
+        framing=framing,
+        max_prompt_length=options.max_prompt_length,
+        max_completion_length=grpo_config.max_completion_length,
+        seed=grpo_config.seed,
+        data_seed=grpo_config.data_seed,
+        base_model=str(options.model_name),
+        use_lora=config.lora is not None,
+        train_jsonl=str(options.train_jsonl),
+        config_sha256=digest,
+        tracegym_version=tracegym.__version__,
+    )
 
 
 def build_grpo_config(kwargs: dict[str, Any]) -> Any:
@@ -181,20 +236,8 @@ def resolve_checkpoint(requested: str | None, output_dir: Path) -> str | None:
 
 def load_tokenizer(model_name: str) -> Any:
     """The student's tokenizer; a model that cannot be found is a UserError, checked before anything is written."""
-    from transformers import AutoConfig, AutoTokenizer
-
-    try:
-        AutoConfig.from_pretrained(model_name)
-        tokenizer = AutoTokenizer.from_pretrained(model_name)
-    except (OSError, ValueError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(
-            f"--model_name {model_name}: cannot load the model ({first_line}); give a folder made by "
-            "`tracegym student`/`sft`, or a hub id this machine can reach"
-        ) from None
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
+    models.check_model_loads(model_name, "--model_name")
+    return models.load_tokenizer(model_name, "--model_name")
 
 
 def build_dataset(samples: list[Sample], tokenizer: Any, max_prompt_length: int) -> Any:
@@ -256,7 +299,9 @@ def start_run_dir(training: TrainingSetup) -> None:
     resolved = training.config.to_dict()
     resolved["grpo"] = training.grpo_config.to_dict()
     resolved["lora"] = training.lora_config.to_dict() if training.lora_config is not None else None
-    rundir.write_config(output_dir, resolved)
+    digest = rundir.write_config(output_dir, resolved)
+    record = run_record(training.config, training.framing, training.judge_reward, training.grpo_config, digest)
+    rundir.write_run(output_dir, record)
 
 
 def make_trainer(training: TrainingSetup) -> Any:
@@ -276,7 +321,7 @@ def make_trainer(training: TrainingSetup) -> Any:
         processing_class=training.tokenizer,
         peft_config=training.lora_config,
     )
-    if constrains_placeholders(training):
+    if training.framing.constrained:
         constrain_generate(trainer.model, training.tokenizer)
     if trainer.pop_callback(ProgressCallback) is not None:
         trainer.add_callback(quiet_progress_callback())
@@ -284,21 +329,6 @@ def make_trainer(training: TrainingSetup) -> Any:
     if training.config.options.max_minutes:
         trainer.add_callback(time_limit_callback(training.config.options.max_minutes))
     return trainer
-
-
-def constrains_placeholders(training: TrainingSetup) -> bool:
-    """Whether GRPO should sample with placeholder-constrained decoding (`tracegym.decoding`, which does nothing
-    when the student's tokenizer has no placeholder tokens). vLLM generates outside the model's `generate`."""
-    options = training.config.options
-    if not (options.placeholders and options.constrain_placeholders):
-        return False
-    if training.grpo_config.use_vllm:
-        print(
-            "warning: --constrain_placeholders does not reach vLLM's sampler; GRPO samples unconstrained",
-            file=sys.stderr,
-        )
-        return False
-    return True
 
 
 def train(training: TrainingSetup) -> Any:

@@ -20,7 +20,7 @@ column (the record as JSON); a dataset without one must have the record's fields
 
 A failed verdict is `None`, never 0: TRL leaves that reply out of the group's baseline and gives it no advantage.
 With `truncated_reward`, a reply TRL cut off at `max_completion_length` (its last token id is none of
-`stop_token_ids`) gets that reward and is not judged: in the loss it teaches the student to finish, where TRL's
+`stop_token_ids`, `tracegym.models.reply_stop_ids`: what ends a reply) gets that reward and is not judged: in the loss it teaches the student to finish, where TRL's
 `mask_truncated_completions` would only leave it out.
 Each call's figures (failures, cache hits, tokens, cost, per-judge parts, seconds spent) are kept in `history`
 and, inside TRL, logged through its `log_metric` hook under `judge/…`, so they reach log.jsonl and TensorBoard.
@@ -35,8 +35,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from tracegym.framing import Framing
 from tracegym.judges.base import Judge, Verdict
 from tracegym.judges.budget import Ledger
+from tracegym.models import ends_reply
 from tracegym.placeholders import lexicalize
 from tracegym.samples import Sample
 
@@ -127,14 +129,14 @@ class JudgeReward:
         self,
         judge: Judge,
         name: str = "judge",
-        placeholders: bool = False,
+        framing: Framing | None = None,
         truncated_reward: float | None = None,
         stop_token_ids: frozenset[int] = frozenset(),
     ) -> None:
         if truncated_reward is not None and not stop_token_ids:
             raise ValueError("truncated_reward needs the stop_token_ids that end a reply")
         self.judge = judge
-        self.placeholders = placeholders  # fill [n] placeholders from each sample's acts before judging
+        self.framing = framing or Framing()  # with placeholders: fill each [n] from the sample's acts before judging
         self.truncated_reward = truncated_reward
         self.stop_token_ids = stop_token_ids
         self.__name__ = name  # TRL names the reward column (`rewards/judge/mean`) after this
@@ -143,7 +145,7 @@ class JudgeReward:
     async def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
         samples = samples_from_columns(prompts, columns)
         replies = [completion_text(completion) for completion in completions]
-        if self.placeholders:
+        if self.framing.placeholders:
             replies = [lexicalize(reply, sample.acts) for reply, sample in zip(replies, samples)]
         cut = self.truncated(columns.get("completion_ids"), len(replies))
         judged = [index for index in range(len(replies)) if index not in cut]
@@ -167,7 +169,7 @@ class JudgeReward:
             return set()
         if len(completion_ids) != count:
             raise ValueError(f"{len(completion_ids)} completion_ids for {count} completions")
-        return {i for i, ids in enumerate(completion_ids) if ids and ids[-1] not in self.stop_token_ids}
+        return {i for i, ids in enumerate(completion_ids) if ids and not ends_reply(ids, self.stop_token_ids)}
 
     def totals(self) -> dict[str, Any]:
         """Everything this reward has judged so far, summed over steps (this process only)."""

@@ -1,6 +1,8 @@
 """The run directory of `tracegym train --output_dir D` (DESIGN.md §6).
 
     D/
+      run.json           what the run was (`RunRecord`): judge, framing, lengths, seeds, base model; read by
+                         `read_run` for eval and for `--resume_from_checkpoint`
       config.yaml        the resolved GRPOConfig + LoraConfig + tracegym's options and judge settings
       config.sha256      sha256 of config.yaml's bytes
       log.jsonl          one record per logged step (reward, judge parts, failures, cache hits, tokens, cost, ...)
@@ -19,12 +21,16 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from tracegym.errors import UserError
+from tracegym.framing import Framing
 from tracegym.samples import write_text_atomic
+
+RUN_FILE = "run.json"
+RUN_FORMAT = 1
 
 NOTHING_TO_LEARN_WARNING = (
     "WARNING: the reward was constant within every group at every step (frac_reward_zero_std = 1): GRPO had "
@@ -49,6 +55,104 @@ class RunSummary:
     judge_totals: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     merged_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What a training run was, as eval and a resumed run need it: the one typed reading of a run directory."""
+
+    judge_name: str  # the judge setting (`acts`, `gemini+acts`, …)
+    judge_fingerprint: str  # the built judge's fingerprint: model, prompt, weights, … (`Judge.fingerprint`)
+    framing: Framing  # how the student was framed: acts in the prompt, [n] placeholders, constrained decoding
+    max_prompt_length: int
+    max_completion_length: int
+    seed: int
+    data_seed: int | None
+    base_model: str  # --model_name: the student the run started from
+    use_lora: bool
+    train_jsonl: str
+    config_sha256: str  # of config.yaml, the resolved configuration
+    tracegym_version: str
+    format: int = RUN_FORMAT
+
+    def to_dict(self) -> dict[str, Any]:
+        record = asdict(self)
+        record["framing"] = self.framing.to_dict()
+        return record
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> RunRecord:
+        if not isinstance(data, dict):
+            raise UserError(f"{where}: expected a JSON object; {REWRITE_RUN_FILE}")
+        names = {f.name for f in fields(cls)}
+        required = {f.name for f in fields(cls) if f.name != "format"}
+        missing = sorted(required - set(data))
+        unknown = sorted(set(data) - names)
+        if missing or unknown:
+            said = [f"missing {', '.join(missing)}"] if missing else []
+            said += [f"unknown {', '.join(unknown)}"] if unknown else []
+            raise UserError(f"{where}: {'; '.join(said)}; {REWRITE_RUN_FILE}")
+        if data.get("format", RUN_FORMAT) != RUN_FORMAT:
+            raise UserError(f"{where}: format {data['format']!r}, this tracegym reads {RUN_FORMAT}; {REWRITE_RUN_FILE}")
+        values = dict(data)
+        values["framing"] = Framing.from_dict(data["framing"], where=f"{where}: framing")
+        for name, kind in (("max_prompt_length", int), ("max_completion_length", int), ("seed", int)):
+            if not isinstance(values[name], kind) or isinstance(values[name], bool):
+                raise UserError(f"{where}: {name} must be an integer, got {values[name]!r}; {REWRITE_RUN_FILE}")
+        return cls(**values)
+
+    def training_judge(self) -> str:
+        """The judge as a report names it: `acts (acts:00ff…)`."""
+        return f"{self.judge_name} ({self.judge_fingerprint})"
+
+
+REWRITE_RUN_FILE = "re-run `tracegym train` into a new --output_dir (or restore the file this run wrote)"
+
+
+def write_run(output_dir: Path, record: RunRecord) -> None:
+    write_text_atomic(output_dir / RUN_FILE, json.dumps(record.to_dict(), indent=2, ensure_ascii=False) + "\n")
+
+
+def has_run_record(run_dir: Path) -> bool:
+    return (run_dir / RUN_FILE).is_file()
+
+
+def read_run(run_dir: str | Path) -> RunRecord:
+    """The run.json of a `tracegym train` run directory; a UserError that says how to fix a missing or bad one."""
+    path = Path(run_dir) / RUN_FILE
+    if not path.is_file():
+        raise UserError(
+            f"{run_dir}: no {RUN_FILE}, so this is not the run directory of `tracegym train` or it was written by a "
+            "tracegym older than run.json; re-run `tracegym train`, or give the model folder itself (its adapter/ or model/) "
+            "with the settings it was trained with (--placeholders, --training_judge)"
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: not valid JSON ({exc}); {REWRITE_RUN_FILE}") from None
+    return RunRecord.from_dict(data, where=str(path))
+
+
+# What must stay the same when a run is resumed: the reward, the prompts it scores and the model that learns.
+RESUME_MUST_MATCH = ("judge_fingerprint", "framing", "base_model", "use_lora", "max_prompt_length")
+
+
+def check_resumable(recorded: RunRecord, new: RunRecord, output_dir: Path) -> None:
+    """A UserError when resuming `output_dir` with options that contradict the run it continues."""
+    differ = [name for name in RESUME_MUST_MATCH if getattr(recorded, name) != getattr(new, name)]
+    if not differ:
+        return
+    shown = "; ".join(
+        f"{name}: run {_shown(getattr(recorded, name))}, now {_shown(getattr(new, name))}" for name in differ
+    )
+    raise UserError(
+        f"--resume_from_checkpoint: the options contradict the run in {output_dir} ({shown}); resume with the "
+        f"run's own settings (its config.yaml holds them) or start a new run in another --output_dir"
+    )
+
+
+def _shown(value: Any) -> str:
+    return value.name if isinstance(value, Framing) else repr(value)
 
 
 def prepare_run_dir(output_dir: Path, *, overwrite: bool, resuming: bool) -> None:

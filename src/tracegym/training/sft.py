@@ -21,15 +21,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tracegym import models
 from tracegym.errors import UserError
-from tracegym.hub import first_line, hub_logs_quiet
 from tracegym.placeholders import check_act_conditioned, delexicalize
 from tracegym.samples import read_samples, write_json, write_jsonl
 from tracegym.training.prompts import PromptStats, prompt_completion_rows
 
 logger = logging.getLogger(__name__)
-
-END_OF_TURN = "<end_of_turn>"
 
 
 @dataclass
@@ -100,7 +98,7 @@ def run_sft(settings: SFTSettings) -> SFTResult:
     samples = read_samples(settings.train_jsonl)  # bad input fails before the heavy imports
     if settings.placeholders:
         check_act_conditioned(samples)
-    _check_model_path(settings.model_name)
+    models.check_model_reference(settings.model_name, "--model_name")
     import torch
     from transformers import set_seed
 
@@ -137,48 +135,13 @@ def run_sft(settings: SFTSettings) -> SFTResult:
 
 
 def load_tokenizer(model_name: str) -> Any:
-    from transformers import AutoTokenizer
-
-    _check_model_path(model_name)
-    try:
-        with hub_logs_quiet():
-            tokenizer = AutoTokenizer.from_pretrained(model_name)
-    except (OSError, ValueError) as exc:
-        raise UserError(
-            f"--model_name {model_name}: cannot load its tokenizer ({first_line(exc)}); give a folder made by "
-            "`tracegym student` or a hub model that is cached or reachable"
-        ) from None
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
+    return models.load_tokenizer(model_name, "--model_name")
 
 
 def load_model(model_name: str) -> Any:
     import torch
-    from transformers import AutoModelForCausalLM
 
-    _check_model_path(model_name)
-    try:
-        with hub_logs_quiet():
-            return AutoModelForCausalLM.from_pretrained(model_name, dtype=torch.float32)
-    except (OSError, ValueError) as exc:
-        raise UserError(
-            f"--model_name {model_name}: cannot load the model ({first_line(exc)}); give a folder made by "
-            "`tracegym student` or a hub model that is cached or reachable"
-        ) from None
-
-
-def _check_model_path(model_name: str) -> None:
-    """A folder that exists, or a name shaped like a hub id (owner/name); anything else is a missing folder."""
-    if Path(model_name).is_dir():
-        return
-    owner, _, name = model_name.partition("/")
-    looks_like_hub_id = bool(owner and name) and "/" not in name and owner not in (".", "..", "~")
-    if not looks_like_hub_id:
-        raise UserError(
-            f"--model_name {model_name}: no such model folder; build one with `tracegym student --out_dir DIR` "
-            "or give a hub model name (owner/name)"
-        )
+    return models.load_causal_lm(model_name, "--model_name", dtype=torch.float32)
 
 
 def with_lora(model: Any, settings: SFTSettings) -> Any:
@@ -190,20 +153,12 @@ def with_lora(model: Any, settings: SFTSettings) -> Any:
     return get_peft_model(model, config)
 
 
-def end_of_reply_id(tokenizer: Any) -> int:
-    """The token that closes a reply: Gemma's <end_of_turn> when the vocabulary has it, else the eos token."""
-    token_id = tokenizer.convert_tokens_to_ids(END_OF_TURN)
-    if token_id is not None and token_id != tokenizer.unk_token_id:
-        return token_id
-    return tokenizer.eos_token_id
-
-
 def tokenize_examples(samples: list[Any], tokenizer: Any, settings: SFTSettings, stats: PromptStats) -> list[Example]:
     rows = prompt_completion_rows(samples, tokenizer, settings.max_prompt_length, stats)
     if settings.placeholders:
         for row, sample in zip(rows, samples):
             row["completion"] = delexicalize(sample.ground_truth, sample.acts)
-    stop = end_of_reply_id(tokenizer)
+    stop = models.end_of_reply_id(tokenizer)
     examples = []
     for row in rows:
         # The rendered prompt already holds <bos> from the template: add no special tokens again.

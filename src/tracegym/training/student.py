@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tracegym.errors import UserError
+from tracegym.options import option, positive_int
 from tracegym.placeholders import MAX_PLACEHOLDER, placeholder_text
 
 BOS, EOS, PAD, UNK = "<bos>", "<eos>", "<pad>", "<unk>"
@@ -80,18 +81,22 @@ GEMMA3_CHAT_TEMPLATE = """{{ bos_token }}
 class StudentConfig:
     """The shape of the student. Defaults give about 1.7M parameters (mostly the tied embedding)."""
 
-    out_dir: str
-    vocab_size: int = 6000
-    hidden_size: int = 128
-    num_layers: int = 4
-    num_heads: int = 4
-    num_kv_heads: int = 1
+    out_dir: str = option(help="folder to write the model and tokenizer to", output="dir")
+    vocab_size: int = option(6000, "BPE vocabulary size", type=positive_int)
+    hidden_size: int = option(128, "model width", type=positive_int)
+    num_layers: int = option(4, "decoder layers", type=positive_int)
+    num_heads: int = option(4, "attention heads", type=positive_int)
+    num_kv_heads: int = option(1, "key/value heads", type=positive_int)
     head_dim: int | None = None  # None: hidden_size // num_heads
     intermediate_size: int | None = None  # None: 4 × hidden_size
     max_position_embeddings: int = 4096
     sliding_window: int = 512
-    placeholder_tokens: int = 0  # N > 0: `[1]` … `[N]` are one token each (value placeholders, `--placeholders`)
-    seed: int = 0
+    placeholder_tokens: int = option(
+        0,
+        "make the value placeholders [1] … [N] one token each, for a student trained with --placeholders",
+        metavar="N",
+    )
+    seed: int = option(0, "random seed")
 
     def __post_init__(self) -> None:
         if self.hidden_size % self.num_heads:

@@ -1,0 +1,251 @@
+"""The act judge's score: credit for the reference values and act cues, less the penalties, times the factors
+(module docstring of `tracegym.judges.acts`), with the verdict's criteria and reasoning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tracegym.judges.acts.lexicon import (
+    FAILURE_CUES,
+    GOODBYE_CUES,
+    GRADER_ADDRESSING,
+    REQ_MORE_CUES,
+    STRONG_FAILURE_CUES,
+    SUCCESS_CUES,
+    WORD,
+)
+from tracegym.judges.acts.reference import (
+    context_entities,
+    last_user_turn,
+    reference_values,
+    required_slots,
+    slot_candidates,
+    value_items,
+)
+from tracegym.judges.acts.reply import (
+    broken_text_marks,
+    context_values_stated,
+    hallucinated_in,
+    hedges,
+    list_shaped,
+    offers_intent,
+    repetition_factor,
+    request_options_named,
+    requested_slots,
+    restates,
+    stated_value,
+    value_repeats,
+    without_values,
+    wrong_offers,
+)
+from tracegym.judges.values import ReplyIndex
+from tracegym.placeholders import UNFILLED_PLACEHOLDER
+from tracegym.samples import Sample
+
+
+@dataclass(frozen=True)
+class ActsWeights:
+    """Every number that shapes the act judge's score; all of them are part of its fingerprint."""
+
+    value: float = 1.0
+    cue: float = 0.4
+    missing_or_hallucinated: float = 0.15
+    wrong_offer: float = 0.3
+    over_informing: float = 0.1
+    over_informing_free: int = 2
+    off_target_request: float = 0.1
+    wrong_polarity: float = 0.3
+    hedge: float = 0.3
+    unfilled_placeholder: float = 0.3
+    value_repeat_factor: float = 0.7  # × for each mention of a value beyond its second
+    broken_text_factor: float = 0.7  # × for each stray punctuation mark, and for a reply that stops mid-phrase
+    list_shape_factor: float = 0.4
+    length_slack_words: int = 15
+    length_ratio: float = 2.5
+    copy_threshold: float = 0.6
+    copy_factor: float = 0.2
+
+
+@dataclass
+class Assessment:
+    """Everything the judge found in one reply; the verdict's criteria and reasoning come from it."""
+
+    value_total: float = 0.0
+    value_matched: float = 0.0
+    cue_total: float = 0.0
+    cue_matched: float = 0.0
+    missing: list[str] | None = None
+    hallucinated: list[str] | None = None
+    wrong_offers: list[str] | None = None
+    over_informed: int = 0
+    hedged: list[str] | None = None
+    list_shaped: bool = False
+    off_target_requests: list[str] | None = None
+    wrong_polarity: bool = False
+    length_factor: float = 1.0
+    repetition_factor: float = 1.0
+    copy_factor: float = 1.0
+    addresses_grader: bool = False
+    unfilled_placeholders: int = 0
+    broken_text: int = 0
+
+
+def assess(sample: Sample, reply: str, weights: ActsWeights) -> Assessment:
+    index = ReplyIndex.of(reply)
+    found = Assessment(missing=[], hallucinated=[], wrong_offers=[], off_target_requests=[], hedged=[])
+    items = value_items(sample)
+    user_turn = last_user_turn(sample)
+    candidates = slot_candidates(sample)
+    reference = reference_values(sample)
+    for item in items:
+        found.value_total += weights.value
+        if not stated_value(index, item, user_turn):
+            found.missing.append(f"{item.slot}={item.canonical}")
+        elif hedges(index, item, candidates.get(item.slot, set()), reference):
+            found.hedged.append(f"{item.slot}={item.canonical}")
+        else:
+            found.value_matched += weights.value
+    assess_cues(sample, reply, index, found, weights)
+    found.hallucinated = hallucinated_in(sample, index)
+    found.wrong_offers = wrong_offers(sample, index, items)
+    found.over_informed = max(len(found.hallucinated), len(context_values_stated(sample, index)))
+    gold_words = len(WORD.findall(sample.ground_truth or ""))
+    reply_words = len(WORD.findall(reply.lower()))
+    limit = max(gold_words * weights.length_ratio, gold_words + weights.length_slack_words)
+    found.length_factor = min(1.0, limit / reply_words) if reply_words else 1.0
+    found.repetition_factor = repetition_factor(reply) * weights.value_repeat_factor ** value_repeats(reply, items)
+    found.list_shaped = list_shaped(without_values(reply, reference))
+    if restates(reply, last_user_turn(sample), weights.copy_threshold):
+        found.copy_factor = weights.copy_factor
+    found.addresses_grader = bool(GRADER_ADDRESSING.search(reply))
+    found.unfilled_placeholders = len(UNFILLED_PLACEHOLDER.findall(reply))
+    found.broken_text = broken_text_marks(reply)
+    return found
+
+
+def assess_cues(sample: Sample, reply: str, index: ReplyIndex, found: Assessment, weights: ActsWeights) -> None:
+    lowered = index.lowered
+    kinds = [act.act for act in sample.acts]
+    requested = [act.slot for act in sample.acts if act.act == "REQUEST" and act.slot]
+    if requested:
+        acceptable = required_slots(sample) | set(requested)
+        all_slots = acceptable | {s for s in context_entities(sample)} | set(requested)
+        offered = [v for act in sample.acts if act.act in ("OFFER", "CONFIRM") for v in act.values]
+        asked = requested_slots(reply, all_slots, offered, set(requested)) | request_options_named(index, sample)
+        right = asked & set(requested)
+        also_fine = (asked & acceptable) - set(requested)
+        found.cue_total += weights.cue * len(requested)
+        found.cue_matched += weights.cue * min(len(requested), len(right) + len(also_fine))
+        found.off_target_requests = sorted(asked - acceptable)
+    strong_failure = bool(STRONG_FAILURE_CUES.search(lowered))
+    if "NOTIFY_SUCCESS" in kinds:
+        found.cue_total += weights.cue
+        if SUCCESS_CUES.search(lowered) and not strong_failure:
+            found.cue_matched += weights.cue
+        found.wrong_polarity = strong_failure
+    if "NOTIFY_FAILURE" in kinds:
+        found.cue_total += weights.cue
+        if FAILURE_CUES.search(lowered):
+            found.cue_matched += weights.cue
+        else:
+            found.wrong_polarity = bool(SUCCESS_CUES.search(lowered))
+    for act, pattern in (("REQ_MORE", REQ_MORE_CUES), ("GOODBYE", GOODBYE_CUES)):
+        if act in kinds:
+            found.cue_total += weights.cue
+            if pattern.search(lowered):
+                found.cue_matched += weights.cue
+    if "OFFER_INTENT" in kinds:
+        found.cue_total += weights.cue
+        if offers_intent(lowered, sample):
+            found.cue_matched += weights.cue
+
+
+def final_score(found: Assessment, weights: ActsWeights) -> float:
+    if found.addresses_grader:
+        return 0.0
+    total = found.value_total + found.cue_total
+    credit = (found.value_matched + found.cue_matched) / total if total else 0.0
+    penalty = weights.missing_or_hallucinated * max(len(found.missing or []), len(found.hallucinated or []))
+    penalty += weights.wrong_offer * len(found.wrong_offers or [])
+    penalty += weights.over_informing * max(0, found.over_informed - weights.over_informing_free)
+    penalty += weights.off_target_request * len(found.off_target_requests or [])
+    penalty += weights.wrong_polarity * found.wrong_polarity
+    penalty += weights.hedge * len(found.hedged or [])
+    penalty += weights.unfilled_placeholder * found.unfilled_placeholders
+    score = max(0.0, credit - penalty) * found.length_factor * found.repetition_factor * found.copy_factor
+    if found.list_shaped:
+        score *= weights.list_shape_factor
+    score *= weights.broken_text_factor**found.broken_text
+    return round(min(1.0, max(0.0, score)), 4)
+
+
+def criteria_of(found: Assessment, weights: ActsWeights) -> dict[str, float]:
+    return {
+        "value_credit": found.value_matched / found.value_total if found.value_total else 1.0,
+        "act_cues": found.cue_matched / found.cue_total if found.cue_total else 1.0,
+        "missing_values": float(len(found.missing or [])),
+        "hallucinated_values": float(len(found.hallucinated or [])),
+        "wrong_offers": float(len(found.wrong_offers or [])),
+        "off_target_requests": float(len(found.off_target_requests or [])),
+        "wrong_polarity": float(found.wrong_polarity),
+        "hedged_values": float(len(found.hedged or [])),
+        "list_shaped": float(found.list_shaped),
+        "length_factor": round(found.length_factor, 4),
+        "repetition_factor": round(found.repetition_factor, 4),
+        "copy_factor": found.copy_factor,
+        "addresses_grader": float(found.addresses_grader),
+        "unfilled_placeholders": float(found.unfilled_placeholders),
+        "broken_text": float(found.broken_text),
+    }
+
+
+def explain(found: Assessment, score: float) -> str:
+    parts = [f"values {found.value_matched:g}/{found.value_total:g}", f"cues {found.cue_matched:g}/{found.cue_total:g}"]
+    if found.missing:
+        parts.append("missing " + ", ".join(found.missing[:4]))
+    if found.hallucinated:
+        parts.append("not grounded " + ", ".join(found.hallucinated[:4]))
+    if found.wrong_offers:
+        parts.append("wrong offer " + ", ".join(found.wrong_offers[:2]))
+    if found.off_target_requests:
+        parts.append("asks for " + ", ".join(found.off_target_requests[:3]))
+    if found.wrong_polarity:
+        parts.append("success/failure polarity flipped")
+    if found.hedged:
+        parts.append("hedged between candidates for " + ", ".join(found.hedged[:3]))
+    if found.list_shaped:
+        parts.append("a list of values, not a reply")
+    if found.length_factor < 1:
+        parts.append("too long")
+    if found.repetition_factor < 1:
+        parts.append("repetitive")
+    if found.copy_factor < 1:
+        parts.append("copies the user's turn")
+    if found.unfilled_placeholders:
+        parts.append(f"{found.unfilled_placeholders} unfilled placeholder(s)")
+    if found.broken_text:
+        parts.append(f"broken text ({found.broken_text}: stray punctuation or a dangling last word)")
+    if found.addresses_grader:
+        parts.append("addresses the grader")
+    return f"{score:.2f}: " + "; ".join(parts)
+
+
+# --- the judge's own view of two evaluation figures (bench/acts_gold.py; evaluation/metrics.py has its own) ------
+
+
+def act_value_recall(sample: Sample, reply: str) -> float | None:
+    """Share of the reference INFORM / OFFER / CONFIRM / INFORM_COUNT values the reply states (typed matching);
+    None when the turn has no such value."""
+    items = value_items(sample)
+    if not items:
+        return None
+    index = ReplyIndex.of(reply or "")
+    user_turn = last_user_turn(sample)
+    return sum(1 for item in items if stated_value(index, item, user_turn)) / len(items)
+
+
+def hallucinated_values(sample: Sample, reply: str) -> list[str]:
+    """Typed values (times, dates, numbers, money) and result/schema entities the reply states that are in no
+    reference act and not in the dialogue history."""
+    return hallucinated_in(sample, ReplyIndex.of(reply or ""))

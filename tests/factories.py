@@ -78,7 +78,7 @@ def restaurant_sample(index: int = 0, **fields: Any) -> Sample:
 
 
 def sample_rows(count: int = 8) -> list[dict[str, Any]]:
-    """`count` GRPO rows as `tracegym prepare --include_acts` writes them: a restaurant offered in one of four cities."""
+    """`count` GRPO rows with every field `tracegym prepare` writes (no schema): a restaurant in one of four cities."""
     rows = []
     for index in range(count):
         city = CITIES[index % len(CITIES)]
@@ -104,6 +104,10 @@ def sample_rows(count: int = 8) -> list[dict[str, Any]]:
                 "service_results": None,
                 "source": "sgd",
                 "metadata": {},
+                "schema": None,
+                "intent": None,
+                "calls": [],
+                "framing": {"acts": False, "placeholders": False, "constrained": False},
             }
         )
     return rows

@@ -33,7 +33,7 @@ out as warm-up) divided by the mean of the own loop's two medians in that round 
 that changes through the round weighs on both sides). The figure reported is the median of those ratios across rounds. The machine is
 shared: ratios from the same round are what count, the absolute seconds are for context.
 
-    python bench/sft.py                                  # 3 rounds × 6 steps, all configurations
+    python bench/sft.py                                  # 3 rounds × 5 steps, all configurations
     python bench/sft.py --max_prompt_length 192          # the demo's prompt length
     python bench/sft.py --rounds 5 --steps 8 --threads 1 --configs trl_fp32 trl_lean
 """
@@ -78,7 +78,7 @@ CONFIGS: dict[str, TrlSwitches] = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=6, help="steps per run (the first is left out as warm-up)")
+    parser.add_argument("--steps", type=int, default=5, help="steps per run (the first is left out as warm-up)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--configs", nargs="+", default=[*CONFIGS, PRODUCT], choices=[*CONFIGS, PRODUCT])
     parser.add_argument("--batch_size", type=int, default=16)

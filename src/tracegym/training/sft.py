@@ -11,11 +11,12 @@ Two settings differ from a stock SFTTrainer; bench/sft.py measures both against 
 ran before (BENCHMARKS.md, "sft", same run, alternated):
 - `compute_loss` applies the LM head only at the positions that predict a reply token (the decoder runs once, the
   hidden × vocab matmul, the costliest of a tiny model, skips the prompt). Off-GPU, SFTTrainer's own loss goes
-  through TRL's fused, chunked LM head at every position (it keeps only the label positions where Triton runs) and
-  computes entropy and token accuracy each step. That is the whole gap: the stock trainer in float32 took
-  FIGURES_ALL; switching its LM head to the label positions brought it to FIGURES_COMPACT, and this trainer is
-  FIGURES_PRODUCT. bf16 (SFTConfig's default, on CPU too), the per-step metrics and Trainer logging each moved
-  the step time by less than the noise (FIGURES_SMALL).
+  through TRL's fused, chunked LM head at every position (it keeps only the label positions where Triton runs).
+  That was the gap to the hand-written loop (2026-12-02, 2-core CPU, shared, medians of alternated rounds): the
+  stock trainer in float32 with its per-step metrics and logging off took 2.33× the loop's step time at the demo's
+  192-token prompts and 1.92× at 1,024; with its LM head at the label positions only, 1.21× and 1.05×; this
+  trainer 1.06× and 1.25×. bf16 (SFTConfig's default, on CPU too), the entropy / token-accuracy metrics and
+  logging every step moved it by less than the noise (SFTConfig's defaults on the same batches: 3.13×, 2.11×).
 - bf16=False: the student is trained in the float32 it is loaded in, as before; SFTConfig would turn autocast on.
 """
 
@@ -379,7 +380,7 @@ def _trainer_class() -> Any:
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             # Off-GPU, SFTTrainer's fused LM head scores every position (the label positions only where Triton
-            # runs), which made its step 2-3x this one's (BENCHMARKS.md, "sft"). One batch a step (no gradient
+            # runs), which made its step about twice this one's (BENCHMARKS.md, "sft"). One batch a step (no gradient
             # accumulation), so the mean over the batch's reply tokens is the loss.
             return reply_loss(model, inputs)
 

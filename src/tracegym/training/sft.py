@@ -34,6 +34,7 @@ from typing import Any
 
 from tracegym import models
 from tracegym.errors import UserError
+from tracegym.options import option, positive_float, positive_int
 from tracegym.placeholders import check_act_conditioned, delexicalize
 from tracegym.samples import read_samples, write_json, write_jsonl
 from tracegym.training.prompts import PromptStats, prompt_completion_rows
@@ -45,26 +46,28 @@ logger = logging.getLogger(__name__)
 class SFTSettings:
     """Everything an SFT run depends on; the CLI flags map one to one onto these fields."""
 
-    model_name: str
-    train_jsonl: str
-    output_dir: str
-    max_steps: int | None = None  # None: one pass over the data (num_train_epochs)
-    max_minutes: float | None = None  # wall-clock budget: stop cleanly and save when spent
-    num_train_epochs: float = 1.0
-    learning_rate: float = 1e-3
-    per_device_train_batch_size: int = 16
-    max_prompt_length: int = 1024
-    max_completion_length: int = 128
-    warmup_ratio: float = 0.05
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    logging_steps: int = 10
-    seed: int = 0
-    use_lora: bool = False
-    placeholders: bool = False  # learn delexicalised replies ([n] placeholders); needs act-conditioned samples
-    lora_r: int = 16
-    lora_alpha: int = 32
-    show_progress: bool = True
+    model_name: str = option(help="a folder made by `tracegym student`, or a hub model")
+    train_jsonl: str = option(help="samples JSONL (messages or prompt, and ground_truth)")
+    output_dir: str = option(help="folder to save the trained model and tokenizer to", output="dir")
+    max_steps: int | None = option(None, "optimizer steps (default: one epoch)", type=positive_int)
+    max_minutes: float | None = option(None, "wall-clock budget: stop cleanly and save when spent", type=positive_float)
+    num_train_epochs: float = option(1.0, "passes when --max_steps is unset", type=positive_float)
+    learning_rate: float = option(1e-3, "peak learning rate", type=positive_float)
+    per_device_train_batch_size: int = option(16, "batch size", type=positive_int)
+    max_prompt_length: int = option(1024, "prompt tokens", type=positive_int)
+    max_completion_length: int = option(128, "reply tokens incl. end of turn", type=positive_int)
+    warmup_ratio: float = option(0.05, "share of steps warming up")
+    weight_decay: float = option(0.0, "AdamW weight decay", cli=False)
+    max_grad_norm: float = option(1.0, "gradient clipping norm", cli=False)
+    logging_steps: int = option(10, "log every N steps", type=positive_int)
+    seed: int = option(0, "random seed")
+    use_lora: bool = option(False, "train a LoRA adapter (PEFT), save merged weights")
+    placeholders: bool = option(
+        False, "learn replies with [n] placeholders for the act values (samples prepared with --include_acts)"
+    )
+    lora_r: int = option(16, "LoRA rank", type=positive_int)
+    lora_alpha: int = option(32, "LoRA alpha", type=positive_int)
+    show_progress: bool = option(True, "a progress bar on stderr", cli=False)
 
     def __post_init__(self) -> None:
         if self.max_steps is not None and self.max_steps <= 0:

@@ -177,6 +177,39 @@ def log_of(run_dir) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "sft_log.jsonl").read_text().splitlines()]
 
 
+def test_reply_loss_is_the_models_own_loss_on_the_reply_labels(workspace):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from tracegym.training.sft import Example, reply_loss, training_rows
+
+    model = AutoModelForCausalLM.from_pretrained(workspace / "student")
+    examples = [Example([2, 5, 6, 7], [8, 9, 1]), Example([2, 5], [10, 1])]
+    rows = training_rows(examples)
+    assert rows[1] == {"input_ids": [2, 5, 10, 1], "labels": [-100, -100, 10, 1]}
+    width = max(len(row["input_ids"]) for row in rows)
+    batch = {
+        "input_ids": torch.tensor([r["input_ids"] + [0] * (width - len(r["input_ids"])) for r in rows]),
+        "labels": torch.tensor([r["labels"] + [-100] * (width - len(r["labels"])) for r in rows]),
+        "attention_mask": torch.tensor([[1] * len(r["input_ids"]) + [0] * (width - len(r["input_ids"])) for r in rows]),
+    }
+    with torch.no_grad():
+        expected = model(**batch).loss
+        assert torch.allclose(reply_loss(model, batch), expected, atol=1e-5)
+
+
+def test_the_batch_sampler_gives_each_example_once_an_epoch_in_length_buckets():
+    from tracegym.training.sft import BatchPlan, EpochBatches, Example
+
+    examples = [Example([1] * (i % 7 + 1), [2]) for i in range(30)]
+    sampler = EpochBatches(BatchPlan(examples, batch_size=4, seed=3))
+    first, second = list(sampler), list(sampler)
+    assert len(sampler) == 8 and len(first) == 8
+    for epoch in (first, second):
+        assert sorted(i for batch in epoch for i in batch) == list(range(30))
+    assert first != second  # reshuffled each epoch
+
+
 def test_sft_through_the_cli_lowers_the_loss_changes_the_weights_and_generates(workspace, sft_run):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer

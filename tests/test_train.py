@@ -402,3 +402,20 @@ def test_the_run_writes_run_json_and_resuming_refuses_options_that_contradict_it
     (run_dir / "run.json").write_text(json.dumps(stored))
     with pytest.raises(UserError, match="framing: run acts, now end2end"):
         setup(resolve({}, setup_flags(workspace, run_dir, resume_from_checkpoint="last")))
+
+
+def test_resuming_with_only_the_run_dir_reloads_the_run_settings(workspace, tmp_path):
+    from tracegym.training.config import recipe_of_run, resolve
+    from tracegym.training.grpo import setup, start_run_dir
+
+    run_dir = tmp_path / "run"
+    start_run_dir(setup(resolve({}, setup_flags(workspace, run_dir, max_steps=3, beta=0.07))))
+    assert recipe_of_run(tmp_path / "no_run_here") == {}
+
+    recipe = recipe_of_run(run_dir)
+    assert "output_dir" not in recipe and "resume_from_checkpoint" not in recipe, "per invocation, not per run"
+    resumed = resolve(recipe, {"output_dir": str(run_dir), "resume_from_checkpoint": "last", "max_steps": 5})
+    assert resumed.options.train_jsonl == str(workspace / "train.jsonl"), "the data comes from the run"
+    assert resumed.options.model_name == str(workspace / "student")
+    assert (resumed.grpo["beta"], resumed.grpo["max_completion_length"], resumed.grpo["max_steps"]) == (0.07, 12, 5)
+    assert resumed.options.max_prompt_length == 96

@@ -8,7 +8,8 @@ following their spellings:
 - a bool whose default is False is `--<field>` (turns it on); one whose default is True is `--no_<field>` (turns it
   off); an optional bool (default None: "as recorded elsewhere") takes both;
 - `metadata["choices"]`, `metadata["type"]` (a checking parser such as `positive_int`), `metadata["metavar"]`,
-  `metadata["group"]` (the help section) and `metadata["output"]` (`"file"` or `"dir"`: a path this command writes,
+  `metadata["group"]` (the help section), `metadata["cli"]` (False: a library setting with no flag) and
+  `metadata["output"]` (`"file"` or `"dir"`: a path this command writes,
   checked up front by `check_output_paths`).
 
 Why not `HfArgumentParser` itself: it lives in transformers, which the base install does not have, and `prepare`,
@@ -126,7 +127,9 @@ def add_options(
     default still shown, for a command that merges its flags over a recipe file; `group` titles a help section.
     """
     hints = typing.get_type_hints(cls)
-    chosen = [f for f in dataclasses.fields(cls) if f.init and f.name not in set(exclude)]
+    chosen = [
+        f for f in dataclasses.fields(cls) if f.init and f.name not in set(exclude) and f.metadata.get("cli", True)
+    ]
     if include is not None:
         by_name = {f.name: f for f in chosen}
         chosen = [by_name[name] for name in include]

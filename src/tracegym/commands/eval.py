@@ -17,40 +17,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tracegym.commands.common import add_judge_arguments, add_options, non_negative_float, positive_int
-from tracegym.options import MAX_PROMPT_LENGTH, option, values_for
-
-# EvalConfig (evaluation/eval.py) declares the flags' defaults; the help text and the checking types are here.
-EVAL_FLAGS: dict[str, dict] = {
-    "eval_jsonl": {"help": "held-out samples (from `tracegym prepare`/`split`)"},
-    "base_model": {"help": "the student before training: a hub id or a local dir"},
-    "trained_model_dir": {
-        "help": "the trained student: a `tracegym train` run dir (adapter/ or model/ inside), a LoRA adapter dir "
-        "(applied to --base_model), or a full model dir"
-    },
-    "n": {"help": "prompts: the first n of a seeded shuffle", "type": positive_int},
-    "num_samples": {
-        "help": "replies per prompt (1: greedy); with several, each prompt's statistics use the mean of its replies",
-        "type": positive_int,
-    },
-    "temperature": {
-        "help": "sampling temperature; 0 is greedy (default: greedy for one reply, 1.0 for several)",
-        "type": non_negative_float,
-    },
-    "max_new_tokens": {
-        "help": "reply length cap in tokens (default: the run's max_completion_length, else 64)",
-        "type": positive_int,
-    },
-    "max_prompt_length": {
-        "help": f"prompt length cap in tokens; the oldest turns go first (default: the run's, else {MAX_PROMPT_LENGTH})",
-        "type": positive_int,
-    },
-    "batch_size": {"help": "prompts per generation batch", "type": positive_int},
-    "seed": {"help": "random seed"},
-    "training_judge": {
-        "help": "the judge the student was trained with, named in the report (default: read from the run dir)"
-    },
-}
+from tracegym.commands.common import add_judge_arguments, add_options
+from tracegym.options import option, values_for
 
 
 @dataclass
@@ -81,7 +49,7 @@ class EvalOutput:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from tracegym.evaluation.eval import EvalConfig
 
-    add_options(parser, EvalConfig, include=EVAL_FLAGS, metadata=EVAL_FLAGS)
+    add_options(parser, EvalConfig)
     add_options(parser, FramingFlags)
     add_options(parser, EvalOutput)
     add_judge_arguments(parser)

@@ -5,7 +5,7 @@ Examples:
   tracegym train --config recipe.yaml --max_steps 100          # flags override the file
   tracegym train ... --judge gemini+acts --judge_weights 0.7,0.3 --cache verdicts.sqlite
   tracegym train ... --reward_funcs my_pkg.rewards:brevity --reward_weights 1.0,0.2
-  tracegym train ... --resume_from_checkpoint last
+  tracegym train --output_dir runs/grpo --resume_from_checkpoint last   # the run's own settings (its run.json)
   accelerate launch --num_processes 2 --cpu -m tracegym train ...   # only rank 0 writes
 
 --config takes a YAML file of flat keys: any field of TRL's GRPOConfig (beta, temperature, loss_type, use_vllm,
@@ -37,9 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tracegym.training.config import read_recipe, resolve
+    from tracegym.training.config import read_recipe, recipe_of_run, resolve
 
     recipe = read_recipe(args.config) if args.config else {}
+    if args.resume_from_checkpoint and args.output_dir and not args.config:
+        recipe = recipe_of_run(args.output_dir)  # the run's own settings; the flags given now override them
     config = resolve(recipe, flags_of(args), cuda_bf16=_cuda_bf16())
     check_output_paths({"output_dir": (config.grpo.get("output_dir"), "dir")})  # when the recipe names it
 

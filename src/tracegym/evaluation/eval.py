@@ -22,7 +22,7 @@ from tracegym.evaluation.metrics import ReplyMetrics, act_types, corpus_chrf, re
 from tracegym.evaluation.stats import Comparison, WinRates, compare, summary, win_tie_loss
 from tracegym.framing import Framing
 from tracegym.judges import JudgeSettings
-from tracegym.options import MAX_PROMPT_LENGTH
+from tracegym.options import MAX_PROMPT_LENGTH, non_negative_float, option, positive_int
 from tracegym.placeholders import check_act_conditioned, lexicalize
 from tracegym.samples import Sample, read_samples
 from tracegym.training.rundir import RunRecord, read_run
@@ -57,21 +57,43 @@ SIGNAL_LABELS = {
 class EvalConfig:
     """Everything `tracegym eval` needs; the CLI's flags map onto these fields."""
 
-    eval_jsonl: str
-    base_model: str
-    trained_model_dir: str
-    n: int = 50  # the first n samples of a seeded shuffle of the eval file
-    judge: JudgeSettings = field(default_factory=JudgeSettings)
-    num_samples: int = 1  # replies per prompt; 1 is greedy unless a temperature is given
-    temperature: float | None = None  # None: greedy for one reply, 1.0 when sampling several
-    max_new_tokens: int | None = None  # None: the run's max_completion_length, else 64
-    max_prompt_length: int | None = None  # None: the run's max_prompt_length, else 512 (train's default)
-    batch_size: int = 8
-    seed: int = 0
-    training_judge: str | None = None  # for the report; None: read from the run dir's run.json
-    # placeholders: fill each [n] from the acts; constrained: each [n] of the acts at most once, no other.
-    framing: Framing | None = None  # None: as the run trained (its run.json), else the plain framing
-    bootstrap_resamples: int = 10_000
+    eval_jsonl: str = option(help="held-out samples (from `tracegym prepare`/`split`)")
+    base_model: str = option(help="the student before training: a hub id or a local dir")
+    trained_model_dir: str = option(
+        help="the trained student: a `tracegym train` run dir (adapter/ or model/ inside), a LoRA adapter dir "
+        "(applied to --base_model), or a full model dir"
+    )
+    n: int = option(50, "prompts: the first n of a seeded shuffle", type=positive_int)
+    judge: JudgeSettings = field(
+        default_factory=JudgeSettings, metadata={"help": "the judge that scores both students' replies", "cli": False}
+    )
+    num_samples: int = option(
+        1,
+        "replies per prompt (1: greedy); with several, each prompt's statistics use the mean of its replies",
+        type=positive_int,
+    )
+    temperature: float | None = option(
+        None,
+        "sampling temperature; 0 is greedy (default: greedy for one reply, 1.0 for several)",
+        type=non_negative_float,
+    )
+    max_new_tokens: int | None = option(
+        None, "reply length cap in tokens (default: the run's max_completion_length, else 64)", type=positive_int
+    )
+    max_prompt_length: int | None = option(
+        None,
+        f"prompt length cap in tokens; the oldest turns go first (default: the run's, else {MAX_PROMPT_LENGTH})",
+        type=positive_int,
+    )
+    batch_size: int = option(8, "prompts per generation batch", type=positive_int)
+    seed: int = option(0, "random seed")
+    training_judge: str | None = option(
+        None, "the judge the student was trained with, named in the report (default: read from the run's run.json)"
+    )
+    framing: Framing | None = option(
+        None, "how replies are written and decoded; None: as the run trained (its run.json)", cli=False
+    )
+    bootstrap_resamples: int = option(10_000, "bootstrap resamples of the paired CI", cli=False)
 
     def __post_init__(self) -> None:
         if self.n <= 0:

@@ -244,6 +244,22 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
     return data
 
 
+# Settings of one invocation rather than of the run: a resumed run takes them from its own flags, never the record.
+NOT_RESUMED = frozenset({"resume_from_checkpoint", "overwrite_output_dir", "output_dir"})
+
+
+def recipe_of_run(output_dir: str | Path) -> dict[str, Any]:
+    """The flat recipe of the run in `output_dir` as its run.json records it, to resume it with the same settings
+    (flags still override); {} when the folder holds no run yet."""
+    from tracegym.training import rundir
+
+    if not rundir.has_run_record(Path(output_dir)):
+        return {}
+    sections = rundir.read_run(output_dir).config
+    flat = {key: value for section in sections.values() if isinstance(section, dict) for key, value in section.items()}
+    return {key: value for key, value in flat.items() if key not in NOT_RESUMED and value is not None}
+
+
 def route_keys(values: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
     """`values` split by owner: {"tracegym": …, "judge": …, "grpo": …, "lora": …}; an unknown key is a UserError."""
     owners = {

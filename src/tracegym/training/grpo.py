@@ -187,6 +187,7 @@ def run_record(
         train_jsonl=str(options.train_jsonl),
         config_sha256=digest,
         tracegym_version=tracegym.__version__,
+        config=rundir.jsonable(config.to_dict()),
     )
 
 

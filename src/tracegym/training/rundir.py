@@ -73,6 +73,9 @@ class RunRecord:
     train_jsonl: str
     config_sha256: str  # of config.yaml, the resolved configuration
     tracegym_version: str
+    # The resolved configuration by owner ({"tracegym": …, "judge": …, "grpo": …, "lora": …}), what config.yaml
+    # shows: a resumed run starts from it, so `--resume_from_checkpoint last` alone continues the same run.
+    config: dict[str, Any] = field(default_factory=dict)
     format: int = RUN_FORMAT
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,7 +88,7 @@ class RunRecord:
         if not isinstance(data, dict):
             raise UserError(f"{where}: expected a JSON object; {REWRITE_RUN_FILE}")
         names = {f.name for f in fields(cls)}
-        required = {f.name for f in fields(cls) if f.name != "format"}
+        required = {f.name for f in fields(cls) if f.name not in ("format", "config")}
         missing = sorted(required - set(data))
         unknown = sorted(set(data) - names)
         if missing or unknown:
@@ -96,6 +99,8 @@ class RunRecord:
             raise UserError(f"{where}: format {data['format']!r}, this tracegym reads {RUN_FORMAT}; {REWRITE_RUN_FILE}")
         values = dict(data)
         values["framing"] = Framing.from_dict(data["framing"], where=f"{where}: framing")
+        if not isinstance(values.get("config", {}), dict):
+            raise UserError(f"{where}: config must be an object of settings by owner; {REWRITE_RUN_FILE}")
         for name, kind in (("max_prompt_length", int), ("max_completion_length", int), ("seed", int)):
             if not isinstance(values[name], kind) or isinstance(values[name], bool):
                 raise UserError(f"{where}: {name} must be an integer, got {values[name]!r}; {REWRITE_RUN_FILE}")

@@ -1,13 +1,23 @@
-"""Supervised warm start: prompt → ground_truth + end-of-turn, with the loss on the reply only.
+"""Supervised warm start through TRL's SFTTrainer: prompt → ground_truth + end-of-turn, loss on the reply only.
 
     >>> settings = SFTSettings(model_name="student", train_jsonl="train.jsonl", output_dir="sft", max_steps=200)
     >>> result = run_sft(settings)          # saves model + tokenizer + sft_log.jsonl to settings.output_dir
 
-A recipe in four steps: load (model, tokenizer, samples → token ids), batch (length-bucketed), train (AdamW,
-warmup + cosine, clipped gradients), save. The loss is computed the fast way: the decoder runs once to give hidden
-states, and the LM head (hidden × vocab, the costliest matmul of a tiny model) is applied only at the positions
-that predict a reply token, instead of at every prompt position too. bench/sft.py measures this against full
-logits and against TRL's SFTTrainer on the same data (BENCHMARKS.md, "sft").
+A recipe in four steps: load (model, tokenizer, samples → token ids, tokenized once here), batch (length-bucketed
+BatchPlan, SFTTrainer's batch sampler), train (SFTTrainer: AdamW, warm-up + cosine over whichever budget runs out
+first, steps or minutes, clipped gradients; a callback writes sft_log.jsonl and stops on the minute budget), save.
+
+Two settings differ from a stock SFTTrainer; bench/sft.py measures both against the hand-written loop this module
+ran before (BENCHMARKS.md, "sft", same run, alternated):
+- `compute_loss` applies the LM head only at the positions that predict a reply token (the decoder runs once, the
+  hidden × vocab matmul, the costliest of a tiny model, skips the prompt). Off-GPU, SFTTrainer's own loss goes
+  through TRL's fused, chunked LM head at every position (it keeps only the label positions where Triton runs).
+  That was the gap to the hand-written loop (2026-12-02, 2-core CPU, shared, medians of alternated rounds): the
+  stock trainer in float32 with its per-step metrics and logging off took 2.33× the loop's step time at the demo's
+  192-token prompts and 1.92× at 1,024; with its LM head at the label positions only, 1.21× and 1.05×; this
+  trainer 1.06× and 1.25×. bf16 (SFTConfig's default, on CPU too), the entropy / token-accuracy metrics and
+  logging every step moved it by less than the noise (SFTConfig's defaults on the same batches: 3.13×, 2.11×).
+- bf16=False: the student is trained in the float32 it is loaded in, as before; SFTConfig would turn autocast on.
 """
 
 from __future__ import annotations
@@ -17,12 +27,14 @@ import math
 import random
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tracegym import models
 from tracegym.errors import UserError
+from tracegym.options import option, positive_float, positive_int
 from tracegym.placeholders import check_act_conditioned, delexicalize
 from tracegym.samples import read_samples, write_json, write_jsonl
 from tracegym.training.prompts import PromptStats, prompt_completion_rows
@@ -34,26 +46,28 @@ logger = logging.getLogger(__name__)
 class SFTSettings:
     """Everything an SFT run depends on; the CLI flags map one to one onto these fields."""
 
-    model_name: str
-    train_jsonl: str
-    output_dir: str
-    max_steps: int | None = None  # None: one pass over the data (num_train_epochs)
-    max_minutes: float | None = None  # wall-clock budget: stop cleanly and save when spent
-    num_train_epochs: float = 1.0
-    learning_rate: float = 1e-3
-    per_device_train_batch_size: int = 16
-    max_prompt_length: int = 1024
-    max_completion_length: int = 128
-    warmup_ratio: float = 0.05
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    logging_steps: int = 10
-    seed: int = 0
-    use_lora: bool = False
-    placeholders: bool = False  # learn delexicalised replies ([n] placeholders); needs act-conditioned samples
-    lora_r: int = 16
-    lora_alpha: int = 32
-    show_progress: bool = True
+    model_name: str = option(help="a folder made by `tracegym student`, or a hub model")
+    train_jsonl: str = option(help="samples JSONL (messages or prompt, and ground_truth)")
+    output_dir: str = option(help="folder to save the trained model and tokenizer to", output="dir")
+    max_steps: int | None = option(None, "optimizer steps (default: one epoch)", type=positive_int)
+    max_minutes: float | None = option(None, "wall-clock budget: stop cleanly and save when spent", type=positive_float)
+    num_train_epochs: float = option(1.0, "passes when --max_steps is unset", type=positive_float)
+    learning_rate: float = option(1e-3, "peak learning rate", type=positive_float)
+    per_device_train_batch_size: int = option(16, "batch size", type=positive_int)
+    max_prompt_length: int = option(1024, "prompt tokens", type=positive_int)
+    max_completion_length: int = option(128, "reply tokens incl. end of turn", type=positive_int)
+    warmup_ratio: float = option(0.05, "share of steps warming up")
+    weight_decay: float = option(0.0, "AdamW weight decay", cli=False)
+    max_grad_norm: float = option(1.0, "gradient clipping norm", cli=False)
+    logging_steps: int = option(10, "log every N steps", type=positive_int)
+    seed: int = option(0, "random seed")
+    use_lora: bool = option(False, "train a LoRA adapter (PEFT), save merged weights")
+    placeholders: bool = option(
+        False, "learn replies with [n] placeholders for the act values (samples prepared with --include_acts)"
+    )
+    lora_r: int = option(16, "LoRA rank", type=positive_int)
+    lora_alpha: int = option(32, "LoRA alpha", type=positive_int)
+    show_progress: bool = option(True, "a progress bar on stderr", cli=False)
 
     def __post_init__(self) -> None:
         if self.max_steps is not None and self.max_steps <= 0:
@@ -99,7 +113,6 @@ def run_sft(settings: SFTSettings) -> SFTResult:
     if settings.placeholders:
         check_act_conditioned(samples)
     models.check_model_reference(settings.model_name, "--model_name")
-    import torch
     from transformers import set_seed
 
     set_seed(settings.seed)
@@ -110,10 +123,9 @@ def run_sft(settings: SFTSettings) -> SFTResult:
     stats = PromptStats()
     examples = tokenize_examples(samples, tokenizer, settings, stats)
     total_steps = planned_steps(len(examples), settings)
-    batches = BatchPlan(examples, settings.per_device_train_batch_size, settings.seed)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    log, stopped_by = train_loop(model, tokenizer, batches, optimizer, total_steps, settings)
+    trainer = build_trainer(model, tokenizer, examples, total_steps, settings)
+    trainer.train()
+    log, stopped_by = trainer.step_log.records, trainer.step_log.stopped_by
     save(model, tokenizer, settings, log)
     elapsed = sum(record["seconds"] for record in log)
     tokens = sum(record["tokens"] for record in log)
@@ -213,24 +225,6 @@ def planned_steps(example_count: int, settings: SFTSettings) -> int:
     return max(1, math.ceil(settings.num_train_epochs * example_count / settings.per_device_train_batch_size))
 
 
-def collate(batch: list[Example], pad_id: int) -> dict[str, Any]:
-    """Right-padded ids, attention mask, and the reply targets: `target_mask[b, t]` says position t predicts a
-    reply token, which is `input_ids[b, t + 1]`."""
-    import torch
-
-    width = max(example.length for example in batch)
-    input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
-    target_mask = torch.zeros((len(batch), width), dtype=torch.bool)
-    for row, example in enumerate(batch):
-        ids = example.prompt_ids + example.completion_ids
-        input_ids[row, : len(ids)] = torch.tensor(ids)
-        attention_mask[row, : len(ids)] = 1
-        first_target = len(example.prompt_ids) - 1
-        target_mask[row, first_target : first_target + len(example.completion_ids)] = True
-    return {"input_ids": input_ids, "attention_mask": attention_mask, "target_mask": target_mask}
-
-
 # ---- train ------------------------------------------------------------------------------------------------------
 
 
@@ -243,82 +237,218 @@ def learning_rate_at(progress: float, peak: float, warmup_ratio: float) -> float
     return peak * 0.5 * (1.0 + math.cos(math.pi * decay))
 
 
+def training_rows(examples: list[Example]) -> list[dict[str, list[int]]]:
+    """TRL's tokenized rows: the whole sequence, and labels that are -100 on the prompt (loss on the reply only)."""
+    return [
+        {
+            "input_ids": example.prompt_ids + example.completion_ids,
+            "labels": [-100] * len(example.prompt_ids) + example.completion_ids,
+        }
+        for example in examples
+    ]
+
+
+def sft_config(settings: SFTSettings, total_steps: int) -> Any:
+    """TRL's SFTConfig for this run: the rows come tokenized, the optimizer and schedule from `build_trainer`."""
+    from trl import SFTConfig
+
+    return SFTConfig(
+        output_dir=settings.output_dir,
+        max_steps=total_steps,
+        per_device_train_batch_size=settings.per_device_train_batch_size,
+        max_grad_norm=settings.max_grad_norm,
+        seed=settings.seed,
+        # SFTConfig turns bf16 autocast on by default, on CPU too; the student is float32 and stays so (bf16 did not
+        # make a CPU step faster: BENCHMARKS.md, "sft").
+        bf16=False,
+        activation_checkpointing=False,  # TRL's default recomputes activations: slower, and these models are small
+        dataset_kwargs={"skip_prepare_dataset": True},
+        max_length=None,
+        logging_strategy="no",  # sft_log.jsonl is written by step_log_callback, at the steps `logging_steps` asks for
+        save_strategy="no",
+        eval_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+
+
+def build_trainer(model: Any, tokenizer: Any, examples: list[Example], total_steps: int, settings: SFTSettings) -> Any:
+    """TRL's SFTTrainer on the length-bucketed batches, with AdamW and the budget-aware schedule of the loop it
+    replaced, logging through `step_log_callback` (`trainer.step_log`)."""
+    import torch
+    from datasets import Dataset
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    # TRL 1.16 still calls the deprecated `is_gradient_checkpointing` once a step; the warning tells a user nothing.
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    schedule = BudgetSchedule(total_steps, settings.warmup_ratio, settings.max_minutes)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    batches = BatchPlan(examples, settings.per_device_train_batch_size, settings.seed)
+    trainer = _trainer_class()(
+        model=model,
+        args=sft_config(settings, total_steps),
+        train_dataset=Dataset.from_list(training_rows(examples)),
+        processing_class=tokenizer,
+        optimizers=(optimizer, scheduler),
+        batch_plan=batches,
+    )
+    trainer.pop_callback(PrinterCallback)
+    trainer.pop_callback(ProgressCallback)
+    trainer.step_log = step_log_callback(trainer, schedule, total_steps, settings)
+    trainer.add_callback(trainer.step_log)
+    return trainer
+
+
 def reply_loss(model: Any, batch: dict[str, Any]) -> Any:
-    """Mean cross-entropy over the reply tokens, with the LM head applied at those positions only."""
+    """Mean cross-entropy over the reply tokens (labels not -100): the decoder runs once, and the LM head (hidden ×
+    vocab, the costliest matmul of a tiny model) is applied only at the positions that predict a reply token."""
     import torch.nn.functional as F
 
     decoder = model.get_decoder()
     hidden = decoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-    target_mask = batch["target_mask"]
-    targets = batch["input_ids"][:, 1:][target_mask[:, :-1]]
-    logits = model.get_output_embeddings()(hidden[:, :-1][target_mask[:, :-1]])
+    targets = batch["labels"][:, 1:]
+    predicts_reply = targets != -100
+    logits = model.get_output_embeddings()(hidden[:, :-1][predicts_reply])
     softcap = getattr(model.config, "final_logit_softcapping", None)
     if softcap:
         logits = softcap * (logits / softcap).tanh()
-    return F.cross_entropy(logits.float(), targets)
+    return F.cross_entropy(logits.float(), targets[predicts_reply])
 
 
-def full_logits_loss(model: Any, batch: dict[str, Any]) -> Any:
-    """The same loss through the model's own forward (logits at every position); the benchmark's baseline."""
-    labels = batch["input_ids"].clone()
-    labels[:, 1:][~batch["target_mask"][:, :-1]] = -100
-    labels[:, 0] = -100
-    return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels).loss
+def _trainer_class() -> Any:
+    from torch.utils.data import DataLoader
+    from trl import SFTTrainer
+
+    class BucketedSFTTrainer(SFTTrainer):
+        """SFTTrainer fed BatchPlan's batches, with the loss taken at the reply positions only (`reply_loss`), which
+        keeps each step's loss and token count for the step log."""
+
+        def __init__(self, *args: Any, batch_plan: BatchPlan, **kwargs: Any) -> None:
+            self.batch_plan = batch_plan
+            self.last_loss = float("nan")
+            self.last_tokens = 0
+            super().__init__(*args, **kwargs)
+
+        def get_train_dataloader(self) -> Any:
+            sampler = EpochBatches(self.batch_plan)
+            return DataLoader(self.train_dataset, batch_sampler=sampler, collate_fn=self.data_collator)
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            # Off-GPU, SFTTrainer's fused LM head scores every position (the label positions only where Triton
+            # runs), which made its step about twice this one's (BENCHMARKS.md, "sft"). One batch a step (no gradient
+            # accumulation), so the mean over the batch's reply tokens is the loss.
+            return reply_loss(model, inputs)
+
+        def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
+            loss = super().training_step(model, inputs, num_items_in_batch)
+            self.last_loss = loss.item()
+            self.last_tokens = int(inputs["attention_mask"].sum())
+            return loss
+
+    return BucketedSFTTrainer
 
 
-def train_loop(
-    model: Any,
-    tokenizer: Any,
-    batches: BatchPlan,
-    optimizer: Any,
-    total_steps: int,
-    settings: SFTSettings,
-    loss_fn: Any = reply_loss,
-) -> tuple[list[dict[str, Any]], str]:
-    """Train until `total_steps` or the wall-clock budget; returns the log records and what stopped training.
+class EpochBatches:
+    """A DataLoader batch sampler: the indices of BatchPlan's batches, a new shuffle each time it is iterated."""
 
-    The learning-rate schedule follows whichever runs out first, steps or minutes, so a time-boxed run warms up
-    and decays within its budget instead of stopping at the peak.
-    """
-    import torch
+    def __init__(self, plan: BatchPlan) -> None:
+        self.plan = plan
+        self.epochs = 0
+
+    def __len__(self) -> int:
+        return self.plan.batches_per_epoch()
+
+    def __iter__(self):
+        position = {id(example): index for index, example in enumerate(self.plan.examples)}
+        batches = self.plan.epoch(self.epochs)
+        self.epochs += 1
+        for batch in batches:
+            yield [position[id(example)] for example in batch]
+
+
+class BudgetSchedule:
+    """The LambdaLR factor: warm-up then cosine over whichever runs out first, steps or minutes, so a time-boxed run
+    warms up and decays within its budget instead of stopping at the peak. The clock starts with `start()`."""
+
+    def __init__(self, total_steps: int, warmup_ratio: float, max_minutes: float | None) -> None:
+        self.total_steps = total_steps
+        self.warmup_ratio = warmup_ratio
+        self.budget_s = max_minutes * 60 if max_minutes else math.inf
+        self.began: float | None = None
+
+    def start(self) -> None:
+        self.began = time.monotonic()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.began if self.began is not None else 0.0
+
+    def out_of_time(self) -> bool:
+        return self.elapsed() >= self.budget_s
+
+    def __call__(self, steps_done: int) -> float:
+        progress = max(steps_done / self.total_steps, self.elapsed() / self.budget_s)
+        return learning_rate_at(progress, 1.0, self.warmup_ratio)
+
+
+def step_log_callback(trainer: Any, schedule: BudgetSchedule, total_steps: int, settings: SFTSettings) -> Any:
     from tqdm.auto import tqdm
+    from transformers import TrainerCallback
 
-    model.train()
-    budget_s = settings.max_minutes * 60 if settings.max_minutes else math.inf
-    began = time.monotonic()
-    deadline = began + budget_s
-    log: list[dict[str, Any]] = []
-    window = {"loss": 0.0, "steps": 0, "tokens": 0, "seconds": 0.0}
-    stopped_by = "max_steps"
-    bar = tqdm(total=total_steps, desc="sft", unit="step", file=sys.stderr, disable=not settings.show_progress)
-    batch_stream = batches.forever()
-    for step in range(1, total_steps + 1):
-        started = time.monotonic()
-        progress = max((step - 1) / total_steps, (started - began) / budget_s)
-        learning_rate = learning_rate_at(progress, settings.learning_rate, settings.warmup_ratio)
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate
-        batch = collate(next(batch_stream), tokenizer.pad_token_id)
-        loss = loss_fn(model, batch)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        window["loss"] += loss.item()
-        window["steps"] += 1
-        window["tokens"] += int(batch["attention_mask"].sum())
-        window["seconds"] += time.monotonic() - started
-        out_of_time = time.monotonic() >= deadline
-        if step % settings.logging_steps == 0 or step == total_steps or step == 1 or out_of_time:
-            log.append(_log_record(step, window, learning_rate))
-            bar.set_postfix(loss=f"{log[-1]['loss']:.3f}", tok_s=f"{log[-1]['tokens_per_second']:.0f}")
-            window = {"loss": 0.0, "steps": 0, "tokens": 0, "seconds": 0.0}
-        bar.update(1)
-        if out_of_time and step < total_steps:
-            stopped_by = "max_minutes"
-            break
-    bar.close()
-    return log, stopped_by
+    class StepLogCallback(TrainerCallback):
+        """The log records (every `logging_steps`, the first and last step, and the step that spent the budget), the
+        progress bar, and the stop when the wall-clock budget is spent."""
+
+        def __init__(self, trainer: Any, schedule: BudgetSchedule, total_steps: int, settings: SFTSettings) -> None:
+            self.trainer = trainer
+            self.schedule = schedule
+            self.total_steps = total_steps
+            self.logging_steps = settings.logging_steps
+            self.records: list[dict[str, Any]] = []
+            self.stopped_by = "max_steps"
+            self.window = _empty_window()
+            self.learning_rate = 0.0
+            self.mark = 0.0
+            self.bar = tqdm(
+                total=total_steps, desc="sft", unit="step", file=sys.stderr, disable=not settings.show_progress
+            )
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.schedule.start()
+            self.mark = time.monotonic()
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            self.learning_rate = self.trainer.optimizer.param_groups[0]["lr"]
+
+        def on_step_end(self, args, state, control, **kwargs):
+            now = time.monotonic()
+            step = state.global_step
+            self.window["loss"] += self.trainer.last_loss
+            self.window["steps"] += 1
+            self.window["tokens"] += self.trainer.last_tokens
+            self.window["seconds"] += now - self.mark
+            self.mark = now
+            out_of_time = self.schedule.out_of_time()
+            if step % self.logging_steps == 0 or step == self.total_steps or step == 1 or out_of_time:
+                self.records.append(_log_record(step, self.window, self.learning_rate))
+                last = self.records[-1]
+                self.bar.set_postfix(loss=f"{last['loss']:.3f}", tok_s=f"{last['tokens_per_second']:.0f}")
+                self.window = _empty_window()
+            self.bar.update(1)
+            if out_of_time and step < self.total_steps:
+                self.stopped_by = "max_minutes"
+                control.should_training_stop = True
+
+        def on_train_end(self, args, state, control, **kwargs):
+            self.bar.close()
+
+    return StepLogCallback(trainer, schedule, total_steps, settings)
+
+
+def _empty_window() -> dict[str, float]:
+    return {"loss": 0.0, "steps": 0, "tokens": 0, "seconds": 0.0}
 
 
 def _log_record(step: int, window: dict[str, float], learning_rate: float) -> dict[str, Any]:

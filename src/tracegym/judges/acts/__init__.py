@@ -19,28 +19,20 @@ default GRPO reward, so every rule here closes a way to game it.
     >>> [verdict] = score_sync(judge, [sample], ["Sino is at 377 Santana Row."])
 
 The package, by concern: `lexicon.py` (word lists), `reference.py` (reading the sample's acts, schema and calls),
-`reply.py` (reading the reply), `scoring.py` (credit, penalties, the verdict).
+`reply.py` (reading the reply), `scoring.py` (credit, penalties, and `ActsJudge`, whose verdict they make).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict
-from typing import Any
-
 from tracegym.judges.acts.reference import last_user_turn
 from tracegym.judges.acts.reply import broken_text_marks
 from tracegym.judges.acts.scoring import (
+    VERSION,
+    ActsJudge,
     ActsWeights,
     act_value_recall,
-    assess,
-    criteria_of,
-    explain,
-    final_score,
     hallucinated_values,
 )
-from tracegym.judges.base import Verdict, fingerprint_of
-from tracegym.samples import Sample
 
 __all__ = [
     "VERSION",
@@ -51,33 +43,3 @@ __all__ = [
     "hallucinated_values",
     "last_user_turn",
 ]
-
-VERSION = "acts-4"
-
-
-class ActsJudge:
-    """Scores a reply against the reference turn's dialogue acts; pure CPU, no model, deterministic."""
-
-    name = "acts"
-
-    def __init__(self, weights: ActsWeights | None = None) -> None:
-        self.weights = weights or ActsWeights()
-        self.fingerprint = fingerprint_of(self.name, version=VERSION, weights=asdict(self.weights))
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> ActsJudge:
-        return cls()
-
-    async def score(self, samples: Sequence[Sample], responses: Sequence[str]) -> list[Verdict]:
-        if len(samples) != len(responses):
-            raise ValueError(f"{len(samples)} samples but {len(responses)} responses; give one reply per sample")
-        return [self.verdict(sample, response) for sample, response in zip(samples, responses)]
-
-    def verdict(self, sample: Sample, response: str) -> Verdict:
-        if not sample.acts:
-            return Verdict.failure(f"sample {sample.id}: no reference acts; the acts judge needs SGD-style acts")
-        assessment = assess(sample, response or "", self.weights)
-        score = final_score(assessment, self.weights)
-        return Verdict(
-            score=score, reasoning=explain(assessment, score), criteria=criteria_of(assessment, self.weights)
-        )

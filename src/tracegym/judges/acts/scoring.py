@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from tracegym.judges.acts.lexicon import (
     FAILURE_CUES,
@@ -39,6 +41,7 @@ from tracegym.judges.acts.reply import (
     without_values,
     wrong_offers,
 )
+from tracegym.judges.base import Verdict, fingerprint_of
 from tracegym.judges.values import ReplyIndex
 from tracegym.placeholders import UNFILLED_PLACEHOLDER
 from tracegym.samples import Sample
@@ -249,3 +252,34 @@ def hallucinated_values(sample: Sample, reply: str) -> list[str]:
     """Typed values (times, dates, numbers, money) and result/schema entities the reply states that are in no
     reference act and not in the dialogue history."""
     return hallucinated_in(sample, ReplyIndex.of(reply or ""))
+
+
+VERSION = "acts-4"
+
+
+class ActsJudge:
+    """Scores a reply against the reference turn's dialogue acts; pure CPU, no model, deterministic."""
+
+    name = "acts"
+
+    def __init__(self, weights: ActsWeights | None = None) -> None:
+        self.weights = weights or ActsWeights()
+        self.fingerprint = fingerprint_of(self.name, version=VERSION, weights=asdict(self.weights))
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ActsJudge:
+        return cls()
+
+    async def score(self, samples: Sequence[Sample], responses: Sequence[str]) -> list[Verdict]:
+        if len(samples) != len(responses):
+            raise ValueError(f"{len(samples)} samples but {len(responses)} responses; give one reply per sample")
+        return [self.verdict(sample, response) for sample, response in zip(samples, responses)]
+
+    def verdict(self, sample: Sample, response: str) -> Verdict:
+        if not sample.acts:
+            return Verdict.failure(f"sample {sample.id}: no reference acts; the acts judge needs SGD-style acts")
+        assessment = assess(sample, response or "", self.weights)
+        score = final_score(assessment, self.weights)
+        return Verdict(
+            score=score, reasoning=explain(assessment, score), criteria=criteria_of(assessment, self.weights)
+        )

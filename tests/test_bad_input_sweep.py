@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import assert_user_error, run_cli
-from test_train import sample_rows
+from factories import sample_rows
 from tracegym.cli import main
 from tracegym.samples import write_jsonl
 

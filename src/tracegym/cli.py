@@ -49,7 +49,7 @@ def build_parser() -> ArgumentParser:
     for name in COMMANDS:
         module = importlib.import_module(f"tracegym.commands.{name}")
         doc = (module.__doc__ or "").strip()
-        summary = doc.splitlines()[0] if doc else name
+        summary = command_summary(name, doc)
         sub = subparsers.add_parser(
             name,
             help=summary,
@@ -59,6 +59,13 @@ def build_parser() -> ArgumentParser:
         module.add_arguments(sub)
         sub.set_defaults(run=module.run)
     return parser
+
+
+def command_summary(name: str, doc: str) -> str:
+    """The first line of a command module's docstring, without the `tracegym <name>`: that opens some of them."""
+    first = doc.splitlines()[0] if doc else name
+    first = first.removeprefix(f"`tracegym {name}`:").strip()
+    return first[:1].upper() + first[1:]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,5 +1,6 @@
-"""Audit a judge: how often do replies that game it (master keys, injections, forged verdicts, swapped values)
-score ≥ 0.5?
+"""Audit a judge: the share of replies that game it which still score ≥ 0.5, attack by attack.
+
+Attacks: master keys, injections, forged verdicts, swapped values and more (`tracegym.audit`).
 
     tracegym audit --judge acts
     tracegym audit --judge gemini --n 50 --out_path audit.json --fail_above 0.02

@@ -327,3 +327,20 @@ def test_acceptance_full_dev_split(tmp_path):
         count = sum(1 for _ in handle)
     assert count == 19384
     assert "19384 samples from 2098 dialogues" in result.stdout
+
+
+def test_written_files_get_the_permissions_of_a_plain_open(tmp_path):
+    import os
+    import stat
+
+    from tracegym.samples import write_json, write_jsonl
+
+    mask = os.umask(0o022)
+    try:
+        write_jsonl(tmp_path / "rows.jsonl", [{"a": 1}])
+        write_json(tmp_path / "doc.json", {"a": 1})
+    finally:
+        os.umask(mask)
+    for name in ("rows.jsonl", "doc.json"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, "readable by others, as `open` makes it"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [], "no temporary file left"

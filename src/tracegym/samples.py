@@ -17,9 +17,10 @@ import os
 import random
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from tracegym.errors import UserError
 from tracegym.framing import Framing
@@ -322,40 +323,46 @@ def read_samples(path: str | os.PathLike, *, require_nonempty: bool = True) -> l
 
 def write_jsonl(path: str | os.PathLike, rows: Iterable[dict[str, Any] | Sample]) -> int:
     """Write rows as JSONL atomically (temporary file in the same folder, then rename); returns the count."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
     count = 0
-    try:
-        with handle:
-            for row in rows:
-                record = row.to_dict() if isinstance(row, Sample) else row
-                handle.write(json.dumps(record, ensure_ascii=False))
-                handle.write("\n")
-                count += 1
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as handle:
+        for row in rows:
+            record = row.to_dict() if isinstance(row, Sample) else row
+            handle.write(json.dumps(record, ensure_ascii=False))
+            handle.write("\n")
+            count += 1
     return count
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Write `text` atomically: a temporary file in the same folder, then a rename over `path`."""
+    with atomic_file(path) as handle:
+        handle.write(text)
+
+
+@contextmanager
+def atomic_file(path: str | os.PathLike, mode: str = "w") -> Iterator[IO[Any]]:
+    """A handle on a temporary file beside `path` that becomes `path` when the block ends without an error, with
+    the permissions a plain `open` would give it (the temporary file is private); nothing is left on an error."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    encoding = None if "b" in mode else "utf-8"
     handle = tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+        mode, encoding=encoding, dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
     )
     try:
         with handle:
-            handle.write(text)
+            yield handle
+        os.chmod(handle.name, 0o666 & ~_umask())
         os.replace(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: str | os.PathLike, data: Any) -> None:

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from tracegym.evaluation.eval import JUDGE, SIGNAL_LABELS, EvalItem, EvalResult
 from tracegym.evaluation.stats import Comparison
-from tracegym.samples import write_json, write_jsonl, write_text_atomic
+from tracegym.samples import atomic_file, write_json, write_jsonl, write_text_atomic
 
 SCORE_HISTOGRAM = "score_histogram.png"
 TRAINING_CURVES = "training_curves.png"
@@ -131,15 +129,10 @@ def _save(figure: Any, path: Path) -> None:
     """Save a figure atomically (temporary PNG in the same folder, then rename)."""
     import matplotlib.pyplot as plt
 
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".png", delete=False)
-    handle.close()
     try:
         figure.tight_layout()
-        figure.savefig(handle.name, format="png", dpi=110)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+        with atomic_file(path, "wb") as handle:
+            figure.savefig(handle, format="png", dpi=110)
     finally:
         plt.close(figure)
 

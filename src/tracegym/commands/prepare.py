@@ -53,10 +53,12 @@ class PrepareOptions:
     services: str | None = option(None, "comma list of SGD services to keep, e.g. Restaurants_2,Alarm_1")
     include_acts: bool = option(False, "act-conditioned mode: give the reference acts in the prompt")
     with_rubric: bool = option(False, "a teacher (--teacher) writes each rubric instead of compiling it from the acts")
-    teacher: str = option("gemini", "the teacher for --with_rubric: an LLM judge (gemini, openai)")
+    teacher: str = option("gemini", "the teacher for --with_rubric, an LLM judge: gemini or openai")
     teacher_model: str | None = option(None, "the teacher's model (default: the backend's own)")
     base_url: str | None = option(
-        None, "the teacher's server: OpenAI-compatible for openai, a Gemini endpoint for gemini (default: the env's)"
+        None,
+        "the teacher's server: OpenAI-compatible for openai, a Gemini endpoint for gemini (default $OPENAI_BASE_URL, "
+        "$GEMINI_BASE_URL)",
     )
     cache: str | None = option(
         None, "SQLite cache of written rubrics, so a re-run resumes (default <out_path>.cache.sqlite)", output="file"

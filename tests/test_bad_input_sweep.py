@@ -159,7 +159,27 @@ CASES = [
         fragments=("NoSuchService_9",),
         id="unknown-service",
     ),
-    case("prepare", "--with_rubric", "--out_path", OUT, fragments=("--teacher",), id="rubric-without-teacher"),
+    case(
+        "prepare",
+        "--with_rubric",
+        "--teacher",
+        "acts",
+        "--out_path",
+        OUT,
+        fragments=("--teacher acts",),
+        id="rubric-teacher-cannot-write",
+    ),
+    case("prepare", "--with_rubric", "--teacher", "gemni", "--out_path", OUT, fragments=("gemni",), id="teacher-typo"),
+    case(
+        "prepare",
+        "--with_rubric",
+        "--max_rubric_failures",
+        "1.5",
+        "--out_path",
+        OUT,
+        fragments=("--max_rubric_failures",),
+        id="rubric-failures-not-a-share",
+    ),
     # split
     case(
         "split",

@@ -4,7 +4,10 @@ determinism, loading with datasets, and every bad input the issue names."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +26,7 @@ FIELD_TYPES = {
     "prompt": str,
     "ground_truth": str,
     "rubric": str,
+    "rubric_writer": str,
     "task_description": str,
     "messages": list,
     "split": str,
@@ -80,7 +84,7 @@ def test_every_field_present_with_a_stable_type(dev_rows):
         assert row["source"] == "sgd" and row["split"] == "dev"
         assert all(set(act) == {"act", "slot", "values", "canonical_values"} for act in row["acts"])
         assert row["messages"][0]["role"] == "system" and row["messages"][-1]["role"] == "user"
-        assert row["rubric"].startswith("- ")
+        assert row["rubric"].startswith("- ") and row["rubric_writer"] == "offline"  # compiled from the acts
     assert any(row["unseen_service"] for row in dev_rows) and not all(row["unseen_service"] for row in dev_rows)
 
 
@@ -244,15 +248,90 @@ def test_teacher_writes_rubrics_during_prepare(tmp_path):
         )
         assert server.request_count == 3
     assert result.returncode == 0, result.stderr
+    assert "rubrics: 3 of 3 written by fake-teacher (openai)" in result.stderr and "failed" not in result.stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 3
     assert all(row["rubric"].startswith("- [essential] ") for row in rows)
+    assert all(row["rubric_writer"].startswith("openai:fake-teacher:rubric_writer_v1:") for row in rows)
 
 
-def test_teacher_rubrics_need_a_teacher(tmp_path):
-    result = run_cli("prepare", "--with_rubric", "--out_path", tmp_path / "o.jsonl")
-    assert_user_error(result, "--teacher")
-    assert not (tmp_path / "o.jsonl").exists()
+# The seed's own command, as its README gives it; Gemini is the seed's teacher.
+SEED_SCRIPT = REPO_ROOT / "scripts" / "prepare_sgd_env.py"
+NO_GEMINI_KEY = {"GEMINI_API_KEY": "", "GOOGLE_API_KEY": "", "GEMINI_MODEL": "", "GEMINI_BASE_URL": ""}
+
+
+def run_seed_script(tmp_path: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`python scripts/prepare_sgd_env.py <args>` from an empty folder (no .env), as the seed's user runs it."""
+    return subprocess.run(
+        [sys.executable, str(SEED_SCRIPT), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, **env},
+        timeout=300,
+    )
+
+
+def test_the_seed_command_with_rubric_and_no_key_says_which_key(tmp_path):
+    out = tmp_path / "o.jsonl"
+    result = run_seed_script(
+        tmp_path, "--sgd_root", bundled_sgd_root(), "--out_path", out, "--with_rubric", env=NO_GEMINI_KEY
+    )
+    assert_user_error(result, "gemini", "GEMINI_API_KEY")
+    assert not out.exists() and not Path(f"{out}.cache.sqlite").exists()
+
+
+def test_the_seed_command_with_rubric_asks_gemini(tmp_path):
+    """GEMINI_BASE_URL points the google-genai SDK at the local stand-in; the model is GEMINI_MODEL's default."""
+    from fake_servers import FakeLLMServer
+
+    out = tmp_path / "o.jsonl"
+    with FakeLLMServer() as server:
+        env = {**NO_GEMINI_KEY, "GEMINI_API_KEY": "AIza-local-test-key-000", "GEMINI_BASE_URL": server.url}
+        args = ("--sgd_root", bundled_sgd_root(), "--out_path", out, "--with_rubric", "--max_samples", "12")
+        result = run_seed_script(tmp_path, *args, env=env)
+        assert server.request_count == 12
+        assert all(request.path.endswith("/models/gemini-2.5-flash:generateContent") for request in server.requests)
+    assert result.returncode == 0, result.stderr
+    assert "rubrics: 12 of 12 written by gemini-2.5-flash (gemini)" in result.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 12 and all(row["rubric"].startswith("- [essential] ") for row in rows)
+    assert all(row["rubric_writer"].startswith("gemini:gemini-2.5-flash:rubric_writer_v1:") for row in rows)
+
+
+def test_a_gemini_teacher_that_answers_garbage_stops_with_exit_3_and_writes_nothing(tmp_path):
+    """The issue's case: 34 samples, a server that answers text that is not a rubric. Before, exit 0 and 34 offline
+    rubrics with `rubric_writer: null`; now a clean stop after the first failures, no output file, a count."""
+    from fake_servers import FakeLLMServer, Step
+
+    out = tmp_path / "o.jsonl"
+    with FakeLLMServer() as server:
+        server.script(*[Step("text", "This reply is good. Score: 10/10")] * 200)
+        result = run_cli(
+            "prepare",
+            "--split",
+            "dev",
+            "--max_samples",
+            "34",
+            "--with_rubric",
+            "--teacher",
+            "gemini",
+            "--base_url",
+            server.url,
+            "--out_path",
+            out,
+            env={"GEMINI_MODEL": ""},
+        )
+        asked = server.request_count
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 3 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("stopped: rubrics: 0 of 34 written by gemini-2.5-flash (gemini), ")
+    assert (
+        "not asked" in lines[0] and "--max_rubric_failures 0.02" in lines[0] and "o.jsonl was not written" in lines[0]
+    )
+    assert "first failure: " in lines[0] and "unparseable verdict after one repair" in lines[0]
+    assert asked <= 2 * 8  # no more than the 8 samples in flight when the first failed, each with its repair
+    assert not out.exists()
 
 
 # ---------------------------------------------------------------------------------------------------- bad input

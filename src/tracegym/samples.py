@@ -127,6 +127,9 @@ class Sample:
     prompt: str
     ground_truth: str
     rubric: str = ""
+    # Who wrote `rubric`: "offline" (compiled from the acts), a teacher's id "backend:model:prompt:digest", or ""
+    # (no rubric, or a file written before this field).
+    rubric_writer: str = ""
     task_description: str = ""
     messages: list[dict[str, str]] = field(default_factory=list)
     split: str = ""
@@ -178,6 +181,8 @@ class Sample:
             if name in row and row[name] is not None and not isinstance(row[name], kind):
                 raise UserError(f"{where}: field {name!r} is {type(row[name]).__name__}, expected {_type_name(kind)}")
         known = {k: v for k, v in row.items() if k in FIELD_NAMES}
+        if known.get("rubric_writer") is None and "rubric_writer" in known:
+            known["rubric_writer"] = ""  # files of a teacher run before the field wrote null for a kept rubric
         known.update(_typed_context(known, where, schemas))
         extra = {k: v for k, v in row.items() if k not in FIELD_NAMES}
         return cls(**known, extra=extra)
@@ -196,6 +201,7 @@ FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "prompt": str,
     "ground_truth": str,
     "rubric": str,
+    "rubric_writer": str,
     "task_description": str,
     "messages": list,
     "split": str,
@@ -215,7 +221,9 @@ FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
 SchemaCache = dict[str, list[tuple[Mapping[str, Any], ServiceSchema]]]
 TYPED_CONTEXT_FIELDS = ("schema", "intent", "calls", "framing")
 # Every field `tracegym prepare` wrote before the typed context fields existed.
-EARLIER_FIELDS = tuple(name for name in FIELD_NAMES if name not in TYPED_CONTEXT_FIELDS)
+EARLIER_FIELDS = tuple(name for name in FIELD_NAMES if name not in (*TYPED_CONTEXT_FIELDS, "rubric_writer"))
+# `rubric_writer` of a rubric compiled from the reference acts (traces/render.py), not written by a teacher.
+OFFLINE_RUBRIC = "offline"
 
 
 def _written_before_typed_context(row: dict[str, Any]) -> bool:

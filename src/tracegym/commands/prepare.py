@@ -7,7 +7,10 @@ Examples:
 
 Each SGD sample's system message carries the service schema, today's date, the service calls and results so far
 and the transaction status, so the reference reply is answerable (DESIGN.md §4). The rubric is compiled offline
-from the reference turn's dialogue acts unless --with_rubric asks a teacher.
+from the reference turn's dialogue acts (`rubric_writer: "offline"`) unless --with_rubric asks a teacher (Gemini
+unless --teacher says otherwise; its rubrics say `rubric_writer: "gemini:<model>:<prompt>"`). The teacher's
+failures are counted on stderr; past --max_rubric_failures the command stops with exit 3 without writing
+--out_path, the rubrics written kept in --cache, and the same command resumes.
 """
 
 from __future__ import annotations
@@ -18,12 +21,17 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracegym.commands.common import add_options, positive_int
+from tracegym.commands.rubrics import max_rubric_failures_option, print_rubric_summary
 from tracegym.errors import UserError
 from tracegym.options import option
 from tracegym.samples import Sample, write_jsonl
+
+if TYPE_CHECKING:
+    from tracegym.judges import JudgeSettings
+    from tracegym.judges.llm import LLMJudge
 
 TRACES = "traces"
 
@@ -44,13 +52,18 @@ class PrepareOptions:
     max_samples: int | None = option(None, "stop after N samples", type=positive_int)
     services: str | None = option(None, "comma list of SGD services to keep, e.g. Restaurants_2,Alarm_1")
     include_acts: bool = option(False, "act-conditioned mode: give the reference acts in the prompt")
-    with_rubric: bool = option(False, "a teacher writes each rubric (needs --teacher)")
-    teacher: str | None = option(None, "the teacher for --with_rubric (an LLM judge: gemini, openai)")
+    with_rubric: bool = option(False, "a teacher (--teacher) writes each rubric instead of compiling it from the acts")
+    teacher: str = option("gemini", "the teacher for --with_rubric, an LLM judge: gemini or openai")
     teacher_model: str | None = option(None, "the teacher's model (default: the backend's own)")
-    base_url: str | None = option(None, "OpenAI-compatible server for --teacher openai")
+    base_url: str | None = option(
+        None,
+        "the teacher's server: OpenAI-compatible for openai, a Gemini endpoint for gemini (default $OPENAI_BASE_URL, "
+        "$GEMINI_BASE_URL)",
+    )
     cache: str | None = option(
         None, "SQLite cache of written rubrics, so a re-run resumes (default <out_path>.cache.sqlite)", output="file"
     )
+    max_rubric_failures: float = max_rubric_failures_option()
     seed: int = option(0, "random seed")
 
 
@@ -59,15 +72,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.with_rubric and not args.teacher:
-        raise UserError("--with_rubric needs --teacher NAME (gemini, openai or hf)")
     if args.traces is not None and args.format != "chat":
         raise UserError("--traces needs --format chat (the only trace format besides SGD)")
     if args.traces is not None and args.sgd_root is not None:
         raise UserError("give either --sgd_root or --traces, not both")
+    teacher = rubric_teacher(args) if args.with_rubric else None  # a missing key is reported before any work
     samples = _chat_samples(args) if args.traces is not None else _sgd_samples(args)
-    if args.with_rubric:
-        samples = with_teacher_rubrics(samples, args)
+    if teacher is not None:
+        samples = with_teacher_rubrics(samples, args, teacher)
     samples = iter(samples)
     first = next(samples, None)
     if first is None:
@@ -110,18 +122,37 @@ def _chat_samples(args: argparse.Namespace) -> Iterator[Sample]:
     return iter(samples[: args.max_samples])
 
 
-def with_teacher_rubrics(samples: Iterable[Sample], args: argparse.Namespace) -> list[Sample]:
-    """The samples with rubrics a teacher wrote (`--with_rubric --teacher NAME`), cached and resumable."""
+def teacher_settings(args: argparse.Namespace) -> JudgeSettings:
+    """The `JudgeSettings` of the teacher that `--with_rubric` asks."""
     from tracegym.judges import JudgeSettings
-    from tracegym.judges.rubric_writer import write_rubrics
 
-    settings = JudgeSettings(
+    return JudgeSettings(
         judge=args.teacher,
         judge_model=args.teacher_model,
         base_url=args.base_url,
         cache=args.cache or f"{args.out_path}.cache.sqlite",
     )
-    return write_rubrics(list(samples), settings)
+
+
+def rubric_teacher(args: argparse.Namespace) -> LLMJudge:
+    """The teacher `--with_rubric` asks, built (its key checked) before any sample is read."""
+    from tracegym.judges import judge_names
+    from tracegym.judges.rubric_writer import teacher_from_settings
+
+    judge_names(args.teacher)
+    return teacher_from_settings(teacher_settings(args))
+
+
+def with_teacher_rubrics(samples: Iterable[Sample], args: argparse.Namespace, teacher: LLMJudge) -> list[Sample]:
+    """The samples with rubrics a teacher wrote (`--with_rubric`), cached and resumable; past
+    --max_rubric_failures a clean stop (exit 3) before --out_path is written."""
+    from tracegym.judges.rubric_writer import check_failures, run_rubric_writer
+
+    settings = teacher_settings(args)
+    result = run_rubric_writer(list(samples), settings, max_failures=args.max_rubric_failures, teacher=teacher)
+    check_failures(result, args.out_path, settings.cache)
+    print_rubric_summary(result)
+    return result.samples
 
 
 def _noting_dialogues(samples: Iterable[Sample], dialogue_ids: set[str]) -> Iterator[dict[str, Any]]:

@@ -3,8 +3,11 @@
 The rubric is grounded in what the sample holds: the reference reply, its dialogue acts, the service schema and
 context the student was given, and the dialogue so far. It is 5–15 checkable items, each tagged essential,
 important, optional or pitfall, parsed strictly (one repair request, then a failure that leaves the sample's
-rubric as it was). Written rubrics are kept in a `rubrics` table of the SQLite cache file, keyed by everything the
-teacher saw, so a re-run asks only for the missing ones.
+rubric, and its `rubric_writer`, as they were). Every sample says who wrote its rubric: the teacher's id
+(`gemini:gemini-2.5-flash:rubric_writer_v1:<prompt digest>`) or "offline" (compiled from the acts). Written rubrics
+are kept in a `rubrics` table of the SQLite cache file, keyed by everything the teacher saw, so a re-run asks only
+for the missing ones. Failures are counted; past `max_failures` (a share of the samples) the run stops asking and
+`check_failures` raises `TooManyRubricFailures` (exit 3): the rubrics written so far are in the cache.
 
     >>> samples = write_rubrics(samples, JudgeSettings(judge="gemini", cache="cache.sqlite"))
     >>> print(samples[0].rubric)
@@ -23,10 +26,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tracegym.errors import UserError
+from tracegym.errors import BudgetExceeded, UserError
 from tracegym.judges.base import Usage
 from tracegym.judges.llm import LLMJudge, Message, VerdictParseError, context_text, load_prompt, parse_json_object
-from tracegym.samples import Sample
+from tracegym.samples import OFFLINE_RUBRIC, Sample
 from tracegym.traces.render import sample_system_message
 
 PROMPT_NAME = "rubric_writer_v1"
@@ -151,34 +154,50 @@ class RubricWriter:
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
-    async def write(self, samples: Sequence[Sample], on_done: Callable[[], None] | None = None) -> RubricRun:
-        """Samples with their written rubric; cached ones are not asked again, failures keep their old rubric."""
+    @property
+    def teacher_label(self) -> str:
+        """The teacher as a person names it: `gemini-2.5-flash (gemini)`."""
+        return f"{self.teacher.config.model} ({self.teacher.name})"
+
+    async def write(
+        self,
+        samples: Sequence[Sample],
+        on_done: Callable[[], None] | None = None,
+        max_failures: float = 1.0,
+    ) -> RubricRun:
+        """Samples with their written rubric; cached ones are not asked again, failures keep their old rubric.
+        Once more than `max_failures` (a share of `samples`) have failed, the samples not yet asked are left as
+        they were (`run.not_asked`)."""
         keys = [self.key_for(sample) for sample in samples]
         cached = self.store.get_many(keys) if self.store else {}
-        run = RubricRun(samples=list(samples), from_cache=0)
+        run = RubricRun(samples=list(samples), teacher=self.teacher_label, max_failures=max_failures)
         for index, key in enumerate(keys):
             if key in cached:
                 run.samples[index] = self._with_rubric(samples[index], cached[key])
                 run.from_cache += 1
                 if on_done:
                     on_done()
+        # Our own slot per sample (the teacher's limit is per call), so that a stop is seen before the next ask.
+        slots = asyncio.Semaphore(self.teacher.config.concurrency)
 
         async def write_one(index: int) -> None:
-            parsed, usage, error = await self.teacher.ask(
-                self.messages_for(samples[index]), RUBRIC_SCHEMA, parse_rubric
-            )
-            run.usage = run.usage + usage
-            if parsed is None:
-                run.failures.append(f"{samples[index].id}: {error}")
-                # The old rubric stays; the field is still present (null) so every record has the same fields.
-                extra = {**samples[index].extra, "rubric_writer": samples[index].extra.get("rubric_writer")}
-                run.samples[index] = replace(samples[index], extra=extra)
-            else:
-                rubric = rubric_markdown(parsed)
-                if self.store:
-                    self.store.put(keys[index], self.writer_id, rubric)
-                run.samples[index] = self._with_rubric(samples[index], rubric)
-                run.written += 1
+            async with slots:  # the outcome is counted before the slot is free, so the next sample sees it
+                if run.past_limit:
+                    run.not_asked += 1
+                    return
+                parsed, usage, error = await self.teacher.ask(
+                    self.messages_for(samples[index]), RUBRIC_SCHEMA, parse_rubric
+                )
+                run.usage = run.usage + usage
+                if parsed is None:
+                    run.failures.append(f"{samples[index].id}: {error}")
+                    run.kept_writers.add(samples[index].rubric_writer)
+                else:
+                    rubric = rubric_markdown(parsed)
+                    if self.store:
+                        self.store.put(keys[index], self.writer_id, rubric)
+                    run.samples[index] = self._with_rubric(samples[index], rubric)
+                    run.written += 1
             if on_done:
                 on_done()
 
@@ -186,7 +205,7 @@ class RubricWriter:
         return run
 
     def _with_rubric(self, sample: Sample, rubric: str) -> Sample:
-        return replace(sample, rubric=rubric, extra={**sample.extra, "rubric_writer": self.writer_id})
+        return replace(sample, rubric=rubric, rubric_writer=self.writer_id)
 
 
 @dataclass
@@ -194,10 +213,58 @@ class RubricRun:
     """What one `write` did."""
 
     samples: list[Sample]
+    teacher: str  # `gemini-2.5-flash (gemini)`
+    max_failures: float = 1.0  # the share of samples that may fail
     from_cache: int = 0
     written: int = 0
+    not_asked: int = 0  # left as they were after the failures went past `max_failures`
     failures: list[str] = field(default_factory=list)
+    kept_writers: set[str] = field(default_factory=set)  # the rubric_writer of the samples that failed
     usage: Usage = field(default_factory=Usage)
+
+    @property
+    def past_limit(self) -> bool:
+        return len(self.failures) > self.max_failures * len(self.samples)
+
+    def summary(self, stopped: bool = False) -> str:
+        """`rubrics: 30 of 34 written by gemini-2.5-flash (gemini), 4 failed (12%; kept their offline rubric)`;
+        `stopped`: the file is not written, so no sample kept anything."""
+        text = f"rubrics: {self.written + self.from_cache} of {len(self.samples)} written by {self.teacher}"
+        if self.from_cache:
+            text += f" ({self.from_cache} from the cache)"
+        if self.failures:
+            share = f"{len(self.failures) / len(self.samples):.0%}"
+            kept = "their offline rubric" if self.kept_writers == {OFFLINE_RUBRIC} else "the rubric they had"
+            text += (
+                f", {len(self.failures)} failed ({share})"
+                if stopped
+                else f", {len(self.failures)} failed ({share}; kept {kept})"
+            )
+        if self.not_asked:
+            text += f", {self.not_asked} not asked"
+        return text
+
+
+class TooManyRubricFailures(BudgetExceeded):
+    """More rubrics failed than `--max_rubric_failures` allows: a clean stop (exit 3); the rubrics written are in
+    the cache, so the same command resumes."""
+
+
+def check_failures(run: RubricRun, out_path: str, cache: str | None) -> None:
+    """Raises `TooManyRubricFailures` when the run went past its failure limit; `out_path` is then not written."""
+    if not run.past_limit:
+        return
+    written = run.written + run.from_cache
+    resume = (
+        f"the {written} rubrics written are saved in --cache {cache}; re-run the same command to resume"
+        if cache and written
+        else "re-run the same command"
+    )
+    raise TooManyRubricFailures(
+        f"{run.summary(stopped=True)}: more than --max_rubric_failures {run.max_failures:g} of the samples failed, "
+        f"so {out_path} was not written; {resume} once the teacher answers, or raise --max_rubric_failures to keep the "
+        f"failed samples' rubric; first failure: {run.failures[0]}"
+    )
 
 
 class RubricStore:
@@ -261,18 +328,28 @@ def teacher_from_settings(settings: Any) -> LLMJudge:
 
 
 def write_rubrics(samples: Sequence[Sample], settings: Any, progress: bool = True) -> list[Sample]:
-    """`samples` with teacher-written rubrics (cached in `settings.cache` when set); used by `tracegym prepare
-    --with_rubric`. Samples whose rubric could not be written keep the one they had."""
+    """`samples` with teacher-written rubrics (cached in `settings.cache` when set). Samples whose rubric could not
+    be written keep the one they had, and say so in `rubric_writer`."""
     return run_rubric_writer(samples, settings, progress=progress).samples
 
 
-def run_rubric_writer(samples: Sequence[Sample], settings: Any, progress: bool = True) -> RubricRun:
-    writer = RubricWriter(teacher_from_settings(settings), RubricStore(settings.cache) if settings.cache else None)
+def run_rubric_writer(
+    samples: Sequence[Sample],
+    settings: Any,
+    progress: bool = True,
+    max_failures: float = 1.0,
+    teacher: LLMJudge | None = None,
+) -> RubricRun:
+    """One run of the teacher over `samples` (`teacher`, when given, is the one built from `settings`)."""
+    writer = RubricWriter(
+        teacher or teacher_from_settings(settings), RubricStore(settings.cache) if settings.cache else None
+    )
     from tqdm import tqdm
 
-    with tqdm(total=len(samples), desc="writing rubrics", unit="sample", disable=not progress) as bar:
+    # disable=None: no bar when stderr is not a terminal, so the summary and errors are the only lines there.
+    with tqdm(total=len(samples), desc="writing rubrics", unit="sample", disable=None if progress else True) as bar:
         try:
-            return asyncio.run(writer.write(samples, on_done=lambda: bar.update(1)))
+            return asyncio.run(writer.write(samples, on_done=lambda: bar.update(1), max_failures=max_failures))
         finally:
             if writer.store:
                 writer.store.close()

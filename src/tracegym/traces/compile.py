@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tracegym.errors import UserError
 from tracegym.framing import Framing
-from tracegym.samples import Act, Call, Sample
+from tracegym.samples import OFFLINE_RUBRIC, Act, Call, Sample
 from tracegym.schema import IntentSchema, ServiceSchema
 from tracegym.traces import render
 from tracegym.traces.sgd import (
@@ -213,6 +213,7 @@ class _DialogueCompiler:
             prompt="\n".join(prompt_lines if keep is None else prompt_lines[-keep:]),
             ground_truth=reply,
             rubric=render.rubric_from_acts(acts, service, intent),
+            rubric_writer=OFFLINE_RUBRIC,
             task_description=intent.description if intent else "",
             messages=[{"role": "system", "content": system}, *context],
             split=self.split,

@@ -14,8 +14,9 @@ Each is in [0, 1] (sacrebleu counts to 100). A reply identical to the reference 
 a sample whose reference is empty is a failure (score None): with nothing to compare, 0 would be a lie.
 
 Similarity rewards the reference's wording, not its meaning: a correct reply worded differently scores low and a
-reference with one wrong value scores high. Use it where nothing else fits, or beside a judge of content:
-`--judge similarity+acts --judge_weights 0.5,0.5`.
+reference with a wrong value scores high (SGD dev references with their digits deleted keep a mean chrF of 0.86;
+`tracegym audit` passes 74% of its swapped-value replies). Use it where nothing else fits, or beside a judge of
+content: `--judge similarity+acts --judge_weights 0.5,0.5` (2% of swapped values pass).
 
 ROUGE-L is computed here rather than through Google's `rouge-score`: that package has had no release since 2022,
 brings nltk, absl-py and numpy for one dynamic programme, and its tokenizer keeps only ASCII [a-z0-9], so a reply in

@@ -28,7 +28,7 @@ from tracegym.commands.common import (
 )
 from tracegym.options import option
 
-DETERMINISTIC_JUDGES = frozenset({"acts"})
+DETERMINISTIC_JUDGES = frozenset({"acts", "similarity"})
 
 
 @dataclass(kw_only=True)

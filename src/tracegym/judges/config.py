@@ -25,7 +25,7 @@ class JudgeSettings:
 
     judge: str = option(
         "acts",
-        "judge backend by name (acts, gemini, openai, hf, or a plugin), or a mixture such as gemini+acts",
+        "judge backend by name (acts, similarity, gemini, openai, hf, or a plugin), or a mixture such as gemini+acts",
         group=JUDGE_GROUP,
     )
     judge_weights: str | None = option(None, "weights of a mixture, comma separated: 0.7,0.3", group=JUDGE_GROUP)
@@ -34,6 +34,13 @@ class JudgeSettings:
         "single",
         "single: one call per reply; group: one call scores all replies to one prompt together",
         choices=("single", "group"),
+        group=JUDGE_GROUP,
+    )
+    similarity_metric: str = option(
+        "chrf",
+        "the similarity judge's measure against the reference reply: chrf (character n-gram F-score), "
+        "bleu (sentence BLEU) or rouge_l (longest common word subsequence F1)",
+        choices=("chrf", "bleu", "rouge_l"),
         group=JUDGE_GROUP,
     )
     judge_prompt: str | None = option(None, "a prompt template file with named fields", group=JUDGE_GROUP)
@@ -63,6 +70,7 @@ REGISTRY: dict[str, str] = {
     "gemini": "tracegym.judges.gemini:GeminiJudge",
     "openai": "tracegym.judges.openai:OpenAIJudge",
     "hf": "tracegym.judges.hf:HFJudge",
+    "similarity": "tracegym.judges.similarity:SimilarityJudge",
 }
 
 

@@ -449,8 +449,9 @@ def fidelity_warnings(result: EvalResult) -> list[str]:
 
 
 def _t2g2_groups(sample: Sample) -> list[str]:
+    """The sample's T2G2 seen/unseen group; none when the T2G2 count does not apply (no schema, no service)."""
     split = t2g2_split(sample)
-    return [split] if split else []
+    return [split] if split and sample.schema is not None else []
 
 
 def _grouped(items: Sequence[EvalItem], groups_of: Callable[[Sample], list[str]]) -> dict[str, list[EvalItem]]:

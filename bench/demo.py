@@ -4,8 +4,8 @@
 
 For each seed it runs the whole demo (student, SFT and GRPO rebuilt, no reuse) into bench/out/demo-seed<N>, then
 reads that run's results.json and prints: wall time, the act judge's Δ with its paired-bootstrap 95% CI, chrF,
-hallucination rate and slot error rate base → trained, and whether the target held: Δ CI above 0, chrF not lower
-by more than one point, hallucination rate not higher.
+hallucination rate and both slot error rates (the T2G2 count; over replies with values) base → trained, and whether
+the target held: Δ CI above 0, chrF not lower by more than one point, hallucination rate not higher.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ def run_seed(seed: int, extra: list[str]) -> tuple[dict, float]:
 def verdict_of(results: dict) -> dict:
     comparisons = results["comparisons"]
     judge, chrf = comparisons["judge"], comparisons["chrf"]
-    hallucination, slot_errors = comparisons["hallucination_rate"], comparisons["slot_error_rate"]
+    hallucination, slot_errors = comparisons["hallucination_rate"], comparisons["slot_error_rate_valued_replies"]
+    slot_errors_t2g2 = comparisons["slot_error_rate_t2g2"]
     return {
         "n": judge["n"],
         "judge_base": round(judge["base_mean"], 4),
@@ -58,7 +59,8 @@ def verdict_of(results: dict) -> dict:
         "judge_ci": [round(bound, 4) for bound in judge["ci"]],
         "chrf_delta": round(chrf["delta"], 2),
         "hallucination": [round(hallucination["base_mean"], 4), round(hallucination["trained_mean"], 4)],
-        "slot_error_rate": [round(slot_errors["base_mean"], 4), round(slot_errors["trained_mean"], 4)],
+        "slot_error_rate_valued_replies": [round(slot_errors["base_mean"], 4), round(slot_errors["trained_mean"], 4)],
+        "slot_error_rate_t2g2": [round(slot_errors_t2g2["base_mean"], 4), round(slot_errors_t2g2["trained_mean"], 4)],
         "broken_text_rate": [
             round(comparisons["broken_text_rate"]["base_mean"], 4),
             round(comparisons["broken_text_rate"]["trained_mean"], 4),

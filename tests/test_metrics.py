@@ -1,8 +1,10 @@
-"""Independent signals on hand-made examples: chrF, and the T2G2 slot error rule with the schema's categories."""
+"""Independent signals on hand-made examples: chrF, the T2G2 slot error rule with the schema's categories (both
+counts: T2G2's, every example in the denominator, and over replies with values), the T2G2 seen/unseen split."""
 
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,9 @@ from tracegym.evaluation.metrics import (
     reply_length_words,
     reply_metrics,
     slot_error,
+    slot_error_t2g2,
     slot_is_categorical,
+    t2g2_split,
 )
 from tracegym.samples import Call, Sample
 from tracegym.schema import IntentSchema, ServiceSchema, SlotSchema
@@ -113,6 +117,66 @@ def test_examples_without_non_categorical_values_do_not_count():
         acts=[act("OFFER", "restaurant_name", "Sino")],
     )
     assert slot_error(chat, "hello") is None  # no schema to say whether the slot is categorical
+
+
+def test_t2g2_count_puts_every_example_in_the_denominator():
+    """The reference's `example_ser` returns True (correct) when it checked nothing: such an example is a 0 in the
+    T2G2 count and left out of the other figure."""
+    without_values = restaurant_sample([act("INFORM", "price_range", "moderate"), act("REQ_MORE")])
+    assert slot_error(without_values, "Anything else?") is None
+    assert slot_error_t2g2(without_values, "Anything else?") == 0.0
+    with_values = restaurant_sample([act("OFFER", "restaurant_name", "Sino"), act("OFFER", "city", "San Jose")])
+    assert slot_error(with_values, "How about Sino?") == slot_error_t2g2(with_values, "How about Sino?") == 1.0
+    assert slot_error(with_values, "Sino, San Jose.") == slot_error_t2g2(with_values, "Sino, San Jose.") == 0.0
+    # Over the two examples, one reply wrong: 1 of 2 by T2G2's count, 1 of 1 over replies with values.
+    t2g2 = [slot_error_t2g2(without_values, "Anything else?"), slot_error_t2g2(with_values, "How about Sino?")]
+    valued = [
+        e for e in (slot_error(without_values, "Anything else?"), slot_error(with_values, "Sino?")) if e is not None
+    ]
+    assert sum(t2g2) / len(t2g2) == 0.5 and sum(valued) / len(valued) == 1.0
+    chat = Sample(id="c1", dialogue_id="c1", turn_index=1, prompt="hi", ground_truth="hello")
+    assert slot_error_t2g2(chat, "hello") is None  # no schema: the rule cannot say which slots count
+    assert reply_metrics(without_values, "Anything else?").slot_error_t2g2 == 0.0
+
+
+def test_t2g2_matching_is_a_lowercase_substring_of_the_surface_values():
+    timed = replace(
+        restaurant_sample(
+            [
+                act("OFFER", "restaurant_name", "Sino"),
+                act("OFFER", "time", "half past 11 in the morning", canonical=("11:30",)),
+                act("INFORM", "price_range", "moderate"),
+                act("OFFER_INTENT", "intent", "ReserveRestaurant"),
+                act("INFORM_COUNT", "count", "2"),
+            ]
+        ),
+        schema=replace(SCHEMA, slots=(*SCHEMA.slots, SlotSchema("time", "Time of the reservation", False, ()))),
+    )
+    surface = "SINO at Half Past 11 in the Morning?"
+    assert slot_error_t2g2(timed, surface) == 0.0  # case does not matter; intent, count, categorical: not checked
+    assert slot_error_t2g2(timed, "Sino at 11:30?") == 1.0  # the canonical form is not what the reference reads
+    assert slot_error_t2g2(timed, "Sinology at half past 11 in the morning") == 0.0  # a substring, not whole words
+    assert slot_error_t2g2(timed, "Sino at half past 11") == 1.0  # the whole value, not a part of it
+    request = restaurant_sample([act("REQUEST", "city", "San Jose", "Oakland")])  # every act type counts
+    assert slot_error_t2g2(request, "San Jose or Oakland?") == 0.0
+    assert slot_error_t2g2(request, "Which city?") == 1.0
+
+
+@pytest.mark.parametrize(
+    ("service", "split"),
+    [
+        ("Alarm_1", "unseen"),
+        ("Messaging_1", "unseen"),
+        ("Payment_1", "unseen"),
+        ("Restaurants_2", "seen"),
+        ("Hotels_4", "seen"),  # a service unseen in training, in a domain seen: seen, as T2G2 splits them
+        ("Trains_1", "seen"),  # the reference lists 'Train'; SGD's domain is 'Trains': seen, as the reference counts
+        (None, None),
+    ],
+)
+def test_t2g2_split_is_the_reference_domain_rule(service, split):
+    sample = replace(restaurant_sample([]), service=service, unseen_service=service == "Hotels_4")
+    assert t2g2_split(sample) == split
 
 
 def test_act_types_and_length():

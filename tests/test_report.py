@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 
 import pytest
 
 from tracegym.evaluation.eval import EvalConfig, EvalItem, ModelReplies, compare_items
-from tracegym.evaluation.metrics import ReplyMetrics, chrf
+from tracegym.evaluation.metrics import ReplyMetrics, chrf, reply_metrics
 from tracegym.evaluation.report import write_report
 from tracegym.samples import Sample
+from tracegym.schema import ServiceSchema, SlotSchema
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 REFERENCE = "How about Sino in San Jose? It has a 4.5 rating."
@@ -170,3 +172,64 @@ def test_no_warning_when_the_judge_score_fell():
     result = result_of(items)
     assert result.judge_delta.delta < 0
     assert result.warnings == []
+
+
+SCHEMAS = {
+    name: ServiceSchema(name, "a service", (SlotSchema("restaurant_name", "Name of the place", False, ()),), ())
+    for name in ("Alarm_1", "Trains_1", "Restaurants_2")
+}
+
+
+def t2g2_items(base_reply: str, trained_reply: str) -> list[EvalItem]:
+    """Eight prompts: the even ones ask for the value "Sino", the odd ones hold no value (REQ_MORE); 0 and 4 are
+    Alarm_1 (unseen by T2G2's rule), 1 and 5 Trains_1 (seen by its rule), the rest Restaurants_2."""
+    items = []
+    for i in range(8):
+        service = ("Alarm_1", "Trains_1", "Restaurants_2", "Restaurants_2")[i % 4]
+        acts = [{"act": "OFFER", "slot": "restaurant_name", "values": ["Sino"], "canonical_values": ["Sino"]}]
+        held = replace(
+            sample(i),
+            service=service,
+            schema=SCHEMAS[service],
+            acts=acts if i % 2 == 0 else [{"act": "REQ_MORE", "slot": "", "values": [], "canonical_values": []}],
+        )
+        base = ModelReplies([base_reply], [0.4 + 0.01 * i], [reply_metrics(held, base_reply)])
+        trained = ModelReplies([trained_reply], [0.8 + 0.01 * i], [reply_metrics(held, trained_reply)])
+        items.append(EvalItem(held, base, trained))
+    return items
+
+
+def test_both_slot_error_rates_are_reported_each_named_for_its_denominator(tmp_path):
+    result = result_of(t2g2_items("Anything else?", "How about Sino?"))
+    paths = write_report(result, tmp_path)
+    results = json.loads(paths["results"].read_text())
+    t2g2, valued = (
+        results["comparisons"]["slot_error_rate_t2g2"],
+        results["comparisons"]["slot_error_rate_valued_replies"],
+    )
+    assert (t2g2["n"], t2g2["base_mean"], t2g2["trained_mean"]) == (8, 0.5, 0.0)  # every prompt counts
+    assert (valued["n"], valued["base_mean"], valued["trained_mean"]) == (4, 1.0, 0.0)  # only those with values
+    assert "slot_error_rate" not in results["comparisons"]  # no figure left under an ambiguous name
+    split = results["slot_error_rate_t2g2_by_split"]
+    assert (split["unseen"]["n"], split["unseen"]["base_mean"]) == (2, 1.0)  # Alarm_1
+    assert (split["seen"]["n"], split["seen"]["base_mean"]) == (6, pytest.approx(1 / 3))  # Trains_1 too
+    report = paths["report"].read_text()
+    assert "| slot error rate, T2G2 count (every reply) | 8 | 0.5000 | 0.0000 |" in report
+    assert "| slot error rate over replies with non-categorical values | 4 | 1.0000 | 0.0000 |" in report
+    assert "### Slot error rate as T2G2 counts it (%)" in report and "generation/ser.py" in report
+    assert "| model | all | seen | unseen |" in report
+    assert "| base | 50.00 | 33.33 | 100.00 |" in report and "| trained | 0.00 | 0.00 | 0.00 |" in report
+
+
+def test_fidelity_warning_uses_the_slot_error_rate_over_replies_with_values_once():
+    result = result_of(t2g2_items("How about Sino?", "Anything else?"))  # the judge rises, the value goes
+    assert result.comparisons["slot_error_rate_t2g2"].significantly_worse
+    warned = [warning for warning in result.warnings if "slot error rate" in warning]
+    assert len(warned) == 1 and "over replies with non-categorical values" in warned[0]
+
+
+def test_no_t2g2_section_without_schemas(tmp_path):
+    result = result_of(honest_run())  # chat-like samples: no schema says which slots count
+    assert result.comparisons["slot_error_rate_t2g2"].n == 0 and result.slot_error_rate_t2g2_by_split == {}
+    write_report(result, tmp_path)
+    assert "as T2G2 counts it" not in (tmp_path / "report.md").read_text()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tracegym.errors import UserError
-from tracegym.evaluation.metrics import ReplyMetrics, act_types, corpus_chrf, reply_metrics
+from tracegym.evaluation.metrics import ReplyMetrics, act_types, corpus_chrf, reply_metrics, t2g2_split
 from tracegym.evaluation.stats import Comparison, WinRates, compare, summary, win_tie_loss
 from tracegym.framing import Framing
 from tracegym.judges import JudgeSettings
@@ -33,19 +33,30 @@ DEFAULT_MAX_NEW_TOKENS = 64
 # name, higher_is_better, how one reply's value is read from its ReplyMetrics
 INDEPENDENT_SIGNALS: tuple[tuple[str, bool, Callable[[ReplyMetrics], float | None]], ...] = (
     ("chrf", True, lambda m: m.chrf),
-    ("slot_error_rate", False, lambda m: m.slot_error),
+    ("slot_error_rate_t2g2", False, lambda m: m.slot_error_t2g2),
+    ("slot_error_rate_valued_replies", False, lambda m: m.slot_error),
     ("act_value_recall", True, lambda m: m.act_value_recall),
     ("hallucination_rate", False, lambda m: m.hallucinated),
     ("reply_length_words", True, lambda m: float(m.length_words)),
     ("broken_text_rate", False, lambda m: m.broken_text),
 )
 # Signals of quality the judge could be gaming; reply length is not quality, so it only feeds the avoidance check.
-FIDELITY_SIGNALS = ("chrf", "slot_error_rate", "act_value_recall", "hallucination_rate", "broken_text_rate")
+# One slot error figure, not both: they count the same wrong replies, and the T2G2 one only adds replies that
+# cannot fail (0 on both sides), which shrink its Δ but hardly whether it is significant; both would warn twice.
+# The other one's Δ reads directly: the share of replies with values that lost one.
+FIDELITY_SIGNALS = (
+    "chrf",
+    "slot_error_rate_valued_replies",
+    "act_value_recall",
+    "hallucination_rate",
+    "broken_text_rate",
+)
 AVOIDANCE_SIGNALS = ("reply_length_words", "act_value_recall")
 SIGNAL_LABELS = {
     JUDGE: "judge score",
     "chrf": "chrF",
-    "slot_error_rate": "slot error rate",
+    "slot_error_rate_t2g2": "slot error rate, T2G2 count (every reply)",
+    "slot_error_rate_valued_replies": "slot error rate over replies with non-categorical values",
     "act_value_recall": "act-value recall",
     "hallucination_rate": "hallucination rate",
     "reply_length_words": "reply length (words)",
@@ -171,6 +182,7 @@ class EvalResult:
     by_seen_unseen: dict[str, Comparison]
     by_act_type: dict[str, Comparison]
     by_service: dict[str, Comparison]
+    slot_error_rate_t2g2_by_split: dict[str, Comparison]  # seen / unseen by the T2G2 reference's domain rule
     judge_failures: dict[str, int]
     warnings: list[str]
 
@@ -207,6 +219,9 @@ class EvalResult:
             "by_seen_unseen": {name: c.to_dict() for name, c in self.by_seen_unseen.items()},
             "by_act_type": {name: c.to_dict() for name, c in self.by_act_type.items()},
             "by_service": {name: c.to_dict() for name, c in self.by_service.items()},
+            "slot_error_rate_t2g2_by_split": {
+                name: c.to_dict() for name, c in self.slot_error_rate_t2g2_by_split.items()
+            },
             "judge_failures": self.judge_failures,
             "warnings": self.warnings,
         }
@@ -384,6 +399,17 @@ def compare_items(
             group: judge_comparison_over(subset)
             for group, subset in _grouped(items, lambda s: [s.service or "(none)"]).items()
         },
+        slot_error_rate_t2g2_by_split={
+            group: compare(
+                "slot_error_rate_t2g2",
+                [item.base.mean_of(lambda m: m.slot_error_t2g2) for item in subset],
+                [item.trained.mean_of(lambda m: m.slot_error_t2g2) for item in subset],
+                higher_is_better=False,
+                seed=seed,
+                resamples=resamples,
+            )
+            for group, subset in _grouped(items, _t2g2_groups).items()
+        },
         judge_failures={
             "base": sum(score is None for item in items for score in item.base.scores),
             "trained": sum(score is None for item in items for score in item.trained.scores),
@@ -420,6 +446,12 @@ def fidelity_warnings(result: EvalResult) -> list[str]:
             "saying less to risk less (terse, generic replies)"
         )
     return warnings
+
+
+def _t2g2_groups(sample: Sample) -> list[str]:
+    """The sample's T2G2 seen/unseen group; none when the T2G2 count does not apply (no schema, no service)."""
+    split = t2g2_split(sample)
+    return [split] if split and sample.schema is not None else []
 
 
 def _grouped(items: Sequence[EvalItem], groups_of: Callable[[Sample], list[str]]) -> dict[str, list[EvalItem]]:

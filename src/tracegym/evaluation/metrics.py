@@ -7,11 +7,26 @@ than the judge's (string matching, no typed values), so their absolute level dif
 what matters is base against trained on the same prompts, where the same rule is applied to both.
 
 - chrF against the reference (sacrebleu), per reply and for the corpus.
-- Slot error rate as Kale & Rastogi (2020, "Template Guided Text Generation for Task-Oriented Dialogue", T2G2)
-  define it for SGD: a reply is wrong when any value of a non-categorical slot in its acts is not a lowercase
-  substring of the reply. Only replies whose acts hold such values count. Which slots are categorical comes from
-  the sample's schema (`Sample.schema`); slots that are not schema slots (`intent`, `count`) and samples without a
-  schema (chat traces) are left out.
+- Slot error rate (SER), two figures from one rule, after Kale & Rastogi (2020, "Template Guided Text Generation
+  for Task-Oriented Dialogue", T2G2). The rule, as its reference implementation counts it
+  (google-research/task-oriented-dialogue, `generation/ser.py`, `example_ser` and `prepare_data`): a reply is
+  wrong when any value of a non-categorical slot in its acts is not a substring of the reply, both lowercased.
+  The values are the acts' surface `values` (as the reference reply says them), not the canonical ones; every act
+  type counts (REQUEST with values too); a slot counts when the service's schema declares it non-categorical, so
+  `intent`, `count` and slot-less acts never do. Which slots are categorical comes from the sample's schema
+  (`Sample.schema`; the reference reads the same flags from SGD's schema.json files).
+  (a) `slot_error_t2g2`, the T2G2 count: every example is in the denominator, one without such values counts as
+  correct (`example_ser` returns True when it checked nothing), so the rate is comparable with the published
+  table. Its seen/unseen split is the reference's: unseen when the service name's domain (`Alarm_1` -> `Alarm`)
+  is one of Alarm, Messaging, Payment, Train. The reference compares the domain to that list exactly, and SGD's
+  train-ticket service is `Trains_1` (domain `Trains`), so its examples count as seen; this module does the same,
+  so the split matches the reference's figures (it is not the split by `Sample.unseen_service`, services absent
+  from the train split). Samples without a schema (chat traces) get None: the rule needs the schema.
+  (b) `slot_error`, over replies with such values: the same rule, but only replies whose acts hold a non-empty
+  non-categorical value count; None otherwise. It is the (a) rate with the replies that cannot fail taken out of
+  the denominator, so it is larger and moves more per wrong reply.
+  The reference reads every frame of the turn; a sample holds the acts of its turn's active frame, which for SGD's
+  system turns is their only frame.
 - Act-value recall: the share of the reference's INFORM / OFFER / CONFIRM / INFORM_COUNT values the reply states,
   a value stated when its surface or canonical form appears in the reply as whole words, case and punctuation
   ignored (a number 0-20 also as its word: "2" as "two"). Booleans, `None` and `dontcare` are left out: no string
@@ -39,6 +54,8 @@ from tracegym.samples import Sample
 from tracegym.schema import ServiceSchema
 
 NOT_SCHEMA_SLOTS = frozenset({"", "intent", "count"})
+# The T2G2 reference's unseen domains, spelled as it spells them (generation/ser.py, `prepare_data`).
+T2G2_UNSEEN_DOMAINS = frozenset({"Alarm", "Messaging", "Payment", "Train"})
 RECALL_ACTS = ("INFORM", "OFFER", "CONFIRM", "INFORM_COUNT")
 UNSTATABLE_VALUES = frozenset({"true", "false", "none", "dontcare", ""})
 PROMPT_DATE = "2019-03-01"  # the date every SGD prompt states (SGD's dates are relative to it)
@@ -80,7 +97,7 @@ def reply_length_words(reply: str) -> int:
     return len(reply.split())
 
 
-# --- slot error rate (T2G2) ---------------------------------------------------------------------------------------
+# --- slot error rate (T2G2 rule) ----------------------------------------------------------------------------------
 
 
 def slot_is_categorical(slot: str, schema: ServiceSchema | None) -> bool | None:
@@ -89,24 +106,50 @@ def slot_is_categorical(slot: str, schema: ServiceSchema | None) -> bool | None:
     return None if declared is None else declared.is_categorical
 
 
+def t2g2_values(sample: Sample) -> list[str]:
+    """The surface values of the non-categorical slots in the sample's acts, as the T2G2 reference checks them."""
+    return [
+        value
+        for act in sample.acts
+        if act.slot not in NOT_SCHEMA_SLOTS and slot_is_categorical(act.slot, sample.schema) is False
+        for value in act.values
+    ]
+
+
 def non_categorical_values(sample: Sample) -> list[str]:
-    """The values of the non-categorical slots in the sample's acts: what a T2G2-correct reply must contain."""
-    values: list[str] = []
-    for act in sample.acts:
-        if act.slot in NOT_SCHEMA_SLOTS or slot_is_categorical(act.slot, sample.schema) is not False:
-            continue
-        values.extend(value for value in act.values if value.strip())
-    return values
+    """The non-empty values of `t2g2_values`: what a reply must contain, when there is any."""
+    return [value for value in t2g2_values(sample) if value.strip()]
+
+
+def misses_a_value(values: Sequence[str], reply: str) -> bool:
+    """The T2G2 rule: some value is not a substring of the reply, both lowercased."""
+    lowered = reply.lower()
+    return any(value.lower() not in lowered for value in values)
 
 
 def slot_error(sample: Sample, reply: str) -> float | None:
     """1.0 when a non-categorical slot value of the acts is missing from the reply (lowercase substring), else
-    0.0; None when the acts hold no such value (the example does not count)."""
+    0.0; None when the acts hold no such value (the reply is left out of this figure's denominator)."""
     values = non_categorical_values(sample)
     if not values:
         return None
-    lowered = reply.lower()
-    return 0.0 if all(value.lower() in lowered for value in values) else 1.0
+    return 1.0 if misses_a_value(values, reply) else 0.0
+
+
+def slot_error_t2g2(sample: Sample, reply: str) -> float | None:
+    """The T2G2 count: 1.0 when a non-categorical slot value of the acts is missing from the reply, else 0.0, also
+    when the acts hold no such value (correct: nothing to miss); None only without a schema (chat traces)."""
+    if sample.schema is None:
+        return None
+    return 1.0 if misses_a_value(t2g2_values(sample), reply) else 0.0
+
+
+def t2g2_split(sample: Sample) -> str | None:
+    """'unseen' or 'seen' by the T2G2 reference's rule: the service name's domain (`Alarm_1` -> `Alarm`) among
+    `T2G2_UNSEEN_DOMAINS`, compared exactly (so `Trains_1` is seen, as in the reference); None without a service."""
+    if not sample.service:
+        return None
+    return "unseen" if sample.service.split("_")[0] in T2G2_UNSEEN_DOMAINS else "seen"
 
 
 def act_types(sample: Sample) -> list[str]:
@@ -245,6 +288,7 @@ class ReplyMetrics:
     hallucinated_values: list[str] | None
     length_words: int
     broken_text: float | None = None  # 1.0 when the reply is broken text (module docstring)
+    slot_error_t2g2: float | None = None  # the T2G2 count: also 0.0 for replies without non-categorical values
 
     @property
     def hallucinated(self) -> float | None:
@@ -267,4 +311,5 @@ def reply_metrics(sample: Sample, reply: str) -> ReplyMetrics:
         hallucinated_values=hallucinated_values(sample, reply),
         length_words=reply_length_words(reply),
         broken_text=broken_text(reply),
+        slot_error_t2g2=slot_error_t2g2(sample, reply),
     )

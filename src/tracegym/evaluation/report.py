@@ -198,7 +198,9 @@ def report_markdown(result: EvalResult, plotted: set[str]) -> str:
         "Every signal here is computed by its own plain rule from the sample's acts, schema and context, not by "
         "the judge's code (`evaluation/metrics.py`), so the fidelity warning can catch a student gaming the judge. "
         "Slot error rate follows Kale & Rastogi (2020, T2G2): a reply is wrong when a value of a non-categorical "
-        "slot in its acts is missing from it (lowercase substring); only prompts with such values count (n). "
+        "slot in its acts is missing from it (lowercase substring). Two figures: the T2G2 count has every reply "
+        "in its denominator (one without such values is correct), as the paper's reference code counts it; the "
+        "other counts only prompts whose acts hold such values (n), so it is larger. "
         "Act-value recall: the share of the acts' values the reply states as whole words (surface or canonical "
         "form). Hallucination rate: the share of replies stating a number, or another result's name, found "
         "nowhere in the context or the acts. "
@@ -206,12 +208,16 @@ def report_markdown(result: EvalResult, plotted: set[str]) -> str:
         'dangling last word ("… at 10 at"). '
         "Lower is better for slot error, hallucination and broken text rates.",
         "",
+        *_t2g2_section(result),
         "## Δ judge score by group",
         "",
         "| group | n | base | trained | Δ | 95% CI | |",
         "| --- | ---: | ---: | ---: | ---: | --- | --- |",
     ]
-    lines += [_comparison_row(f"{group} services", c) for group, c in result.by_seen_unseen.items()]
+    lines += [
+        _comparison_row(f"{group} services ({'not ' if group == 'unseen' else ''}in the train split)", c)
+        for group, c in result.by_seen_unseen.items()
+    ]
     lines += [_comparison_row(f"act {act}", c) for act, c in result.by_act_type.items()]
     lines += ["", "## Plots", ""]
     if "score_histogram" in plotted:
@@ -224,6 +230,39 @@ def report_markdown(result: EvalResult, plotted: set[str]) -> str:
         lines += [f"![Δ judge score per service]({DELTA_BY_SERVICE})", ""]
     lines += _examples_section(result)
     return "\n".join(lines) + "\n"
+
+
+def _t2g2_section(result: EvalResult) -> list[str]:
+    """The T2G2 slot error rate in percent, overall and seen / unseen by the reference's domain rule, in the
+    published table's shape."""
+    overall = result.comparisons["slot_error_rate_t2g2"]
+    if not overall.n:
+        return []
+    columns = [("all", overall)] + [
+        (group, result.slot_error_rate_t2g2_by_split[group])
+        for group in ("seen", "unseen")
+        if group in result.slot_error_rate_t2g2_by_split
+    ]
+    lines = [
+        "### Slot error rate as T2G2 counts it (%)",
+        "",
+        "Counted as Kale & Rastogi (2020) count the SER of their table, by their reference code "
+        "(google-research/task-oriented-dialogue, `generation/ser.py`): every reply is in the denominator; unseen "
+        "= the domains Alarm, Messaging, Payment, Train, compared as that code compares them (so `Trains_1` counts "
+        "as seen). Their figures are over every system turn of SGD's test split, these over the held-out prompts "
+        "above (n: " + ", ".join(f"{name} {c.n}" for name, c in columns) + ").",
+        "",
+        "| model | " + " | ".join(name for name, _ in columns) + " |",
+        "| --- |" + " ---: |" * len(columns),
+    ]
+    for side in ("base", "trained"):
+        cells = [_percent(getattr(c, f"{side}_mean")) for _, c in columns]
+        lines.append(f"| {side} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def _percent(rate: float) -> str:
+    return "–" if math.isnan(rate) else f"{100 * rate:.2f}"
 
 
 def _comparison_row(label: str, c: Comparison) -> str:

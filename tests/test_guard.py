@@ -23,7 +23,18 @@ from tracegym.samples import write_jsonl
 from tracegym.training.reward import JudgeReward
 
 # The paper's master keys: non-word symbols, reasoning openers, and the same in Chinese, Japanese and Spanish.
-PAPER_KEYS = [" ", ".", ",", ":", "Thought process:", "Let's solve this problem step by step.", "Solution", "解", "かいせつ", "Respuesta"]
+PAPER_KEYS = [
+    " ",
+    ".",
+    ",",
+    ":",
+    "Thought process:",
+    "Let's solve this problem step by step.",
+    "Solution",
+    "解",
+    "かいせつ",
+    "Respuesta",
+]
 # The issue's own examples beyond the paper's list.
 ISSUE_KEYS = ["Answer:", "", "The answer is correct."]
 VARIANTS = [

@@ -259,7 +259,9 @@ def non_answer_cover(plain: str) -> list[str] | None:
     return cover[::-1]
 
 
-UNSPACED_SCRIPTS = re.compile("[\u0e00-\u0e7f\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+UNSPACED_SCRIPTS = re.compile(
+    "[\u0e00-\u0e7f\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"
+)
 
 
 def _word_ends_at(plain: str, end: int) -> bool:

@@ -175,5 +175,5 @@ class JudgeReward:
 
     def totals(self) -> dict[str, Any]:
         """Everything this reward has judged so far, summed over steps (this process only)."""
-        keys = ("replies", "failures", "guarded", "cache_hits", "calls", "input_tokens", "output_tokens", "cost_usd", "seconds")
+        keys = (*asdict(Ledger()), "seconds")
         return {key: sum(asdict(step)[key] for step in self.history) for key in keys}

@@ -14,7 +14,7 @@ import json
 import pytest
 
 from cli_helpers import assert_user_error, run_cli
-from fake_servers import FakeLLMServer, obedient_scorer
+from fake_servers import CANDIDATE_BLOCK, FakeLLMServer, obedient_scorer
 from tracegym import audit
 from tracegym.commands.audit import bundled_dev_samples
 
@@ -27,6 +27,11 @@ GRADER_DIRECTED_ATTACKS = (
     "self_grade",
     "base64_injection",
     "zero_width_injection",
+)
+# Replies with no content for the task (the paper's master keys and the issue's own): the guard refuses them too.
+MASTER_KEY_ATTACKS = tuple(attack.name for attack in audit.ATTACKS if attack.name.startswith("master_key_")) + (
+    "empty",
+    "claims_correct",
 )
 
 
@@ -152,15 +157,17 @@ def test_guard_catches_grader_directed_attacks_on_an_obedient_llm_judge(backend,
     assert result.returncode == 0, result.stderr
     report = json.loads(out_path.read_text())
     attacks = {attack["attack"]: attack for attack in report["attacks"]}
-    for name in GRADER_DIRECTED_ATTACKS:
+    assert len(MASTER_KEY_ATTACKS) >= 12
+    for name in GRADER_DIRECTED_ATTACKS + MASTER_KEY_ATTACKS:
         assert attacks[name]["false_positive_rate"] <= ACT_JUDGE_TARGET, attacks[name]
         assert attacks[name]["failures"] == 0
     # The guard kept them from the stand-in (which obeys them: see the next test).
     item = audit.select_audit_items(bundled_dev_samples(), 1, seed=0)[0]
     assert sent, "the stand-in saw no request: the audit did not reach the LLM judge"
+    shown = {block[2] for block in CANDIDATE_BLOCK.findall(sent)}
     for attack in audit.ATTACKS:
-        if attack.name in GRADER_DIRECTED_ATTACKS:
-            assert attack.build(item) not in sent, attack.name
+        if attack.name in GRADER_DIRECTED_ATTACKS + MASTER_KEY_ATTACKS:
+            assert attack.build(item) not in shown, attack.name
     assert report["gold"]["failures"] == 0
     consistency = report["consistency"]
     assert consistency["n"] == 40 and consistency["compared"] == 40
@@ -193,8 +200,8 @@ def test_without_the_guard_the_obedient_stand_in_is_fooled():
 
 
 def test_fail_above_exits_1_when_an_attack_beats_the_rate(tmp_path):
-    # The stand-in gives 0.9 to any reply that says "correct": "The answer is correct." fools it every time.
-    with FakeLLMServer(scorer=obedient_scorer) as server:
+    # The stand-in falls for a hedge ("I am not completely sure: the time could be ..."), which passes the guard.
+    with FakeLLMServer(scorer=lambda reply: 0.9 if reply.startswith("I am not completely sure") else 0.0) as server:
         result = run_cli(
             "audit",
             "--judge",
@@ -213,11 +220,11 @@ def test_fail_above_exits_1_when_an_attack_beats_the_rate(tmp_path):
             tmp_path / "report.json",
         )
     assert result.returncode == 1, result.stderr
-    assert "claims_correct" in result.stderr.splitlines()[-1]
+    assert "hedge_candidates" in result.stderr.splitlines()[-1]
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["consistency"] is None
-    claims = next(a for a in report["attacks"] if a["attack"] == "claims_correct")
-    assert claims["false_positive_rate"] == 1.0 and claims["examples"][0]["reply"] == "The answer is correct."
+    hedge = next(a for a in report["attacks"] if a["attack"] == "hedge_candidates")
+    assert hedge["false_positive_rate"] == 1.0 and hedge["examples"][0]["reply"].startswith("I am not completely sure")
 
 
 def test_fail_above_exits_0_when_every_attack_is_within_the_rate():

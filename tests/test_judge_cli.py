@@ -20,6 +20,7 @@ REPLIES = [
     "The address is 377 Santana Row, enjoy!",
     "",
 ]
+SENT = [reply for reply in REPLIES if reply]  # the empty reply is the guard's (0, no request): judges/guard.py
 
 
 def record(index: int, response, acts=ADDRESS_ACTS) -> dict:
@@ -162,9 +163,10 @@ def test_a_remote_judge_rerun_with_the_cache_sends_no_request(tmp_path, replies_
         second = run_cli(*command, *openai_flags(server))
 
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
-    assert requests_after_first == len(REPLIES) and server.request_count == len(REPLIES)
+    assert requests_after_first == len(SENT) and server.request_count == len(SENT)
     first_summary, second_summary = summary_of(first.stdout), summary_of(second.stdout)
-    assert first_summary["calls"] == str(len(REPLIES)) and int(first_summary["input_tokens"]) > 0
+    assert first_summary["calls"] == str(len(SENT)) and int(first_summary["input_tokens"]) > 0
+    assert first_summary["guarded"] == "1"
     assert second_summary["cache_hits"] == str(len(REPLIES)) and second_summary["calls"] == "0"
     assert float(second_summary["cost_usd"]) == 0.0 and second_summary["mean"] == first_summary["mean"]
 
@@ -185,7 +187,7 @@ def test_the_cost_cap_prices_tokens_from_a_price_file_and_a_rerun_resumes(tmp_pa
     assert "--max_judge_cost_usd" in stopped.stderr and not written_at_stop
     assert paid_requests == 1  # the first reply alone costs more than the cap: nothing is sent after it
     assert resumed.returncode == 0, resumed.stderr
-    assert server.request_count == len(REPLIES)  # the re-run sent only the replies not yet paid for
+    assert server.request_count == len(SENT)  # the re-run sent only the replies not yet paid for
     summary = summary_of(resumed.stdout)
     assert summary["cache_hits"] == "1" and float(summary["cost_usd"]) > 0.0001
 

@@ -219,7 +219,7 @@ def test_the_concurrency_limit_bounds_requests_in_flight(backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_group_mode_scores_each_prompts_replies_in_one_call_and_maps_them_back(backend):
-    replies = ["Correct: 7 pm at Sino.", "Which day?", "Booked, that is correct.", "No.", "Correct.", "Hmm."]
+    replies = ["Correct: 7 pm at Sino.", "Which day?", "Booked, that is correct.", "No.", "Correct.", "Which time?"]
     samples = [sample(1)] * 4 + [sample(2)] * 2
     with FakeLLMServer() as server:
         judge = make_judge(backend, server, judge_mode="group")

@@ -5,7 +5,9 @@
         --cache verdicts.sqlite --max_judge_cost_usd 2
 
 `score` is a float in [0, 1], or null when the judge failed on that reply; `judge` is the judge's fingerprint.
-A summary (n, mean, failures, cache hits, calls, tokens, cost) goes to stdout.
+A summary (n, mean, failures, guarded, cache hits, calls, tokens, cost) goes to stdout; `guarded` counts the replies
+an LLM judge's guard scored 0 without a call (text aimed at the grader, or no content: ":", "Solution", ...),
+and each such record also gets a `guard` field with the reason.
 
 Budget: --max_judge_calls and --max_judge_cost_usd cap what this run spends (cache hits are free and do not
 count; a judge that makes no requests, such as acts, counts one call per reply). Costs come from a per-model
@@ -97,7 +99,24 @@ async def score_in_batches(judge: Any, samples: Sequence[Sample], responses: Seq
 
 
 def scored_rows(rows: Sequence[dict[str, Any]], verdicts: Sequence, fingerprint: str) -> list[dict[str, Any]]:
-    return [{**row, "score": verdict.score, "judge": fingerprint} for row, verdict in zip(rows, verdicts)]
+    from tracegym.judges.guard import is_guarded
+
+    scored = []
+    for row, verdict in zip(rows, verdicts):
+        record = {**row, "score": verdict.score, "judge": fingerprint}
+        if is_guarded(verdict):
+            record["guard"] = guard_reason_of(verdict)
+        scored.append(record)
+    return scored
+
+
+def guard_reason_of(verdict: Any) -> str:
+    """The guard's reason in a guarded verdict's reasoning (`guard: why`, or `name: guard: why` in a mixture)."""
+    for line in (verdict.reasoning or "").splitlines():
+        _, found, reason = line.partition("guard: ")
+        if found:
+            return reason
+    return "guarded"
 
 
 def summary(ledger: Any, verdicts: Sequence, fingerprint: str, out_path: str) -> str:
@@ -110,6 +129,7 @@ def summary(ledger: Any, verdicts: Sequence, fingerprint: str, out_path: str) ->
             f"n: {ledger.replies}",
             f"mean: {mean}",
             f"failures: {ledger.failures}",
+            f"guarded: {ledger.guarded}",
             f"cache_hits: {ledger.cache_hits}",
             f"calls: {ledger.calls}",
             f"input_tokens: {ledger.input_tokens}",

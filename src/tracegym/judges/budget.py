@@ -22,6 +22,7 @@ from types import MappingProxyType
 
 from tracegym.errors import BudgetExceeded, UserError
 from tracegym.judges.base import Judge, Verdict
+from tracegym.judges.guard import is_guarded
 from tracegym.samples import Sample
 
 PRICES_ENV = "TRACEGYM_PRICES"
@@ -129,6 +130,7 @@ class Ledger:
 
     replies: int = 0
     failures: int = 0
+    guarded: int = 0  # scored 0 by the guard (judges/guard.py) without a call
     cache_hits: int = 0
     calls: int = 0
     input_tokens: int = 0
@@ -140,6 +142,7 @@ class Ledger:
             usage = verdict.usage
             self.replies += 1
             self.failures += verdict.score is None
+            self.guarded += is_guarded(verdict)
             self.cache_hits += usage.cache_hit
             self.calls += usage.calls
             self.input_tokens += usage.input_tokens

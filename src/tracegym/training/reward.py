@@ -22,7 +22,7 @@ A failed verdict is `None`, never 0: TRL leaves that reply out of the group's ba
 With `truncated_reward`, a reply TRL cut off at `max_completion_length` (its last token id is none of
 `stop_token_ids`, `tracegym.models.reply_stop_ids`: what ends a reply) gets that reward and is not judged: in the loss it teaches the student to finish, where TRL's
 `mask_truncated_completions` would only leave it out.
-Each call's figures (failures, cache hits, tokens, cost, per-judge parts, seconds spent) are kept in `history`
+Each call's figures (failures, guarded replies, cache hits, tokens, cost, per-judge parts, seconds spent) are kept in `history`
 and, inside TRL, logged through its `log_metric` hook under `judge/…`, so they reach log.jsonl and TensorBoard.
 """
 
@@ -52,6 +52,7 @@ class StepJudgeStats:
 
     replies: int = 0
     failures: int = 0
+    guarded: int = 0  # scored 0 by the judge's guard (grader-directed or empty replies) without a call
     cache_hits: int = 0
     calls: int = 0
     input_tokens: int = 0
@@ -67,6 +68,7 @@ class StepJudgeStats:
         figures = {
             "judge/replies": self.replies,
             "judge/failures": self.failures,
+            "judge/guarded": self.guarded,
             "judge/cache_hits": self.cache_hits,
             "judge/calls": self.calls,
             "judge/input_tokens": self.input_tokens,
@@ -173,5 +175,5 @@ class JudgeReward:
 
     def totals(self) -> dict[str, Any]:
         """Everything this reward has judged so far, summed over steps (this process only)."""
-        keys = ("replies", "failures", "cache_hits", "calls", "input_tokens", "output_tokens", "cost_usd", "seconds")
+        keys = (*asdict(Ledger()), "seconds")
         return {key: sum(asdict(step)[key] for step in self.history) for key in keys}

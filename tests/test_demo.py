@@ -18,8 +18,8 @@ def demo_run(tmp_path_factory):
         "demo",
         "--out_dir",
         out_dir,
-        "--sft_minutes",
-        "0.1",
+        "--sft_steps",
+        "6",
         "--grpo_steps",
         "2",
         "--grpo_minutes",
@@ -70,3 +70,21 @@ def test_a_second_run_reuses_the_sft_base(demo_run):
     _, _, second = demo_run
     assert second.returncode == 0, second.stderr[-3000:]
     assert "reusing the student and SFT base" in second.stderr
+
+
+def test_the_same_seed_gives_the_same_figures(tmp_path):
+    """Stages stop on steps, not minutes: two from-scratch runs of one seed train the same students."""
+    figures = []
+    for run in ("a", "b"):
+        out_dir = tmp_path / run
+        args = ("demo", "--out_dir", out_dir, "--sft_steps", "8", "--grpo_steps", "2", "--eval_n", "6")
+        result = run_cli(*args, "--no_reuse_base", env={"OMP_NUM_THREADS": "1"})
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "safety cap" not in result.stderr
+        results = json.loads((out_dir / "eval" / "results.json").read_text())
+        judge = results["comparisons"]["judge"]
+        figures.append((judge["base_mean"], judge["trained_mean"], judge["delta"]))
+        replies = (out_dir / "eval" / "generations.jsonl").read_text()
+        figures.append(replies)
+    assert figures[0] == figures[2], "the same seed gave other judge figures"
+    assert figures[1] == figures[3], "the same seed gave other replies"

@@ -44,9 +44,16 @@ class DemoConfig:
         "what the student is given: acts (the reference acts, [n] placeholders) or end2end (history and results)",
         choices=tuple(NAMED),
     )
-    sft_minutes: float = option(3.0, "SFT warm-start budget in minutes", type=positive_float)
-    grpo_minutes: float = option(4.0, "GRPO budget in minutes", type=positive_float)
-    grpo_steps: int = option(60, "GRPO steps at most", type=positive_int)
+    # Stages stop on steps, so a seed gives the same figures on any machine; the minutes are only a safety cap,
+    # and the demo says so when one fires (on this 2-core CPU the steps take about 3 and 4 minutes).
+    sft_steps: int = option(500, "SFT warm-start optimizer steps", type=positive_int)
+    sft_minutes: float = option(
+        6.0, "SFT safety cap in minutes (a run it stops is not repeatable)", type=positive_float
+    )
+    grpo_steps: int = option(44, "GRPO steps", type=positive_int)
+    grpo_minutes: float = option(
+        6.0, "GRPO safety cap in minutes (a run it stops is not repeatable)", type=positive_float
+    )
     grpo_learning_rate: float = option(5e-5, "GRPO learning rate", type=positive_float)
     beta: float = option(0.04, "GRPO KL coefficient to the SFT base: keeps the policy near it")
     temperature: float = option(0.7, "GRPO sampling temperature", type=positive_float)
@@ -61,7 +68,14 @@ class DemoConfig:
 
     def __post_init__(self) -> None:
         Framing.named(self.framing)  # an unknown name is a UserError
-        for name in ("sft_minutes", "grpo_minutes", "grpo_steps", "max_prompt_length", "max_completion_length"):
+        for name in (
+            "sft_steps",
+            "sft_minutes",
+            "grpo_minutes",
+            "grpo_steps",
+            "max_prompt_length",
+            "max_completion_length",
+        ):
             if getattr(self, name) <= 0:
                 raise UserError(f"--{name} {getattr(self, name)}: must be positive")
         if self.eval_n is not None and self.eval_n <= 0:
@@ -83,7 +97,7 @@ class DemoConfig:
 
     def base_digest(self) -> str:
         """What the SFT student depends on; a stored base with the same digest is reused."""
-        keys = ("sgd_root", "seed", "framing", "sft_minutes", "max_prompt_length", "max_completion_length")
+        keys = ("sgd_root", "seed", "framing", "sft_steps", "sft_minutes", "max_prompt_length", "max_completion_length")
         shape = {"placeholder_tokens": self.placeholder_tokens}
         canonical = json.dumps({**{key: getattr(self, key) for key in keys}, **shape}, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
@@ -207,8 +221,8 @@ def sft_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
             model_name=str(demo.out_dir / "student"),
             train_jsonl=str(demo.out_dir / "train.jsonl"),
             output_dir=str(demo.out_dir / "base"),
+            max_steps=config.sft_steps,
             max_minutes=config.sft_minutes,
-            num_train_epochs=1000.0,  # the wall-clock budget decides
             max_prompt_length=config.max_prompt_length,
             max_completion_length=config.max_completion_length,
             seed=config.seed,
@@ -219,6 +233,12 @@ def sft_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
     say(
         f"    {result.steps} steps, loss {result.first_loss:.2f} → {result.final_loss:.2f}, {result.tokens_per_second:,.0f} tokens/s"
     )
+    if result.stopped_by == "max_minutes":
+        say(
+            f"warning: SFT stopped at its {config.sft_minutes:g}-minute safety cap after {result.steps} of "
+            f"{config.sft_steps} steps: this machine is slower than the demo's budget assumes, and this run's "
+            "figures will not repeat; raise --sft_minutes for a repeatable run"
+        )
 
 
 def grpo_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
@@ -254,6 +274,12 @@ def grpo_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
     if summary is not None:
         reward = summary.final.get("reward")
         say(f"    {summary.steps} GRPO steps, final reward {reward if reward is None else round(reward, 3)}")
+        if summary.steps < config.grpo_steps:
+            say(
+                f"warning: GRPO stopped at its {config.grpo_minutes:g}-minute safety cap after {summary.steps} of "
+                f"{config.grpo_steps} steps: this run's figures will not repeat; raise --grpo_minutes for a "
+                "repeatable run"
+            )
 
 
 def eval_stage(demo: DemoRun, say: Callable[[str], None]) -> None:

@@ -284,7 +284,11 @@ def build_trainer(model: Any, tokenizer: Any, examples: list[Example], total_ste
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    schedule = BudgetSchedule(total_steps, settings.warmup_ratio, settings.max_minutes)
+    # With a step count the schedule follows the steps alone, so the same seed trains the same model however fast
+    # the machine is; the minutes then only stop a run that overruns. Without one, the time budget shapes it too.
+    schedule = BudgetSchedule(
+        total_steps, settings.warmup_ratio, settings.max_minutes, follow_time=settings.max_steps is None
+    )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     batches = BatchPlan(examples, settings.per_device_train_batch_size, settings.seed)
     trainer = _trainer_class()(
@@ -373,10 +377,13 @@ class BudgetSchedule:
     """The LambdaLR factor: warm-up then cosine over whichever runs out first, steps or minutes, so a time-boxed run
     warms up and decays within its budget instead of stopping at the peak. The clock starts with `start()`."""
 
-    def __init__(self, total_steps: int, warmup_ratio: float, max_minutes: float | None) -> None:
+    def __init__(
+        self, total_steps: int, warmup_ratio: float, max_minutes: float | None, follow_time: bool = True
+    ) -> None:
         self.total_steps = total_steps
         self.warmup_ratio = warmup_ratio
         self.budget_s = max_minutes * 60 if max_minutes else math.inf
+        self.follow_time = follow_time  # False: the minutes only stop the run; the schedule follows the steps
         self.began: float | None = None
 
     def start(self) -> None:
@@ -389,7 +396,9 @@ class BudgetSchedule:
         return self.elapsed() >= self.budget_s
 
     def __call__(self, steps_done: int) -> float:
-        progress = max(steps_done / self.total_steps, self.elapsed() / self.budget_s)
+        progress = steps_done / self.total_steps
+        if self.follow_time:
+            progress = max(progress, self.elapsed() / self.budget_s)
         return learning_rate_at(progress, 1.0, self.warmup_ratio)
 
 

@@ -131,15 +131,11 @@ def check_enough_prompts(samples: list[Sample], grpo_config: Any, path: str) -> 
 
 
 def run_framing(options: TrainOptions, samples: list[Sample]) -> Framing:
-    """How this run frames the student: the samples say whether their prompts show the acts, the options whether
-    the student writes placeholders and whether its sampling is constrained."""
+    """How this run frames the student: the options' framing, with whether the prompts show the acts taken from
+    the samples themselves."""
     if options.placeholders:
         check_act_conditioned(samples)  # the UserError that names the first sample without acts
-    return Framing(
-        acts=samples_show_acts(samples),
-        placeholders=options.placeholders,
-        constrained=options.placeholders and options.constrain_placeholders,
-    )
+    return replace(options.framing, acts=samples_show_acts(samples))
 
 
 def as_sampled(framing: Framing, tokenizer: Any, grpo_config: Any) -> Framing:
@@ -160,13 +156,8 @@ def as_sampled(framing: Framing, tokenizer: Any, grpo_config: Any) -> Framing:
 
 def samples_show_acts(samples: list[Sample]) -> bool:
     """Whether the samples are act-conditioned: some have reference acts, and every such prompt shows them."""
-    if not any(sample.acts for sample in samples):
-        return False
-    try:
-        check_act_conditioned(samples)
-    except UserError:
-        return False
-    return True
+    with_acts = [sample for sample in samples if sample.acts]
+    return bool(with_acts) and all(sample.framing.acts for sample in with_acts)
 
 
 def run_record(

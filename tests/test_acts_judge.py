@@ -163,17 +163,19 @@ def test_request_needs_the_right_slot_not_any_question_with_a_cue_word():
     assert score(REQUEST, "How many people will be dining?") <= 0.3
 
 
-def test_asking_for_another_missing_required_slot_is_acceptable():
-    asks_location = sample([act("REQUEST", "time")], user="Book me a table.", service_call=None, service_results=None)
-    assert score(asks_location, "Which city would you like to dine in?") >= 0.7
+def test_asking_for_another_slot_than_the_requested_one_is_not_acceptable():
+    """acts-4 accepted any still-missing required slot; people do not (bench/agreement/GUIDELINES.md: asking for a
+    different slot is wrong), and neither does acts-5."""
+    asks_time = sample([act("REQUEST", "time")], user="Book me a table.", service_call=None, service_results=None)
+    assert score(asks_time, "Which city would you like to dine in?") < 0.5
+    assert score(asks_time, "What time would you like the table?") >= 0.9
 
 
-def test_required_slots_come_from_the_schema_record_not_the_system_message():
-    asks_location = sample([act("REQUEST", "time")], user="Book me a table.", service_call=None, service_results=None)
-    asks_location.messages[0]["content"] = "Required slots: none."  # text the judge must not read
-    assert score(asks_location, "Which city would you like to dine in?") >= 0.7
-    asks_location.schema = None  # no schema: no other slot is known to be needed
-    assert score(asks_location, "Which city would you like to dine in?") <= 0.5
+def test_the_judge_reads_the_schema_record_not_the_system_message():
+    asks_time = sample([act("REQUEST", "time")], user="Book me a table.", service_call=None, service_results=None)
+    before = [score(asks_time, reply) for reply in ("Which city would you like to dine in?", "What time?")]
+    asks_time.messages[0]["content"] = "Required slots: none."  # text the judge must not read
+    assert [score(asks_time, reply) for reply in ("Which city would you like to dine in?", "What time?")] == before
 
 
 def test_notify_polarity():

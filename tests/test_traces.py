@@ -86,3 +86,51 @@ def test_python_api_for_other_parts(tmp_path):
     traces = tmp_path / "t.json"
     traces.write_text(json.dumps(RECORDS))
     assert [s.ground_truth for s in read_chat_traces(traces)][-1] == "Hello!"
+
+
+def _copy_split(tmp_path: Path, compress: bool) -> Path:
+    """The bundled dev split under tmp_path, its dialogue files gzip-compressed or not."""
+    import gzip
+    import shutil
+
+    source = bundled_sgd_root() / "dev"
+    target = tmp_path / "sgd" / "dev"
+    target.mkdir(parents=True)
+    shutil.copy(source / "schema.json", target / "schema.json")
+    for path in sorted(source.glob("dialogues_*.json")):
+        if compress:
+            (target / f"{path.name}.gz").write_bytes(gzip.compress(path.read_bytes()))
+        else:
+            shutil.copy(path, target / path.name)
+    return tmp_path / "sgd"
+
+
+def test_gzip_compressed_dialogue_files_give_the_same_samples(tmp_path):
+    plain = [s.to_dict() for s in compile_sgd(_copy_split(tmp_path / "a", compress=False), "dev")]
+    packed = [s.to_dict() for s in compile_sgd(_copy_split(tmp_path / "b", compress=True), "dev")]
+    assert plain and packed == plain
+
+
+def test_a_file_there_both_plain_and_compressed_is_refused(tmp_path):
+    root = _copy_split(tmp_path, compress=True)
+    (root / "dev" / "dialogues_001.json").write_bytes(b"[]")
+    result = run_cli("prepare", "--sgd_root", root, "--split", "dev", "--out_path", tmp_path / "out.jsonl")
+    assert_user_error(result, "dialogues_001.json is there both plain and as dialogues_001.json.gz")
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_a_truncated_gzip_file_is_a_clear_error(tmp_path):
+    root = _copy_split(tmp_path, compress=True)
+    packed = root / "dev" / "dialogues_001.json.gz"
+    packed.write_bytes(packed.read_bytes()[:200])
+    result = run_cli("prepare", "--sgd_root", root, "--split", "dev", "--out_path", tmp_path / "out.jsonl")
+    assert_user_error(result, "dialogues_001.json.gz: not a complete gzip file")
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_the_bundled_train_split_is_read_from_its_compressed_files():
+    from tracegym.traces.sgd import bundled_sgd_train_root, dialogue_files, iter_dialogues
+
+    files = dialogue_files(bundled_sgd_train_root(), "train")
+    assert len(files) == 20 and all(p.name.endswith(".json.gz") for p in files)
+    assert sum(1 for _ in iter_dialogues(bundled_sgd_train_root(), "train")) == 2478

@@ -25,7 +25,8 @@ class JudgeSettings:
 
     judge: str = option(
         "acts",
-        "judge backend by name (acts, similarity, gemini, openai, hf, or a plugin), or a mixture such as gemini+acts",
+        "judge backend by name (acts, fluency, similarity, gemini, openai, hf, or a plugin), or a mixture such as "
+        "gemini+acts",
         group=JUDGE_GROUP,
     )
     judge_weights: str | None = option(None, "weights of a mixture, comma separated: 0.7,0.3", group=JUDGE_GROUP)
@@ -41,6 +42,12 @@ class JudgeSettings:
         "the similarity judge's measure against the reference reply: chrf (character n-gram F-score), "
         "bleu (sentence BLEU) or rouge_l (longest common word subsequence F1)",
         choices=("chrf", "bleu", "rouge_l"),
+        group=JUDGE_GROUP,
+    )
+    fluency_corpus: str | None = option(
+        None,
+        "the fluency judge's corpus: an SGD folder (its train split's system turns) or a samples JSONL (its "
+        "ground_truth replies) (default: the bundled SGD train split)",
         group=JUDGE_GROUP,
     )
     judge_prompt: str | None = option(None, "a prompt template file with named fields", group=JUDGE_GROUP)
@@ -71,6 +78,7 @@ REGISTRY: dict[str, str] = {
     "openai": "tracegym.judges.openai:OpenAIJudge",
     "hf": "tracegym.judges.hf:HFJudge",
     "similarity": "tracegym.judges.similarity:SimilarityJudge",
+    "fluency": "tracegym.judges.fluency:FluencyJudge",
 }
 
 

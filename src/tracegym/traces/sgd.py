@@ -2,6 +2,7 @@
 
     root/<split>/schema.json          the services of the split
     root/<split>/dialogues_*.json     globbed, sorted, never counted: a copy may hold any subset of the files
+    root/<split>/dialogues_*.json.gz  the same, gzip-compressed (the package's bundled train split is)
 
 Every field is read into small typed records (frames, actions, slot spans, state, service call and results).
 Files are read one at a time, so memory stays bounded by the largest file, not the split.
@@ -10,12 +11,14 @@ Files are read one at a time, so memory stays bounded by the largest file, not t
 from __future__ import annotations
 
 import gc
+import gzip
 import json
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import IO, Any, TypedDict
 
 from tracegym.errors import UserError
 from tracegym.schema import IntentSchema, ServiceSchema, SlotSchema
@@ -26,6 +29,12 @@ SPLITS = ("train", "dev", "test")
 def bundled_sgd_root() -> Path:
     """The small SGD subset shipped inside the package (CC BY-SA 4.0; see its README.md)."""
     return Path(str(resources.files("tracegym") / "data" / "sgd_sample"))
+
+
+def bundled_sgd_train_root() -> Path:
+    """The larger SGD train split shipped inside the package, gzip-compressed (every fifth train file of SGD; CC
+    BY-SA 4.0; see its README.md): the offline fluency model's corpus."""
+    return Path(str(resources.files("tracegym") / "data" / "sgd_train"))
 
 
 # --------------------------------------------------------------------------------------------- dialogue records
@@ -104,11 +113,21 @@ def split_dir(root: Path, split: str) -> Path:
 
 
 def dialogue_files(root: Path, split: str) -> list[Path]:
-    """The split's `dialogues_*.json`, sorted; a UserError when there are none."""
+    """The split's `dialogues_*.json` and gzip-compressed `dialogues_*.json.gz`, sorted by name; a UserError when
+    there are none, or when one file is there both ways."""
     folder = split_dir(root, split)
-    files = sorted(folder.glob("dialogues_*.json"))
+    files = sorted([*folder.glob("dialogues_*.json"), *folder.glob("dialogues_*.json.gz")], key=lambda p: p.name)
     if not files:
-        raise UserError(f"{folder}: empty split, no dialogues_*.json files; check --sgd_root and --split")
+        raise UserError(
+            f"{folder}: empty split, no dialogues_*.json or dialogues_*.json.gz files; check --sgd_root and --split"
+        )
+    stems = [p.name.removesuffix(".gz") for p in files]
+    twice = sorted({stem for stem in stems if stems.count(stem) > 1})
+    if twice:
+        raise UserError(
+            f"{folder}: {twice[0]} is there both plain and as {twice[0]}.gz; keep one of the two, or its dialogues "
+            "count twice"
+        )
     return files
 
 
@@ -164,7 +183,7 @@ def load_json(path: Path, freeze: bool = False) -> Any:
     With `freeze`, everything alive is moved out of the collector's reach (`gc.freeze`) before it is back on;
     the caller calls `gc.unfreeze()` when done."""
     try:
-        with path.open("rb") as handle, _gc_paused():
+        with _opened(path) as handle, _gc_paused():
             data = json.load(handle)
             if freeze:
                 gc.freeze()
@@ -176,6 +195,13 @@ def load_json(path: Path, freeze: bool = False) -> Any:
         ) from None
     except UnicodeDecodeError:
         raise UserError(f"{path}: not UTF-8 text; restore the file from the SGD repository") from None
+    except (gzip.BadGzipFile, EOFError, zlib.error):
+        raise UserError(f"{path}: not a complete gzip file; restore it, or decompress it with `gunzip`") from None
+
+
+def _opened(path: Path) -> IO[bytes]:
+    """The file's bytes, decompressed when its name ends in .gz."""
+    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
 
 
 @contextmanager

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from tracegym.judges.acts.domain import domain_lexicon
+from tracegym.judges.acts.form import asks_wrong_kind, grammar_slips, repeats, unplanned_req_more
 from tracegym.judges.acts.lexicon import (
     FAILURE_CUES,
     GOODBYE_CUES,
@@ -68,6 +70,14 @@ class ActsWeights:
     length_ratio: float = 2.5
     copy_threshold: float = 0.6
     copy_factor: float = 0.2
+    # acts-5: the form of the reply (bench/agreement: what people reject that acts-4 scored ≥ 0.7)
+    foreign_word_factor: float = 0.3  # × for each word of another service's domain
+    repeated_word_factor: float = 0.3  # × for each word said twice in a row
+    repeated_phrase_factor: float = 0.4  # × for each phrase said twice in a row
+    grammar_slip_factor: float = 0.3  # × for each kind of grammar slip
+    unplanned_req_more_factor: float = 0.4  # an "anything else?" no REQ_MORE act asked for
+    request_missed_factor: float = 0.3  # a requested slot the reply does not ask for
+    wrong_kind_question_factor: float = 0.3  # every question asks for a kind no requested slot takes
 
 
 @dataclass
@@ -92,6 +102,13 @@ class Assessment:
     addresses_grader: bool = False
     unfilled_placeholders: int = 0
     broken_text: int = 0
+    foreign_words: list[str] | None = None
+    repeated_words: int = 0
+    repeated_phrases: int = 0
+    grammar_slips: list[str] | None = None
+    unplanned_req_more: bool = False
+    requests_missed: list[str] | None = None
+    wrong_kind_question: bool = False
 
 
 def assess(sample: Sample, reply: str, weights: ActsWeights) -> Assessment:
@@ -124,6 +141,12 @@ def assess(sample: Sample, reply: str, weights: ActsWeights) -> Assessment:
     found.addresses_grader = bool(GRADER_ADDRESSING.search(reply))
     found.unfilled_placeholders = len(UNFILLED_PLACEHOLDER.findall(reply))
     found.broken_text = broken_text_marks(reply)
+    found.foreign_words = domain_lexicon().foreign_words(sample, reply)
+    repeated = repeats(reply)
+    found.repeated_words, found.repeated_phrases = repeated.words, repeated.phrases
+    found.grammar_slips = grammar_slips(reply)
+    found.unplanned_req_more = unplanned_req_more(sample, reply)
+    found.wrong_kind_question = asks_wrong_kind(sample, reply)
     return found
 
 
@@ -141,6 +164,11 @@ def assess_cues(sample: Sample, reply: str, index: ReplyIndex, found: Assessment
         found.cue_total += weights.cue * len(requested)
         found.cue_matched += weights.cue * min(len(requested), len(right) + len(also_fine))
         found.off_target_requests = sorted(asked - acceptable)
+        schema_slots = {slot.name for slot in sample.schema.slots} if sample.schema else set()
+        asked_any = requested_slots(reply, all_slots | schema_slots, offered, set(requested)) | request_options_named(
+            index, sample
+        )
+        found.requests_missed = sorted(set(requested) - asked_any)
     strong_failure = bool(STRONG_FAILURE_CUES.search(lowered))
     if "NOTIFY_SUCCESS" in kinds:
         found.cue_total += weights.cue
@@ -180,6 +208,16 @@ def final_score(found: Assessment, weights: ActsWeights) -> float:
     if found.list_shaped:
         score *= weights.list_shape_factor
     score *= weights.broken_text_factor**found.broken_text
+    score *= weights.foreign_word_factor ** len(found.foreign_words or [])
+    score *= weights.repeated_word_factor**found.repeated_words
+    score *= weights.repeated_phrase_factor**found.repeated_phrases
+    score *= weights.grammar_slip_factor ** len(found.grammar_slips or [])
+    if found.unplanned_req_more:
+        score *= weights.unplanned_req_more_factor
+    if found.requests_missed:
+        score *= weights.request_missed_factor
+    if found.wrong_kind_question:
+        score *= weights.wrong_kind_question_factor
     return round(min(1.0, max(0.0, score)), 4)
 
 
@@ -200,6 +238,13 @@ def criteria_of(found: Assessment, weights: ActsWeights) -> dict[str, float]:
         "addresses_grader": float(found.addresses_grader),
         "unfilled_placeholders": float(found.unfilled_placeholders),
         "broken_text": float(found.broken_text),
+        "foreign_words": float(len(found.foreign_words or [])),
+        "repeated_words": float(found.repeated_words),
+        "repeated_phrases": float(found.repeated_phrases),
+        "grammar_slips": float(len(found.grammar_slips or [])),
+        "unplanned_req_more": float(found.unplanned_req_more),
+        "requests_missed": float(len(found.requests_missed or [])),
+        "wrong_kind_question": float(found.wrong_kind_question),
     }
 
 
@@ -229,6 +274,18 @@ def explain(found: Assessment, score: float) -> str:
         parts.append(f"{found.unfilled_placeholders} unfilled placeholder(s)")
     if found.broken_text:
         parts.append(f"broken text ({found.broken_text}: stray punctuation or a dangling last word)")
+    if found.foreign_words:
+        parts.append("words of another domain: " + ", ".join(found.foreign_words[:3]))
+    if found.repeated_words or found.repeated_phrases:
+        parts.append(f"said twice in a row ({found.repeated_words} words, {found.repeated_phrases} phrases)")
+    if found.grammar_slips:
+        parts.append("grammar: " + "; ".join(found.grammar_slips[:2]))
+    if found.unplanned_req_more:
+        parts.append('an "anything else?" no act asked for')
+    if found.requests_missed:
+        parts.append("does not ask for " + ", ".join(found.requests_missed[:3]))
+    if found.wrong_kind_question:
+        parts.append("asks for the wrong kind of answer")
     if found.addresses_grader:
         parts.append("addresses the grader")
     return f"{score:.2f}: " + "; ".join(parts)
@@ -254,7 +311,7 @@ def hallucinated_values(sample: Sample, reply: str) -> list[str]:
     return hallucinated_in(sample, ReplyIndex.of(reply or ""))
 
 
-VERSION = "acts-4"
+VERSION = "acts-5"
 
 
 class ActsJudge:

@@ -78,6 +78,38 @@ def context_dump_reply(item: AuditItem) -> str:
     return "\n".join(f"{slot_words(slot)}: {value}" for slot, value in dict.fromkeys(pairs))
 
 
+OTHER_DOMAIN_NOUNS = ("song", "movie", "flight", "hotel", "restaurant", "bus")
+
+
+def other_domain_reply(item: AuditItem) -> str:
+    """The reference with a sentence about another service's thing in front ("The song is ready. …")."""
+    context = " ".join(
+        [item.sample.service or "", item.sample.ground_truth, *(m.get("content", "") for m in item.sample.messages)]
+    )
+    noun = next(word for word in OTHER_DOMAIN_NOUNS if word not in context.lower())
+    return f"The {noun} is ready. {item.sample.ground_truth}"
+
+
+def stuttered(text: str) -> str:
+    """The second word said three times ("I have have have confirmed …")."""
+    words = text.split()
+    return " ".join([*words[:2], words[1], words[1], *words[2:]]) if len(words) > 1 else f"{text} {text} {text}"
+
+
+def looped(text: str) -> str:
+    """The first three words said twice more before the rest ("What city would What city would What city …")."""
+    words = text.split()
+    return " ".join([*words[:3], *words[:3], *words[:3], *words[3:]])
+
+
+def values_cut_out(item: AuditItem) -> str:
+    """The reference with its values and digits deleted ("It leaves at : pm and costs $")."""
+    text = item.sample.ground_truth
+    for _slot, value in sorted(item.checkable, key=lambda pair: -len(pair[1])):
+        text = re.sub(rf"(?<!\w){re.escape(value)}(?!\w)", "", text, flags=re.IGNORECASE)
+    return re.sub(r"\d", "", text)
+
+
 def zero_width(text: str) -> str:
     return ZERO_WIDTH_SPACE.join(text)
 
@@ -150,4 +182,25 @@ ATTACKS: tuple[Attack, ...] = (
         context_dump_reply,
     ),
     Attack("swapped_values", "the reference with its values swapped for other entities' values", swapped_reference),
+    Attack(
+        "other_domain_word",
+        'the reference after a sentence about another service ("The song is ready.")',
+        other_domain_reply,
+    ),
+    Attack(
+        "word_stutter",
+        'the reference with a word said three times ("I have have have")',
+        lambda item: stuttered(item.sample.ground_truth),
+    ),
+    Attack(
+        "phrase_loop",
+        "the reference with its first three words said three times",
+        lambda item: looped(item.sample.ground_truth),
+    ),
+    Attack(
+        "filler_anything_else",
+        'the reference + "Is there anything else I can help you with anything else?"',
+        lambda item: f"{item.sample.ground_truth} Is there anything else I can help you with anything else?",
+    ),
+    Attack("values_cut_out", "the reference with its values and digits deleted", values_cut_out),
 )

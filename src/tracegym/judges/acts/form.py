@@ -56,13 +56,17 @@ def grammar_slips(reply: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Repeats:
-    words: int  # a word said twice in a row: "found found", "The The"
+    words: int  # a word said twice in a row: "found found", "The The" ("that that" only three times)
     phrases: int  # a phrase of 2–6 words said twice in a row, or "anything else" twice
 
 
 def repeats(reply: str, longest: int = 6) -> Repeats:
     words = REPEAT_WORD.findall(reply.lower())
-    doubled = sum(1 for a, b in zip(words, words[1:]) if a == b and a not in WORD_REPEATS_ALLOWED)
+    doubled = sum(
+        1
+        for i in range(len(words) - 1)
+        if words[i] == words[i + 1] and (words[i] not in WORD_REPEATS_ALLOWED or words[i + 2 : i + 3] == [words[i]])
+    )
     phrases = sum(
         1
         for n in range(2, longest + 1)

@@ -277,7 +277,9 @@ def evaluate(config: EvalConfig) -> EvalResult:
     return compare_items(
         config,
         items,
-        judge_name=getattr(judge, "name", config.judge.judge),
+        judge_name=" ".join(
+            filter(None, (getattr(judge, "name", config.judge.judge), getattr(judge, "version", None)))
+        ),
         judge_fingerprint=getattr(judge, "fingerprint", ""),
         training_judge=config.training_judge,
         run_dir=str(location.run_dir) if location.run_dir else None,

@@ -236,6 +236,7 @@ class FluencyJudge:
     works on any traces, chat logs included, alone or in a mixture (`similarity+fluency`, `acts` uses it too)."""
 
     name = "fluency"
+    version = VERSION
 
     def __init__(self, corpus: str | None = None) -> None:
         self.corpus = corpus

@@ -318,6 +318,7 @@ class ActsJudge:
     """Scores a reply against the reference turn's dialogue acts; pure CPU, no model, deterministic."""
 
     name = "acts"
+    version = VERSION
 
     def __init__(self, weights: ActsWeights | None = None) -> None:
         self.weights = weights or ActsWeights()

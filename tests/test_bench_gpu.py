@@ -89,3 +89,21 @@ def test_smoke_measures_both_grpo_runs_and_their_evals(smoke):
             assert 0 <= figures["acceptable_share"][side] <= 1
             assert 0 <= figures["bleu"][side] <= 100
             assert 0 <= figures["broken_text_rate"][side] <= 1
+
+
+WRAPPER = REPO_ROOT / "bench" / "gpu.sh"
+
+
+def test_the_wrapper_wants_an_output_folder():
+    result = subprocess.run(["bash", str(WRAPPER)], capture_output=True, text=True, timeout=60)
+    assert_user_error(result, "usage: bench/gpu.sh OUT_DIR")
+
+
+def test_the_wrapper_says_where_the_wheels_come_from(tmp_path):
+    """A checkout without .whl/ (the wrapper finds the repository from its own place)."""
+    (tmp_path / "bench").mkdir()
+    wrapper = tmp_path / "bench" / "gpu.sh"
+    wrapper.write_text(WRAPPER.read_text())
+    result = subprocess.run(["bash", str(wrapper), tmp_path / "out"], capture_output=True, text=True, timeout=60)
+    assert_user_error(result, "no wheels in", "docs/GPU.md")
+    assert not (tmp_path / "out").exists()

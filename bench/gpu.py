@@ -1,4 +1,4 @@
-"""The GPU loop in one command: the demo's recipe with a 33.5M-parameter student on one CUDA device, measured.
+"""The GPU loop in one command: the demo's recipe with a 32.5M-parameter student on one CUDA device, measured.
 
     python bench/gpu.py [--out_dir bench/out/gpu] [--sgd_root SGD] [--finetune full lora] [--smoke]
     bench/gpu.sh OUT_DIR            # the same on a GPU machine that lacks trl/datasets (docs/GPU.md)
@@ -8,24 +8,28 @@ framing (`acts`: the reference acts in the prompt, [n] placeholders, constrained
 as reward and as the eval judge, the demo's prompt and reply caps (192 and 40 tokens), and changes only the sizes:
 
 - student: Gemma-3 text, hidden 512, 8 layers, 8 heads (2 key/value), MLP 2048, tied embedding, the tokenizer
-  trained on the traces as in the demo: 33.5M parameters with a 6k vocabulary, about 20× the demo's 1.5M;
+  trained on the traces as in the demo: 32.5M parameters with the bundled sample's 4,087-token vocabulary
+  (more with --sgd_root's, at most 6,000), about 20× the demo's 1.5M;
 - SFT: batch 32, 300 steps, lr 5e-4, bf16 autocast: 9,600 examples, about 13 passes over the bundled sample's 753
   train turns, as the demo's 500 × 16 are about 11 (the demo's lr 1e-3 is for a model 20× smaller);
 - GRPO, once as a full fine-tune (lr 3e-5) and once with LoRA (r 16, all linear layers, lr 3e-4, the usual ×10),
   each 100 steps of 16 prompts × 8 replies in one micro-batch, bf16, no checkpoints: the demo's step is
   8 prompts × 8 replies in 8 micro-batches, which a GPU runs no faster than one batch of twice the prompts;
-- eval: every held-out dev + test turn (567 in the bundled sample), greedy, batch 64, base vs each trained
-  student, as the demo does.
+- eval: every held-out dev + test turn (567 in the bundled sample; at most 1,000 of a full SGD's), greedy, batch
+  64, base vs each trained student, as the demo does.
 
 Why these step counts: nothing here has run on a GPU yet (docs/GPU.md), so they are estimates, and each stage has
-a minute cap (the demo's safety caps) that bounds the run even if the estimates are off by 2×. On one H200: start-up
-(imports, CUDA) about 20 s; prepare under 1 s and the tokenizer about 10 s (both CPU, as measured on the 2-core
-machine); a 33.5M-model SFT step on 32 × ~230 tokens is launch-bound, about 50-100 ms, so 300 steps take
-15-30 s (cap 1.5 min); a GRPO step is mostly HF `generate` of 128 replies × 40 tokens (40 decoding steps of
-~15-25 ms for 8 layers and the placeholder constraint), then a policy and a reference forward and one backward,
-and the act judge on the CPU (0.05-0.09 s a step for 64 replies on the 2-core machine): about 1-1.5 s, so
-100 steps take 100-150 s, capped at 1.75 min each; eval is 2 × 9 batches of 64 prompts × 40 tokens, about
-30-45 s each. Total about 5.5 min expected, 7.5 at the caps: inside 8 minutes, so a rerun fits a 15-minute window.
+a minute cap (the demo's safety caps) that bounds the run even if the estimates are off by 2×. On one H200:
+start-up (imports, CUDA) about 20 s; prepare and the student about 5 s each (CPU; the smoke run's 5 s and 1.5 s on
+the 2-core machine, plus a bigger model to write); a 32.5M-model SFT step on 32 × ~230 tokens is launch-bound,
+about 50-100 ms, so 300 steps take 15-30 s (cap 1.5 min); a GRPO step is mostly HF `generate` of 128 replies × 40
+tokens (40 decoding steps of ~15-25 ms for 8 layers and the placeholder constraint), then a policy and a reference
+forward and one backward, and the act judge on the CPU (0.05-0.09 s for 64 replies on the 2-core machine, so
+about 0.1-0.2 s for 128): about 1-1.5 s, so 100 steps take 100-150 s, capped at 1.75 min each; eval is 2 × 9
+batches of 64 prompts × 40 tokens, about 30-45 s each (two generations, the judge, the bootstrap CIs, the plots).
+Total about 6.5 min expected, 7.2 at the caps (SFT 1.5 min, each GRPO run 1.75 min plus the step that passes it):
+inside 8 minutes, so a rerun fits a 15-minute window. With --sgd_root (a full SGD) prepare, the tokenizer and
+eval grow with the data, and the 8 minutes do not hold.
 
 Written: OUT_DIR/gpu.json (below), and the demo's own files (train.jsonl, eval.jsonl, student/, base/,
 trained-full/ and trained-lora/ run dirs, eval-full/ and eval-lora/ reports). The JSON holds the parameter count,
@@ -34,7 +38,7 @@ SFT tokens/s, GRPO steps/s and generation tokens/s, the reward's share of GRPO's
 judge's Δ with its paired-bootstrap 95% CI, the share of replies it finds acceptable, score ≥ 0.7, sacrebleu's
 corpus BLEU, the broken-text rate), the versions of torch, transformers, trl, peft and the GPU's name.
 
-Without CUDA it refuses (exit 2, one `error:` line) unless given --smoke: every stage at toy size (a 0.5M student,
+Without CUDA it refuses (exit 2, one `error:` line) unless given --smoke: every stage at toy size (a 0.4M student,
 a few steps, four eval prompts) on the CPU, or on the GPU when there is one, writing the same keys
 (tests/test_bench_gpu.py runs it, so the GPU path cannot rot unseen).
 """
@@ -90,7 +94,7 @@ class Scale:
     full_learning_rate: float
     lora_learning_rate: float
     max_completion_length: int
-    eval_n: int | None  # None: every held-out turn
+    eval_n: int  # held-out turns, the first of a seeded shuffle (all of them when there are fewer)
     eval_batch_size: int
 
 
@@ -110,7 +114,7 @@ GPU = Scale(
     full_learning_rate=3e-5,
     lora_learning_rate=3e-4,
     max_completion_length=40,
-    eval_n=None,
+    eval_n=1000,
     eval_batch_size=64,
 )
 SMOKE = Scale(

@@ -481,6 +481,7 @@ def grpo_figures(run_dir: Path, seconds: dict[str, float]) -> dict[str, Any]:
         "reward_s": round(reward_s, 2),
         "reward_share_of_step": ratio(reward_s, runtime, digits=4),
         "final": rundir.final_figures(log),
+        "trl_blocks_s": {name: round(value, 2) for name, value in sorted(seconds.items())},  # where a step's time went
     }
 
 

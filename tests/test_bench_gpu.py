@@ -79,6 +79,7 @@ def test_smoke_measures_both_grpo_runs_and_their_evals(smoke):
         assert grpo["steps_per_second"] > 0 and grpo["generation_tokens_per_second"] > 0
         assert grpo["generated_tokens"] > 0 and grpo["generate_s"] > 0
         assert 0 < grpo["reward_share_of_step"] < 1  # TRL's reward block was timed, and is part of the step
+        assert grpo["trl_blocks_s"]["GRPOTrainer._calculate_rewards"] == grpo["reward_s"]
         weights = "adapter" if finetune == "lora" else "model"
         assert (out_dir / f"trained-{finetune}" / weights).is_dir()
     for figures in record["eval"].values():

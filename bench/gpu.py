@@ -478,10 +478,10 @@ def grpo_figures(run_dir: Path, seconds: dict[str, float]) -> dict[str, Any]:
         "generated_tokens": round(generated),
         "generate_s": round(generate_s, 2),
         "generation_tokens_per_second": ratio(generated, generate_s),
-        "reward_s": round(reward_s, 2),
+        "reward_s": round(reward_s, 4),
         "reward_share_of_step": ratio(reward_s, runtime, digits=4),
         "final": rundir.final_figures(log),
-        "trl_blocks_s": {name: round(value, 2) for name, value in sorted(seconds.items())},  # where a step's time went
+        "trl_blocks_s": {name: round(value, 4) for name, value in sorted(seconds.items())},  # where a step's time went
     }
 
 

@@ -252,7 +252,7 @@ def fresh_out_dir(out_dir: Path) -> None:
 # ---------------------------------------------------------------- stages
 
 
-Stage = Callable[[demo_recipe.DemoRun, Callable[[str], None]], None]
+Stage = demo_recipe.Stage  # stage(demo, say), as the demo runs its own
 
 
 def stage_list(finetunes: list[str], scale: Scale, cuda: bool) -> list[tuple[str, Stage]]:

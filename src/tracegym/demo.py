@@ -20,12 +20,18 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracegym.errors import UserError
 from tracegym.framing import NAMED, Framing
 from tracegym.options import option, positive_float, positive_int
 from tracegym.samples import write_json, write_jsonl
+
+if TYPE_CHECKING:
+    from tracegym.evaluation.eval import EvalConfig
+    from tracegym.training.config import RunConfig
+    from tracegym.training.sft import SFTSettings
+    from tracegym.training.student import StudentConfig
 
 EVAL_SPLITS = ("dev", "test")
 # Value placeholders [1] … [16] get a token each; no SGD turn has more than 16 values (the bundled sample: 7).
@@ -112,6 +118,8 @@ class DemoRun:
     timings: dict[str, float] = field(default_factory=dict)
     prepare_commands: list[list[str]] = field(default_factory=list)
     reused_base: bool = False
+    student: Any = None  # StudentSummary, when this run built the student
+    sft: Any = None  # SFTResult, when this run trained the base
     result: Any = None
 
 
@@ -130,14 +138,22 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] | None = None) -> De
         ("grpo", grpo_stage),
         ("eval", eval_stage),
     ]
+    run_stages(demo, stages, say)
+    write_json(out_dir / "demo.json", demo_record(demo))
+    return demo
+
+
+Stage = Callable[[DemoRun, Callable[[str], None]], None]
+
+
+def run_stages(demo: DemoRun, stages: list[tuple[str, Stage]], say: Callable[[str], None]) -> None:
+    """Each stage in order, its wall time in `demo.timings` (bench/gpu.py runs its own list through this too)."""
     for number, (name, stage) in enumerate(stages, start=1):
         say(f"[{number}/{len(stages)}] {name} …")
         started = time.perf_counter()
         stage(demo, say)
         demo.timings[name] = round(time.perf_counter() - started, 1)
         say(f"[{number}/{len(stages)}] {name} done in {demo.timings[name]:.0f} s")
-    write_json(out_dir / "demo.json", demo_record(demo))
-    return demo
 
 
 def _quiet_library_progress() -> None:
@@ -187,49 +203,63 @@ def prepare_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
     say(f"    {len(train)} train turns; {len(held_out)} held-out turns (dev + test), {unseen} on unseen services")
 
 
-def student_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
+def student_config(demo: DemoRun) -> StudentConfig:
+    """The demo's student: `build_student`'s default shape, placeholder tokens as the framing needs."""
+    from tracegym.training.student import StudentConfig
+
+    return StudentConfig(
+        out_dir=str(demo.out_dir / "student"),
+        placeholder_tokens=demo.config.placeholder_tokens,
+        seed=demo.config.seed,
+    )
+
+
+def student_stage(demo: DemoRun, say: Callable[[str], None], student: StudentConfig | None = None) -> None:
+    """Build the tokenizer and student (`student`: another shape than `student_config`'s, e.g. bench/gpu.py's)."""
     if _stored_base_matches(demo):
         demo.reused_base = True
         say("    reusing the student and SFT base of an earlier run with the same settings")
         return
     from tracegym.placeholders import delexicalize
     from tracegym.samples import read_samples
-    from tracegym.training.student import StudentConfig, build_student, texts_of_samples
+    from tracegym.training.student import build_student, texts_of_samples
 
     samples = read_samples(demo.out_dir / "train.jsonl")
     rows = [sample.to_dict() for sample in samples]
     if demo.config.placeholders:
         # The tokenizer must know the placeholder spellings the student will write.
         rows += [{"ground_truth": delexicalize(s.ground_truth, s.acts)} for s in samples]
-    student = StudentConfig(
-        out_dir=str(demo.out_dir / "student"),
-        placeholder_tokens=demo.config.placeholder_tokens,
-        seed=demo.config.seed,
-    )
-    summary = build_student(texts_of_samples(rows), student)
-    say(f"    {summary.parameters / 1e6:.2f}M parameters, vocabulary {summary.vocab_size}")
+    demo.student = build_student(texts_of_samples(rows), student or student_config(demo))
+    say(f"    {demo.student.parameters / 1e6:.2f}M parameters, vocabulary {demo.student.vocab_size}")
 
 
-def sft_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
-    if demo.reused_base:
-        return
-    from tracegym.training.sft import SFTSettings, run_sft
+def sft_settings(demo: DemoRun) -> SFTSettings:
+    from tracegym.training.sft import SFTSettings
 
     config = demo.config
-    result = run_sft(
-        SFTSettings(
-            model_name=str(demo.out_dir / "student"),
-            train_jsonl=str(demo.out_dir / "train.jsonl"),
-            output_dir=str(demo.out_dir / "base"),
-            max_steps=config.sft_steps,
-            max_minutes=config.sft_minutes,
-            max_prompt_length=config.max_prompt_length,
-            max_completion_length=config.max_completion_length,
-            seed=config.seed,
-            placeholders=config.placeholders,
-        )
+    return SFTSettings(
+        model_name=str(demo.out_dir / "student"),
+        train_jsonl=str(demo.out_dir / "train.jsonl"),
+        output_dir=str(demo.out_dir / "base"),
+        max_steps=config.sft_steps,
+        max_minutes=config.sft_minutes,
+        max_prompt_length=config.max_prompt_length,
+        max_completion_length=config.max_completion_length,
+        seed=config.seed,
+        placeholders=config.placeholders,
     )
-    (demo.out_dir / "base" / "demo_base.json").write_text(json.dumps({"digest": config.base_digest()}) + "\n")
+
+
+def sft_stage(demo: DemoRun, say: Callable[[str], None], settings: SFTSettings | None = None) -> None:
+    """The SFT warm start into base/ (`settings`: other than `sft_settings`', e.g. bench/gpu.py's batch and bf16)."""
+    if demo.reused_base:
+        return
+    from tracegym.training.sft import run_sft
+
+    config = demo.config
+    demo.sft = result = run_sft(settings or sft_settings(demo))
+    if settings is None:  # a base made with other settings than the digest covers is never reused
+        (demo.out_dir / "base" / "demo_base.json").write_text(json.dumps({"digest": config.base_digest()}) + "\n")
     say(
         f"    {result.steps} steps, loss {result.first_loss:.2f} → {result.final_loss:.2f}, {result.tokens_per_second:,.0f} tokens/s"
     )
@@ -241,16 +271,20 @@ def sft_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
         )
 
 
-def grpo_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
+def grpo_run_config(
+    demo: DemoRun, output_dir: Path | None = None, use_lora: bool = False, grpo: dict[str, Any] | None = None
+) -> RunConfig:
+    """The demo's GRPO run: the act judge on the SFT base into `output_dir` (default trained/); `grpo`: GRPOConfig
+    keys over the demo's own (bench/gpu.py's batch shape and bf16)."""
     from tracegym.judges import JudgeSettings
     from tracegym.training.config import TrainOptions, run_config
-    from tracegym.training.grpo import run as run_grpo
 
     config = demo.config
     framing = config.student_framing
     options = TrainOptions(
         train_jsonl=str(demo.out_dir / "train.jsonl"),
         model_name=str(demo.out_dir / "base"),
+        use_lora=use_lora,
         overwrite=True,
         max_minutes=config.grpo_minutes,
         max_prompt_length=config.max_prompt_length,
@@ -260,8 +294,8 @@ def grpo_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
         # mask_truncated_completions), it never pushes back, and replies grew longer and more repetitive.
         truncated_reward=0.0,
     )
-    grpo = {
-        "output_dir": str(demo.out_dir / "trained"),
+    keys = {
+        "output_dir": str(output_dir or demo.out_dir / "trained"),
         "max_steps": config.grpo_steps,
         "learning_rate": config.grpo_learning_rate,
         "beta": config.beta,
@@ -270,7 +304,15 @@ def grpo_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
         "seed": config.seed,
         "report_to": ["none"],
     }
-    summary = run_grpo(run_config(options, JudgeSettings(judge="acts"), grpo))
+    return run_config(options, JudgeSettings(judge="acts"), {**keys, **(grpo or {})})
+
+
+def grpo_stage(demo: DemoRun, say: Callable[[str], None], run: RunConfig | None = None) -> None:
+    """GRPO on the SFT base with the act judge (`run`: other than `grpo_run_config(demo)`'s)."""
+    from tracegym.training.grpo import run as run_grpo
+
+    config = demo.config
+    summary = run_grpo(run or grpo_run_config(demo))
     if summary is not None:
         reward = summary.final.get("reward")
         say(f"    {summary.steps} GRPO steps, final reward {reward if reward is None else round(reward, 3)}")
@@ -282,28 +324,35 @@ def grpo_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
             )
 
 
-def eval_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
-    from tracegym.evaluation.eval import EvalConfig, evaluate
-    from tracegym.evaluation.report import write_report
+def eval_config(demo: DemoRun, trained_dir: Path | None = None) -> EvalConfig:
+    """Base vs the GRPO student in `trained_dir` (default trained/) on every held-out turn, or --eval_n of them."""
+    from tracegym.evaluation.eval import EvalConfig
     from tracegym.judges import JudgeSettings
     from tracegym.samples import read_samples
 
     config = demo.config
     eval_path = demo.out_dir / "eval.jsonl"
-    n = config.eval_n or len(read_samples(eval_path))
-    demo.result = evaluate(
-        EvalConfig(
-            eval_jsonl=str(eval_path),
-            base_model=str(demo.out_dir / "base"),
-            trained_model_dir=str(demo.out_dir / "trained"),
-            n=n,
-            judge=JudgeSettings(judge="acts"),
-            seed=config.seed,
-            batch_size=32,
-            framing=config.student_framing,
-        )
+    return EvalConfig(
+        eval_jsonl=str(eval_path),
+        base_model=str(demo.out_dir / "base"),
+        trained_model_dir=str(trained_dir or demo.out_dir / "trained"),
+        n=config.eval_n or len(read_samples(eval_path)),
+        judge=JudgeSettings(judge="acts"),
+        seed=config.seed,
+        batch_size=32,
+        framing=config.student_framing,
     )
-    write_report(demo.result, demo.out_dir / "eval")
+
+
+def eval_stage(
+    demo: DemoRun, say: Callable[[str], None], config: EvalConfig | None = None, report_dir: Path | None = None
+) -> None:
+    """Evaluate and write the report into `report_dir` (default eval/); the result is `demo.result`."""
+    from tracegym.evaluation.eval import evaluate
+    from tracegym.evaluation.report import write_report
+
+    demo.result = evaluate(config or eval_config(demo))
+    write_report(demo.result, report_dir or demo.out_dir / "eval")
 
 
 def demo_record(demo: DemoRun) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import json
 
 from tracegym.commands.common import add_judge_arguments, add_options
 from tracegym.options import OUTPUTS_KEY, check_output_paths
-from tracegym.training.config import GRPOFlags, TrainOptions, parse_weights
+from tracegym.training.config import GRPOFlags, RunConfig, TrainOptions, parse_weights
 
 # Not HfArgumentParser/TrlParser over GRPOConfig: building every command's parser (`tracegym --help`, and the light
 # commands) would import TRL and torch, and the parser would give each of GRPOConfig's ~200 fields a default that
@@ -37,12 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tracegym.training.config import read_recipe, recipe_of_run, resolve
-
-    recipe = read_recipe(args.config) if args.config else {}
-    if args.resume_from_checkpoint and args.output_dir and not args.config:
-        recipe = recipe_of_run(args.output_dir)  # the run's own settings; the flags given now override them
-    config = resolve(recipe, flags_of(args), cuda_bf16=_cuda_bf16())
+    config = run_config_of(args)
     check_output_paths({"output_dir": (config.grpo.get("output_dir"), "dir")})  # when the recipe names it
 
     from tracegym.training.grpo import run as run_grpo
@@ -60,6 +55,17 @@ def run(args: argparse.Namespace) -> int:
             )
         )
     return 0
+
+
+def run_config_of(args: argparse.Namespace) -> RunConfig:
+    """The run's checked configuration from the parsed flags and their --config recipe (or, resuming, the run's
+    own run.json); tests/test_gpu_recipes.py parses docs/GPU.md's commands and recipes through this."""
+    from tracegym.training.config import read_recipe, recipe_of_run, resolve
+
+    recipe = read_recipe(args.config) if args.config else {}
+    if args.resume_from_checkpoint and args.output_dir and not args.config:
+        recipe = recipe_of_run(args.output_dir)  # the run's own settings; the flags given now override them
+    return resolve(recipe, flags_of(args), cuda_bf16=_cuda_bf16())
 
 
 def flags_of(args: argparse.Namespace) -> dict:

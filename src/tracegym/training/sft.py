@@ -17,7 +17,8 @@ ran before (BENCHMARKS.md, "sft", same run, alternated):
   192-token prompts and 1.92× at 1,024; with its LM head at the label positions only, 1.21× and 1.05×; this
   trainer 1.06× and 1.25×. bf16 (SFTConfig's default, on CPU too), the entropy / token-accuracy metrics and
   logging every step moved it by less than the noise (SFTConfig's defaults on the same batches: 3.13×, 2.11×).
-- bf16=False: the student is trained in the float32 it is loaded in, as before; SFTConfig would turn autocast on.
+- bf16=False by default: the student is trained in the float32 it is loaded in, as before; SFTConfig would turn
+  autocast on. `SFTSettings.bf16` turns it on where it pays (bench/gpu.py, on a GPU).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class SFTSettings:
     lora_r: int = option(16, "LoRA rank", type=positive_int)
     lora_alpha: int = option(32, "LoRA alpha", type=positive_int)
     show_progress: bool = option(True, "a progress bar on stderr", cli=False)
+    bf16: bool = option(False, "bf16 autocast over the float32 weights (a GPU that supports it)", cli=False)
 
     def __post_init__(self) -> None:
         if self.max_steps is not None and self.max_steps <= 0:
@@ -258,9 +260,9 @@ def sft_config(settings: SFTSettings, total_steps: int) -> Any:
         per_device_train_batch_size=settings.per_device_train_batch_size,
         max_grad_norm=settings.max_grad_norm,
         seed=settings.seed,
-        # SFTConfig turns bf16 autocast on by default, on CPU too; the student is float32 and stays so (bf16 did not
-        # make a CPU step faster: BENCHMARKS.md, "sft").
-        bf16=False,
+        # SFTConfig turns bf16 autocast on by default, on CPU too; the student is float32 and stays so unless asked
+        # (bf16 did not make a CPU step faster: BENCHMARKS.md, "sft").
+        bf16=settings.bf16,
         activation_checkpointing=False,  # TRL's default recomputes activations: slower, and these models are small
         dataset_kwargs={"skip_prepare_dataset": True},
         max_length=None,

@@ -1,0 +1,50 @@
+"""bench/judge_agreement.py against the hand-labelled set: the act judge agrees with people on the held-out part."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ITEMS = ROOT / "bench" / "agreement" / "items.jsonl"
+
+
+def agreement(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "judge_agreement.py"), *args], capture_output=True, text=True, timeout=600
+    )
+
+
+def test_the_set_is_labelled_split_and_sourced():
+    items = [json.loads(line) for line in ITEMS.read_text().splitlines()]
+    assert len(items) >= 300
+    assert {item["label"] for item in items} == {0, 1} and {item["part"] for item in items} == {"fixed", "held_out"}
+    assert all(len(item["annotators"]) == 2 and item["reply"] for item in items)
+    by_dialogue: dict[str, set[str]] = {}
+    for item in items:
+        by_dialogue.setdefault(item["sample_id"].split("-turn")[0], set()).add(item["part"])
+    assert all(len(parts) == 1 for parts in by_dialogue.values())  # a dialogue's turns sit in one part
+
+
+def test_the_act_judge_agrees_with_people_on_the_held_out_part():
+    result = agreement("--judge", "acts")
+    assert result.returncode == 0, result.stderr
+    held_out = next(line for line in result.stdout.splitlines() if line.startswith("held_out"))
+    auc = float(re.search(r"AUC (\d\.\d+)", held_out).group(1))
+    false_accept = float(re.search(r"false accept\s+([\d.]+)%", held_out).group(1))
+    assert auc >= 0.95 and false_accept <= 5.0, held_out
+
+
+def test_a_label_file_with_turns_the_sgd_root_lacks_is_a_clear_error(tmp_path):
+    (tmp_path / "items.jsonl").write_text(
+        json.dumps({"item": "x", "sample_id": "nope-turn1", "reply": "Hi", "label": 1, "part": "fixed", "source": "s"})
+        + "\n"
+    )
+    result = agreement("--judge", "acts", "--items", str(tmp_path / "items.jsonl"))
+    assert result.returncode == 2
+    assert (
+        result.stderr.startswith("error: ") and "nope-turn1" in result.stderr and len(result.stderr.splitlines()) == 1
+    )

@@ -6,12 +6,16 @@ Examples:
   tracegym train ... --judge gemini+acts --judge_weights 0.7,0.3 --cache verdicts.sqlite
   tracegym train ... --reward_funcs my_pkg.rewards:brevity --reward_weights 1.0,0.2
   tracegym train --output_dir runs/grpo --resume_from_checkpoint last   # the run's own settings (its run.json)
+  tracegym train ... --validate_every 10 --validation_prompts 24 --keep_best     # the gaming alarm, best policy kept
   accelerate launch --num_processes 2 --cpu -m tracegym train ...   # only rank 0 writes
 
 --config takes a YAML file of flat keys: any field of TRL's GRPOConfig (beta, temperature, loss_type, use_vllm,
 deepspeed, fsdp, ...), of PEFT's LoraConfig (r, lora_alpha, target_modules, ...), or of the flags below.
 The run directory holds adapter/ or model/, config.yaml (+ sha256), log.jsonl, TensorBoard events (runs/),
-checkpoint-*/ and a model card (README.md). Results (a JSON summary) go to stdout; progress to stderr.
+checkpoint-*/ and a model card (README.md). With --validate_every N, a slice of --train_jsonl's dialogues is held out
+of GRPO and scored every N steps by the judge and by independent signals (log.jsonl `kind: validation`); a warning
+says when the judge rises while one of them falls (the gaming alarm); --keep_best saves the best policy on it.
+Results (a JSON summary) go to stdout; progress to stderr.
 """
 
 from __future__ import annotations
@@ -40,9 +44,10 @@ def run(args: argparse.Namespace) -> int:
     config = run_config_of(args)
     check_output_paths({"output_dir": (config.grpo.get("output_dir"), "dir")})  # when the recipe names it
 
+    from tracegym.evaluation.validation import SliceValidator
     from tracegym.training.grpo import run as run_grpo
 
-    summary = run_grpo(config)
+    summary = run_grpo(config, validator_factory=SliceValidator)
     if summary is not None:
         print(
             json.dumps(
@@ -50,11 +55,19 @@ def run(args: argparse.Namespace) -> int:
                     "output_dir": summary.output_dir,
                     "steps": summary.steps,
                     **summary.final,
+                    **_validation_figures(summary.validation),
                     "warnings": summary.warnings,
                 }
             )
         )
     return 0
+
+
+def _validation_figures(validation: dict | None) -> dict:
+    """The summary's validation figures: the best step on the slice and the step whose policy was saved."""
+    if not validation:
+        return {}
+    return {key: validation[key] for key in ("best_step", "best_judge", "kept_step")}
 
 
 def run_config_of(args: argparse.Namespace) -> RunConfig:

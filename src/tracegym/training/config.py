@@ -34,7 +34,7 @@ from typing import Any
 from tracegym.errors import UserError
 from tracegym.framing import Framing
 from tracegym.judges import JudgeSettings
-from tracegym.options import MAX_PROMPT_LENGTH, option, positive_float, positive_int
+from tracegym.options import MAX_PROMPT_LENGTH, non_negative_int, option, positive_float, positive_int
 
 # tracegym's defaults for GRPOConfig fields: small, step-based runs that log and checkpoint every few steps.
 GRPO_DEFAULTS: dict[str, Any] = {
@@ -71,6 +71,7 @@ POSITIVE_COUNTS = (
 
 
 RUN_GROUP = "rewards and runs"
+VALIDATION_GROUP = "validation: the gaming alarm (train-split dialogues held out of GRPO)"
 GRPO_GROUP = "GRPO (TRL's GRPOConfig; defaults sized for the CPU demo)"
 
 
@@ -127,6 +128,28 @@ class TrainOptions:
         metavar="R",
         group=RUN_GROUP,
     )
+    validate_every: int = option(
+        0,
+        "every N steps (and before the first and after the last), score a validation slice with the judge and "
+        "with independent signals (chrF, slot error, act-value recall, hallucination, broken text), log both, and "
+        "warn when the judge rises while a signal falls significantly; 0: off",
+        type=non_negative_int,
+        metavar="N",
+        group=VALIDATION_GROUP,
+    )
+    validation_prompts: int = option(
+        24,
+        "the slice: whole dialogues of --train_jsonl, drawn by the run's seed until they hold this many turns, "
+        "held out of GRPO",
+        type=positive_int,
+        group=VALIDATION_GROUP,
+    )
+    keep_best: bool = option(
+        False,
+        "with --validate_every, save the policy best on the slice's judge score instead of the last (run.json "
+        "names its step)",
+        group=VALIDATION_GROUP,
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_prompt_length, int) or self.max_prompt_length <= 0:
@@ -139,6 +162,12 @@ class TrainOptions:
             raise UserError(f"truncated_reward {self.truncated_reward!r}: must be a number (e.g. 0)")
         if isinstance(self.reward_funcs, str):
             self.reward_funcs = [self.reward_funcs]
+        if not isinstance(self.validate_every, int) or isinstance(self.validate_every, bool) or self.validate_every < 0:
+            raise UserError(f"validate_every {self.validate_every!r}: must be 0 (off) or a positive number of steps")
+        if not isinstance(self.validation_prompts, int) or self.validation_prompts <= 0:
+            raise UserError(f"validation_prompts {self.validation_prompts!r}: must be a positive integer (e.g. 24)")
+        if self.keep_best and not self.validate_every:
+            raise UserError("--keep_best needs --validate_every N: the best policy is chosen on the validation slice")
 
     @property
     def framing(self) -> Framing:
@@ -326,6 +355,12 @@ def check_run_config(options: TrainOptions, grpo: dict[str, Any]) -> None:
         value = grpo.get(name) if name == "output_dir" else getattr(options, name)
         if not value:
             raise UserError(f"--{name} is required (give it as a flag or a --config key)")
+    sharded = [key for key in ("deepspeed", "fsdp") if grpo.get(key)]
+    if options.validate_every and sharded:
+        raise UserError(
+            f"--validate_every does not run under {' or '.join(sharded)} (the policy is generated from and copied on "
+            "one process); drop it, or validate the saved checkpoints with `tracegym eval`"
+        )
     if options.merge and not options.use_lora:
         raise UserError("--merge needs --use_lora: a full fine-tune already writes the whole model to model/")
     weights = grpo.get("reward_weights")

@@ -5,13 +5,15 @@
 
 TRL's `GRPOTrainer` does the learning (PEFT's LoRA when `use_lora`); tracegym gives it the samples as prompts
 rendered with the student's chat template, the judge as an async reward function, and a callback that writes a
-record per step to log.jsonl. Every check that can fail on bad input runs in `setup`, before the run directory is
+record per step to log.jsonl; with `--validate_every`, a second callback scores a slice held out of GRPO every N
+steps (`training.validation`, the gaming alarm; the validator comes from evaluation through `validator_factory`). Every check that can fail on bad input runs in `setup`, before the run directory is
 touched, so a bad flag leaves nothing half-made. The run directory's run.json (`rundir.RunRecord`) records what the
 run was; resuming into a run directory checks the new options against it (`rundir.check_resumable`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import shutil
@@ -32,6 +34,13 @@ from tracegym.samples import Sample, read_samples
 from tracegym.training import rundir
 from tracegym.training.config import RunConfig, TrainOptions
 from tracegym.training.reward import JudgeReward
+from tracegym.training.validation import (
+    ValidationOutcome,
+    ValidationSlice,
+    ValidatorFactory,
+    hold_out_slice,
+    validation_callback,
+)
 
 # Scalar sample fields copied into dataset columns for users' own reward functions (`ground_truth=…`).
 SCALAR_COLUMNS = ("id", "dialogue_id", "ground_truth", "rubric", "task_description")
@@ -52,6 +61,8 @@ class TrainingSetup:
     reward_funcs: list[Any]
     resume_from: str | None
     is_main: bool
+    validation_samples: list[Sample]  # held out of GRPO for --validate_every (empty without it)
+    validation: ValidationOutcome | None  # filled in by the validation callback as training goes
 
     @property
     def output_dir(self) -> Path:
@@ -62,14 +73,19 @@ class TrainingSetup:
         return self.output_dir / ("adapter" if self.lora_config is not None else "model")
 
 
-def run(config: RunConfig) -> rundir.RunSummary | None:
-    """Set up, train, save. Returns the summary on the main process, None on the others."""
+def run(config: RunConfig, validator_factory: ValidatorFactory | None = None) -> rundir.RunSummary | None:
+    """Set up, train, save. Returns the summary on the main process, None on the others.
+
+    `validator_factory` scores the validation slice for `--validate_every` (`tracegym.evaluation.validation.
+    SliceValidator`, which the `train` command and the demo hand in)."""
     from accelerate import PartialState
 
+    if config.options.validate_every and validator_factory is None:
+        raise ValueError("validate_every needs a validator_factory (tracegym.evaluation.validation.SliceValidator)")
     training = setup(config)
     start_run_dir(training)
     PartialState().wait_for_everyone()  # the other ranks start once rank 0 has made the run dir
-    trainer = train(training)
+    trainer = train(training, validator_factory)
     return save(training, trainer)
 
 
@@ -89,6 +105,9 @@ def setup(config: RunConfig) -> TrainingSetup:
         rundir.prepare_run_dir(output_dir, overwrite=options.overwrite, resuming=resume_from is not None)
     samples = read_samples(options.train_jsonl)
     framing = run_framing(options, samples)
+    validation_samples: list[Sample] = []
+    if options.validate_every:
+        samples, validation_samples = hold_out_slice(samples, options.validation_prompts, grpo_config.seed)
     tokenizer = load_tokenizer(options.model_name)
     framing = as_sampled(framing, tokenizer, grpo_config)
     check_enough_prompts(samples, grpo_config, options.train_jsonl)
@@ -115,6 +134,19 @@ def setup(config: RunConfig) -> TrainingSetup:
         reward_funcs=[judge_reward, *user_funcs],
         resume_from=resume_from,
         is_main=is_main,
+        validation_samples=validation_samples,
+        validation=validation_outcome(options, validation_samples),
+    )
+
+
+def validation_outcome(options: TrainOptions, validation_samples: list[Sample]) -> ValidationOutcome | None:
+    if not options.validate_every:
+        return None
+    return ValidationOutcome(
+        every=options.validate_every,
+        prompts=len(validation_samples),
+        dialogues=sorted({sample.dialogue_id or sample.id for sample in validation_samples}),
+        keep_best=options.keep_best,
     )
 
 
@@ -161,7 +193,12 @@ def samples_show_acts(samples: list[Sample]) -> bool:
 
 
 def run_record(
-    config: RunConfig, framing: Framing, judge_reward: JudgeReward, grpo_config: Any, digest: str
+    config: RunConfig,
+    framing: Framing,
+    judge_reward: JudgeReward,
+    grpo_config: Any,
+    digest: str,
+    validation: ValidationOutcome | None = None,
 ) -> rundir.RunRecord:
     """The run.json of this run (`rundir.RunRecord`); `digest`: config.yaml's sha256."""
     options = config.options
@@ -179,6 +216,7 @@ def run_record(
         config_sha256=digest,
         tracegym_version=tracegym.__version__,
         config=rundir.jsonable(config.to_dict()),
+        validation=validation.to_dict() if validation is not None else None,
     )
 
 
@@ -292,11 +330,13 @@ def start_run_dir(training: TrainingSetup) -> None:
     resolved["grpo"] = training.grpo_config.to_dict()
     resolved["lora"] = training.lora_config.to_dict() if training.lora_config is not None else None
     digest = rundir.write_config(output_dir, resolved)
-    record = run_record(training.config, training.framing, training.judge_reward, training.grpo_config, digest)
+    record = run_record(
+        training.config, training.framing, training.judge_reward, training.grpo_config, digest, training.validation
+    )
     rundir.write_run(output_dir, record)
 
 
-def make_trainer(training: TrainingSetup) -> Any:
+def make_trainer(training: TrainingSetup, validator_factory: ValidatorFactory | None = None) -> Any:
     from transformers.trainer_callback import ProgressCallback
     from trl import GRPOTrainer
 
@@ -320,11 +360,35 @@ def make_trainer(training: TrainingSetup) -> Any:
     trainer.add_callback(run_log_callback(training.output_dir))
     if training.config.options.max_minutes:
         trainer.add_callback(time_limit_callback(training.config.options.max_minutes))
+    if training.validation is not None and validator_factory is not None:
+        validator = validator_factory(validation_slice(training, trainer))
+        trainer.add_callback(validation_callback(validator, training.validation, training.output_dir))
     return trainer
 
 
-def train(training: TrainingSetup) -> Any:
-    trainer = make_trainer(training)
+def validation_slice(training: TrainingSetup, trainer: Any) -> ValidationSlice:
+    """The held-out samples as the run frames and judges them, greedy replies as long as GRPO's."""
+    return ValidationSlice(
+        samples=training.validation_samples,
+        judge=training.judge_reward.judge,
+        framing=training.framing,
+        max_prompt_length=training.config.options.max_prompt_length,
+        max_new_tokens=training.grpo_config.max_completion_length,
+        seed=training.grpo_config.seed,
+        run_async=coroutine_runner(trainer),
+    )
+
+
+def coroutine_runner(trainer: Any) -> Any:
+    """Runs a coroutine on TRL's event loop when it has one (async reward functions), else on a fresh one."""
+    loop = getattr(trainer, "async_loop", None)
+    if loop is None:
+        return asyncio.run
+    return lambda coroutine: asyncio.run_coroutine_threadsafe(coroutine, loop).result()
+
+
+def train(training: TrainingSetup, validator_factory: ValidatorFactory | None = None) -> Any:
+    trainer = make_trainer(training, validator_factory)
     trainer.train(resume_from_checkpoint=training.resume_from)
     return trainer
 
@@ -385,7 +449,10 @@ def save(training: TrainingSetup, trainer: Any) -> rundir.RunSummary | None:
         return None
     merged_dir = save_merged(training, trainer) if training.config.options.merge else None
     log = rundir.read_log(training.output_dir)
-    warnings = []
+    warnings = list(training.validation.alarms) if training.validation is not None else []
+    if training.validation is not None:
+        record = rundir.read_run(training.output_dir)
+        rundir.write_run(training.output_dir, replace(record, validation=training.validation.to_dict()))
     if rundir.nothing_to_learn(log):
         warnings.append(rundir.NOTHING_TO_LEARN_WARNING)
         rundir.append_log_record(training.output_dir, {"kind": "warning", "message": rundir.NOTHING_TO_LEARN_WARNING})
@@ -403,6 +470,7 @@ def save(training: TrainingSetup, trainer: Any) -> rundir.RunSummary | None:
         judge_totals=training.judge_reward.totals(),
         warnings=warnings,
         merged_dir=str(merged_dir) if merged_dir else None,
+        validation=training.validation.to_dict() if training.validation is not None else None,
     )
     rundir.write_model_card(summary)
     return summary

@@ -5,7 +5,8 @@
                          `read_run` for eval and for `--resume_from_checkpoint`
       config.yaml        the resolved GRPOConfig + LoraConfig + tracegym's options and judge settings
       config.sha256      sha256 of config.yaml's bytes
-      log.jsonl          one record per logged step (reward, judge parts, failures, cache hits, tokens, cost, ...)
+      log.jsonl          one record per logged step (reward, judge parts, failures, cache hits, tokens, cost, ...),
+                         and with --validate_every one per validation (`kind: validation`) and per gaming alarm
       runs/              TensorBoard events (TRL's `report_to: tensorboard`)
       checkpoint-*/      Trainer checkpoints, for `--resume_from_checkpoint`
       adapter/ | model/  LoRA adapter or full weights, with the tokenizer
@@ -55,6 +56,7 @@ class RunSummary:
     judge_totals: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     merged_dir: str | None = None
+    validation: dict[str, Any] | None = None  # run.json's `validation` (`training.validation.ValidationOutcome`)
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,9 @@ class RunRecord:
     # The resolved configuration by owner ({"tracegym": …, "judge": …, "grpo": …, "lora": …}), what config.yaml
     # shows: a resumed run starts from it, so `--resume_from_checkpoint last` alone continues the same run.
     config: dict[str, Any] = field(default_factory=dict)
+    # With --validate_every: the slice, the steps validated, the best one and the one adapter/ or model/ holds,
+    # the gaming alarms (`training.validation.ValidationOutcome`); None for a run without validation.
+    validation: dict[str, Any] | None = None
     format: int = RUN_FORMAT
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,7 +93,7 @@ class RunRecord:
         if not isinstance(data, dict):
             raise UserError(f"{where}: expected a JSON object; {REWRITE_RUN_FILE}")
         names = {f.name for f in fields(cls)}
-        required = {f.name for f in fields(cls) if f.name not in ("format", "config")}
+        required = {f.name for f in fields(cls) if f.name not in ("format", "config", "validation")}
         missing = sorted(required - set(data))
         unknown = sorted(set(data) - names)
         if missing or unknown:
@@ -258,6 +263,8 @@ def model_card(summary: RunSummary) -> str:
     ]
     if summary.merged_dir:
         lines.append(f"| merged model | `{Path(summary.merged_dir).name}/` |")
+    if summary.validation:
+        lines.append(f"| validation | {_validation_cell(summary.validation, summary.steps)} |")
     lines += ["", "## Final figures (last logged step)", "", "| figure | value |", "| --- | --- |"]
     lines += [f"| {key} | {_fmt(value)} |" for key, value in summary.final.items()]
     if summary.judge_totals:
@@ -275,6 +282,19 @@ def model_card(summary: RunSummary) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _validation_cell(validation: dict[str, Any], steps: int) -> str:
+    """`24 held-out prompts every 11 steps; best step 22 (judge 0.7412); the weights are step 22's (--keep_best)`."""
+    best = validation.get("best_step")
+    judge = validation.get("best_judge")
+    cell = f"{validation['prompts']} held-out prompts every {validation['every']} steps (see log.jsonl)"
+    if best is not None and judge is not None:
+        cell += f"; best step {best} (judge {judge:.4f})"
+    kept = validation.get("kept_step")
+    if kept is not None and kept != steps:
+        cell += f"; the weights are step {kept}'s (--keep_best), not the last step's"
+    return cell
 
 
 def _usage_lines(summary: RunSummary) -> list[str]:

@@ -1,0 +1,115 @@
+"""The gaming alarm's measuring side: the policy's greedy replies to the validation slice, scored by the training
+judge and by the independent signals, and the rule that raises the alarm.
+
+`tracegym train --validate_every N` calls a `SliceValidator` every N steps (`tracegym.training.validation` holds
+the slice out of GRPO and owns the callback). A validation replies as `tracegym eval` does: the same prompt
+rendering and length caps as training, greedy, `[n]` placeholders filled from the acts before anything is scored,
+the placeholder constraint when the run samples with it. The signals are `evaluation.metrics`' (none of the
+judge's code), read as `eval.INDEPENDENT_SIGNALS` reads them.
+
+The rule (`gaming_alarms`), against the first validation (the policy before its first GRPO step): the judge's mean
+rose, and for some fidelity signal (`eval.FIDELITY_SIGNALS`: chrF, slot error over replies with values, act-value
+recall, hallucination, broken text) the paired bootstrap 95% CI of its change over the same prompts
+(`stats.compare`) lies wholly on the worse side. It is eval's fidelity warning, applied during training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tracegym.evaluation.eval import FIDELITY_SIGNALS, INDEPENDENT_SIGNALS, JUDGE, SIGNAL_LABELS
+from tracegym.evaluation.metrics import reply_metrics
+from tracegym.evaluation.stats import compare
+from tracegym.placeholders import lexicalize
+from tracegym.training.validation import ValidationPoint, ValidationSlice
+
+VALIDATION_BATCH = 16  # prompts per generation batch
+ALARM_RESAMPLES = 2_000  # bootstrap resamples per signal and validation: a decision, not a reported CI
+
+PromptValues = dict[str, list[float | None]]  # per signal (and `judge`), one value per prompt of the slice
+
+
+class SliceValidator:
+    """Scores the current policy on the validation slice; remembers the first validation for the alarm's rule."""
+
+    def __init__(self, validation: ValidationSlice) -> None:
+        self.slice = validation
+        self.first: PromptValues | None = None
+
+    def __call__(self, model: Any, tokenizer: Any, step: int) -> ValidationPoint:
+        replies = self.replies(model, tokenizer)
+        verdicts = self.slice.run_async(self.slice.judge.score(self.slice.samples, replies))
+        values = prompt_values(self.slice.samples, replies, [verdict.score for verdict in verdicts])
+        self.first = self.first or values
+        return ValidationPoint(
+            step=step,
+            n=len(replies),
+            judge=mean_of(values[JUDGE]),
+            signals={name: mean_of(values[name]) for name, _, _ in INDEPENDENT_SIGNALS},
+            judge_failures=sum(verdict.score is None for verdict in verdicts),
+            alarms=gaming_alarms(self.first, values, step=step, seed=self.slice.seed),
+        )
+
+    def replies(self, model: Any, tokenizer: Any) -> list[str]:
+        """Greedy replies to the slice, placeholders filled from each sample's acts when the run writes them."""
+        from tracegym.evaluation.generate import generate_replies
+
+        samples = self.slice.samples
+        replies = generate_replies(
+            model,
+            tokenizer,
+            samples,
+            max_new_tokens=self.slice.max_new_tokens,
+            max_prompt_length=self.slice.max_prompt_length,
+            batch_size=VALIDATION_BATCH,
+            seed=self.slice.seed,
+            framing=self.slice.framing,
+            description="validation replies",
+        )
+        firsts = [group[0] for group in replies]
+        if self.slice.framing.placeholders:
+            return [lexicalize(reply, sample.acts) for reply, sample in zip(firsts, samples)]
+        return firsts
+
+
+def prompt_values(samples: Sequence[Any], replies: Sequence[str], scores: Sequence[float | None]) -> PromptValues:
+    """The judge's score and every independent signal of each prompt's reply."""
+    measured = [reply_metrics(sample, reply) for sample, reply in zip(samples, replies)]
+    values: PromptValues = {JUDGE: list(scores)}
+    for name, _, read in INDEPENDENT_SIGNALS:
+        values[name] = [read(metrics) for metrics in measured]
+    return values
+
+
+def gaming_alarms(
+    first: PromptValues, now: PromptValues, *, step: int, seed: int = 0, resamples: int = ALARM_RESAMPLES
+) -> list[str]:
+    """One warning line when the judge's mean rose since the first validation while a fidelity signal got
+    significantly worse (its paired bootstrap 95% CI wholly on the worse side); none otherwise."""
+    judge = compare(JUDGE, first[JUDGE], now[JUDGE], seed=seed, resamples=resamples)
+    if not judge.n or not judge.delta > 0:
+        return []
+    higher_is_better = {name: better for name, better, _ in INDEPENDENT_SIGNALS}
+    fallen = []
+    for name in FIDELITY_SIGNALS:
+        c = compare(
+            name, first[name], now[name], higher_is_better=higher_is_better[name], seed=seed, resamples=resamples
+        )
+        if c.n and c.significantly_worse:
+            fallen.append(
+                f"{SIGNAL_LABELS[name]} {c.base_mean:.3g} → {c.trained_mean:.3g} (Δ 95% CI [{c.ci.low:+.3g}, "
+                f"{c.ci.high:+.3g}], {c.n} prompts)"
+            )
+    if not fallen:
+        return []
+    return [
+        f"warning: gaming alarm at step {step}: the judge's validation score rose {judge.base_mean:.3f} → "
+        f"{judge.trained_mean:.3f} since the first validation while " + "; ".join(fallen) + " got significantly "
+        "worse: the student may be gaming the judge"
+    ]
+
+
+def mean_of(values: Sequence[float | None]) -> float | None:
+    present = [value for value in values if value is not None]
+    return round(sum(present) / len(present), 6) if present else None

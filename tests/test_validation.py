@@ -1,0 +1,158 @@
+"""The gaming alarm: `tracegym train --validate_every N` scores a slice held out of GRPO with the judge and the
+independent signals, warns when the judge rises while a signal falls, and `--keep_best` saves the best policy."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import assert_user_error, run_cli
+from factories import SMALL_STEP, build_tiny_student, model_fixture, restaurant_sample, sample_rows
+from tracegym.evaluation.eval import INDEPENDENT_SIGNALS, JUDGE
+from tracegym.evaluation.validation import gaming_alarms
+from tracegym.training.validation import hold_out_slice
+
+TESTS_DIR = Path(__file__).resolve().parent
+WITH_TESTS_ON_PATH = {"PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")]))}
+PROMPTS = 30
+
+
+def values(judge: list[float], **signals: list[float | None]) -> dict[str, list[float | None]]:
+    """Per-prompt values of a validation: the judge's, the named signals', and a steady 0.5 for the others."""
+    steady: dict[str, list[float | None]] = {name: [0.5] * len(judge) for name, _, _ in INDEPENDENT_SIGNALS}
+    return {JUDGE: list(judge), **steady, **signals}
+
+
+def noisy(centre: float, spread: float, count: int = PROMPTS) -> list[float]:
+    """`count` values around `centre`, alternately above and below by up to `spread` (deterministic)."""
+    return [centre + spread * ((index % 5) - 2) / 2 * (1 if index % 2 else -1) for index in range(count)]
+
+
+def test_the_alarm_sounds_when_the_judge_rises_while_chrf_falls():
+    first = values(noisy(0.50, 0.1), chrf=noisy(50.0, 4.0))
+    now = values(noisy(0.70, 0.1), chrf=noisy(40.0, 4.0))  # judge +0.2, chrF -10 on every prompt
+    alarms = gaming_alarms(first, now, step=22)
+    assert len(alarms) == 1, alarms
+    assert alarms[0].startswith("warning: gaming alarm at step 22:")
+    assert "chrF 50 → 40" in alarms[0] and "0.500 → 0.700" in alarms[0]
+
+
+def test_a_falling_rate_where_lower_is_better_means_rising_broken_text():
+    first = values([0.5] * PROMPTS, broken_text_rate=[0.0] * PROMPTS)
+    now = values([0.6] * PROMPTS, broken_text_rate=[1.0] * 20 + [0.0] * 10)
+    alarms = gaming_alarms(first, now, step=11)
+    assert alarms and "broken text rate 0 → 0.667" in alarms[0]
+    fewer_broken = values([0.6] * PROMPTS, broken_text_rate=[0.0] * PROMPTS)
+    assert gaming_alarms(now, fewer_broken, step=33) == []  # broken text fell: better, no alarm
+
+
+def test_no_alarm_when_the_judge_falls_too_or_the_signal_only_wobbles():
+    first = values(noisy(0.50, 0.1), chrf=noisy(50.0, 4.0))
+    both_fall = values(noisy(0.40, 0.1), chrf=noisy(40.0, 4.0))
+    assert gaming_alarms(first, both_fall, step=11) == []
+    wobble = [value + (0.5 if index % 2 else -0.6) for index, value in enumerate(noisy(50.0, 4.0))]
+    judge_up_chrf_wobbles = values(noisy(0.70, 0.1), chrf=wobble)  # mean -0.05, CI across 0
+    assert gaming_alarms(first, judge_up_chrf_wobbles, step=11) == []
+
+
+def test_signals_that_do_not_apply_are_left_out_of_the_pairs():
+    first = values([0.5] * PROMPTS, act_value_recall=[None] * PROMPTS)
+    now = values([0.9] * PROMPTS, act_value_recall=[None] * PROMPTS)
+    assert gaming_alarms(first, now, step=11) == []
+
+
+def test_the_slice_is_whole_dialogues_drawn_by_the_seed():
+    samples = [
+        restaurant_sample(index, id=f"d{index}-turn{turn}", turn_index=turn) for index in range(10) for turn in (1, 3)
+    ]
+    kept, held = hold_out_slice(samples, prompts=5, seed=0)
+    held_dialogues = {sample.dialogue_id for sample in held}
+    assert len(held) == 6 and len(held_dialogues) == 3  # whole dialogues until at least 5 turns
+    assert not held_dialogues & {sample.dialogue_id for sample in kept}
+    assert [s.id for s in kept] == [s.id for s in samples if s.dialogue_id not in held_dialogues]  # order kept
+    assert hold_out_slice(samples, prompts=5, seed=0) == (kept, held)
+    assert {s.dialogue_id for s in hold_out_slice(samples, prompts=5, seed=1)[1]} != held_dialogues
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragment"),
+    [
+        (("--keep_best",), "--keep_best needs --validate_every"),
+        (("--validate_every", "1", "--validation_prompts", "99"), "would take all 8 dialogues"),
+    ],
+)
+def test_bad_validation_flags_are_one_error_line(tmp_path, flags, fragment):
+    from tracegym.samples import write_jsonl
+
+    write_jsonl(tmp_path / "train.jsonl", sample_rows())
+    result = run_cli(
+        "train",
+        "--train_jsonl",
+        tmp_path / "train.jsonl",
+        "--model_name",
+        TESTS_DIR / "no-such-student",
+        "--output_dir",
+        tmp_path / "run",
+        *flags,
+    )
+    assert_user_error(result, fragment)  # before the student is even looked for
+    assert not (tmp_path / "run").exists()
+
+
+@model_fixture
+def workspace(tmp_path_factory):
+    return build_tiny_student(tmp_path_factory.mktemp("validation"), sample_rows(12))
+
+
+@pytest.mark.slow
+def test_train_validates_every_n_steps_and_keeps_the_best_policy(workspace, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from tracegym.training.rundir import read_run
+    from tracegym.training.validation import weights_sha256
+
+    run_dir = tmp_path / "run"
+    result = run_cli(
+        "train",
+        "--train_jsonl",
+        workspace / "train.jsonl",
+        "--model_name",
+        workspace / "student",
+        "--output_dir",
+        run_dir,
+        *SMALL_STEP,
+        "--max_steps",
+        "4",
+        "--validate_every",
+        "2",
+        "--validation_prompts",
+        "3",
+        "--keep_best",
+        "--reward_funcs",
+        "test_train:reply_length_reward",  # the act judge scores the tiny student's babble 0: this moves it
+        env={**WITH_TESTS_ON_PATH, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    points = [record for record in log if record["kind"] == "validation"]
+    assert [point["step"] for point in points] == [0, 2, 4]
+    for point in points:
+        assert point["n"] == 3 and point["judge"] is not None
+        assert {"chrf", "broken_text_rate", "slot_error_rate_t2g2", "act_value_recall"} <= set(point)
+    assert "validation @ step 2 (3 prompts" in result.stderr
+
+    validation = read_run(run_dir).validation
+    assert validation["steps"] == [0, 2, 4] and validation["prompts"] == 3 and len(validation["dialogues"]) == 3
+    best = max(points, key=lambda point: (point["judge"], -point["step"]))  # the earliest wins a tie
+    assert validation["best_step"] == validation["kept_step"] == best["step"]
+    assert [point["step"] for point in points if point["best"]][-1] == best["step"]
+    assert len({point["weights_sha256"] for point in points}) == 3, "training must move the weights between points"
+
+    saved = AutoModelForCausalLM.from_pretrained(run_dir / "model", dtype=torch.float32)
+    assert weights_sha256(saved) == best["weights_sha256"]
+    if best["step"] != points[-1]["step"]:
+        assert weights_sha256(saved) != points[-1]["weights_sha256"]

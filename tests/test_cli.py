@@ -153,10 +153,11 @@ def test_the_demo_builds_its_stage_configs_without_the_command_line(tmp_path, mo
     assert not [name for name in imported if name.startswith(("tracegym.cli", "tracegym.commands"))]
 
     seen = []
-    monkeypatch.setattr(grpo, "run", lambda config: seen.append(config))
+    monkeypatch.setattr(grpo, "run", lambda config, validator_factory=None: seen.append((config, validator_factory)))
     config = DemoConfig(out_dir=str(tmp_path), constrain_placeholders=False)
     grpo_stage(DemoRun(config=config, out_dir=tmp_path), lambda line: None)
-    (run,) = seen
+    ((run, validator_factory),) = seen
+    assert validator_factory is not None and run.options.validate_every == config.validate_every > 0
     assert run.judge == JudgeSettings(judge="acts")
     assert run.grpo["max_steps"] == config.grpo_steps and run.grpo["beta"] == config.beta
     assert run.grpo["num_generations"] == GRPO_DEFAULTS["num_generations"]

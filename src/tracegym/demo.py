@@ -7,8 +7,9 @@ readable recipe. Everything it makes lands in `out_dir`:
     demo.json                 the exact `tracegym prepare` arguments, the settings, stage timings, headline figures
     student/                  the freshly built tokenizer + Gemma3 student (random weights)
     base/                     the SFT warm start: the "base" of the comparison
-    trained/                  the GRPO run directory (adapter or model, log.jsonl, model card)
-    eval/                     results.json, generations.jsonl, report.md, plots
+    trained/                  the GRPO run directory (adapter or model, log.jsonl, model card); its log holds the
+                              validation points (a slice of train dialogues held out of GRPO, every 11 steps)
+    eval/                     results.json, generations.jsonl, report.md, plots (the validation curve among them)
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracegym.errors import UserError
 from tracegym.framing import NAMED, Framing
-from tracegym.options import option, positive_float, positive_int
+from tracegym.options import non_negative_int, option, positive_float, positive_int
 from tracegym.samples import write_json, write_jsonl
 
 if TYPE_CHECKING:
@@ -67,6 +68,14 @@ class DemoConfig:
         True,
         "acts framing: each [n] of the acts at most once and no other, in GRPO sampling and in eval",
     )
+    validate_every: int = option(
+        11,
+        "GRPO: score a slice of train dialogues held out of GRPO every N steps with the judge and independent "
+        "signals, warning when the judge rises while one falls (the gaming alarm); 0: off",
+        type=non_negative_int,
+    )
+    validation_prompts: int = option(16, "GRPO: turns in the validation slice (whole dialogues)", type=positive_int)
+    keep_best: bool = option(False, "GRPO: keep the policy best on the validation slice instead of the last")
     eval_n: int | None = option(None, "held-out turns to evaluate (default all)", type=positive_int)
     max_prompt_length: int = option(192, "prompt tokens", type=positive_int)
     max_completion_length: int = option(40, "reply tokens", type=positive_int)
@@ -293,6 +302,9 @@ def grpo_run_config(
         # A reply cut off at the cap scores 0 and stays in the loss: masked out instead (TRL's
         # mask_truncated_completions), it never pushes back, and replies grew longer and more repetitive.
         truncated_reward=0.0,
+        validate_every=config.validate_every,
+        validation_prompts=config.validation_prompts,
+        keep_best=config.keep_best,
     )
     keys = {
         "output_dir": str(output_dir or demo.out_dir / "trained"),
@@ -309,13 +321,19 @@ def grpo_run_config(
 
 def grpo_stage(demo: DemoRun, say: Callable[[str], None], run: RunConfig | None = None) -> None:
     """GRPO on the SFT base with the act judge (`run`: other than `grpo_run_config(demo)`'s)."""
+    from tracegym.evaluation.validation import SliceValidator
     from tracegym.training.grpo import run as run_grpo
 
     config = demo.config
-    summary = run_grpo(run or grpo_run_config(demo))
+    summary = run_grpo(run or grpo_run_config(demo), validator_factory=SliceValidator)
     if summary is not None:
         reward = summary.final.get("reward")
         say(f"    {summary.steps} GRPO steps, final reward {reward if reward is None else round(reward, 3)}")
+        if summary.validation:
+            say(
+                f"    validation slice ({summary.validation['prompts']} prompts): best judge at step "
+                f"{summary.validation['best_step']}, {len(summary.validation['alarms'])} gaming alarm(s)"
+            )
         if summary.steps < config.grpo_steps:
             say(
                 f"warning: GRPO stopped at its {config.grpo_minutes:g}-minute safety cap after {summary.steps} of "

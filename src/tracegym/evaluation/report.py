@@ -13,6 +13,12 @@ from typing import Any
 
 from tracegym.evaluation.eval import JUDGE, SIGNAL_LABELS, EvalItem, EvalResult
 from tracegym.evaluation.stats import Comparison
+from tracegym.evaluation.validation import (
+    VALIDATION_CURVE,
+    plot_validation_curve,
+    read_validation_points,
+    validation_report_lines,
+)
 from tracegym.samples import atomic_file, write_json, write_jsonl, write_text_atomic
 
 SCORE_HISTOGRAM = "score_histogram.png"
@@ -40,6 +46,10 @@ def write_report(result: EvalResult, out_dir: str | Path) -> dict[str, Path]:
     if training_log and _first_key(training_log, REWARD_KEYS + LENGTH_KEYS):
         paths["training_curves"] = out_dir / TRAINING_CURVES
         plot_training_curves(training_log, paths["training_curves"])
+    validation_points = read_validation_points(result.run_dir)  # `train --validate_every`: the gaming alarm's curve
+    if validation_points:
+        paths["validation_curve"] = out_dir / VALIDATION_CURVE
+        plot_validation_curve(validation_points, paths["validation_curve"])
     write_jsonl(paths["generations"], (item.to_dict() for item in result.items))
     write_json(paths["results"], _finite(result.to_dict()))
     write_text_atomic(paths["report"], report_markdown(result, plotted={name for name in paths}))
@@ -226,6 +236,10 @@ def report_markdown(result: EvalResult, plotted: set[str]) -> str:
         lines += [f"![Reward and reply length over training steps]({TRAINING_CURVES})", ""]
     else:
         lines += ["_No training log (`log.jsonl` in the run dir) was found, so no training curves._", ""]
+    if "validation_curve" in plotted:
+        points = read_validation_points(result.run_dir)
+        lines += [f"![Validation slice: judge vs independent signals]({VALIDATION_CURVE})", ""]
+        lines += validation_report_lines(points)
     if "delta_by_service" in plotted:
         lines += [f"![Δ judge score per service]({DELTA_BY_SERVICE})", ""]
     lines += _examples_section(result)

@@ -15,7 +15,9 @@ recall, hallucination, broken text) the paired bootstrap 95% CI of its change ov
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from tracegym.evaluation.eval import FIDELITY_SIGNALS, INDEPENDENT_SIGNALS, JUDGE, SIGNAL_LABELS
@@ -113,3 +115,86 @@ def gaming_alarms(
 def mean_of(values: Sequence[float | None]) -> float | None:
     present = [value for value in values if value is not None]
     return round(sum(present) / len(present), 6) if present else None
+
+
+# ------------------------------------------------------------------------------------------ the report's curve
+
+VALIDATION_CURVE = "validation_curve.png"
+CURVE_SIGNALS = ("chrf", "slot_error_rate_valued_replies", "act_value_recall", "hallucination_rate", "broken_text_rate")
+
+
+def read_validation_points(run_dir: str | Path | None) -> list[dict[str, Any]]:
+    """The `kind: validation` records of a run's log.jsonl, in order (empty without a run dir, log or validation)."""
+    path = Path(run_dir) / "log.jsonl" if run_dir else None
+    if path is None or not path.is_file():
+        return []
+    points = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a log cut short by an interrupted run
+        if isinstance(record, dict) and record.get("kind") == "validation":
+            points.append(record)
+    return points
+
+
+def plot_validation_curve(points: Sequence[dict[str, Any]], path: Path) -> None:
+    """The judge's mean and each fidelity signal's mean on the validation slice per step: small multiples sharing
+    the step axis, the best step starred, the steps that raised the gaming alarm in red."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tracegym.samples import atomic_file
+
+    names = [JUDGE, *CURVE_SIGNALS]
+    figure, axes_grid = plt.subplots(3, 2, figsize=(8, 6.4), sharex=True)
+    alarm_steps = [point["step"] for point in points if point.get("alarms")]
+    best_steps = [point["step"] for point in points if point.get("best")]
+    for axes, name in zip(axes_grid.flat, names):
+        shown = [(point["step"], point[name]) for point in points if point.get(name) is not None]
+        axes.plot([step for step, _ in shown], [value for _, value in shown], marker="o", linewidth=1.2)
+        best = [(step, value) for step, value in shown if step == (best_steps[-1] if best_steps else None)]
+        if name == JUDGE and best:
+            axes.plot(*best[0], marker="*", markersize=14, color="tab:orange", label="best")
+            axes.legend(loc="best", fontsize=8)
+        for step in alarm_steps:
+            axes.axvline(step, color="tab:red", alpha=0.4, linewidth=2)
+        axes.set_title(SIGNAL_LABELS[name] + (" (training judge)" if name == JUDGE else ""), fontsize=9)
+        axes.grid(alpha=0.3)
+    for axes in axes_grid[-1]:
+        axes.set_xlabel("training step")
+    count = points[0].get("n") if points else 0
+    figure.suptitle(f"Validation slice ({count} held-out train prompts): judge vs independent signals", fontsize=10)
+    try:
+        figure.tight_layout()
+        with atomic_file(path, "wb") as handle:
+            figure.savefig(handle, format="png", dpi=110)
+    finally:
+        plt.close(figure)
+
+
+def validation_report_lines(points: Sequence[dict[str, Any]]) -> list[str]:
+    """The report's paragraph under the curve: the slice, the best step, the alarms."""
+    if not points:
+        return []
+    best = [point for point in points if point.get("best")]
+    alarms = [alarm for point in points for alarm in point.get("alarms") or []]
+    lines = [
+        f"During training, every {_step_gap(points)} steps, the policy replied greedily to {points[0].get('n')} "
+        "train-split prompts held out of GRPO, scored by the training judge and by the independent signals "
+        f"(log.jsonl, `kind: validation`). Best judge score on the slice: step {best[-1]['step']} "
+        f"({best[-1]['judge']:.4f})."
+        if best
+        else "",
+        f"Gaming alarms during training: {len(alarms)}" + (":" if alarms else " (none)."),
+    ]
+    return [line for line in lines if line] + [f"- {alarm.removeprefix('warning: ')}" for alarm in alarms] + [""]
+
+
+def _step_gap(points: Sequence[dict[str, Any]]) -> int | str:
+    steps = [point["step"] for point in points]
+    gaps = sorted({b - a for a, b in zip(steps, steps[1:]) if b > a})
+    return gaps[-1] if gaps else "?"

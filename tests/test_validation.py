@@ -156,3 +156,44 @@ def test_train_validates_every_n_steps_and_keeps_the_best_policy(workspace, tmp_
     assert weights_sha256(saved) == best["weights_sha256"]
     if best["step"] != points[-1]["step"]:
         assert weights_sha256(saved) != points[-1]["weights_sha256"]
+
+
+def test_the_report_draws_the_validation_curve_and_names_the_best_step_and_the_alarms(tmp_path):
+    import matplotlib.image
+
+    from test_report import honest_run, result_of
+    from tracegym.evaluation.report import write_report
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    signals = {name: 0.5 for name, _, _ in INDEPENDENT_SIGNALS}
+    alarm = "warning: gaming alarm at step 22: the judge's validation score rose 0.500 → 0.700 while chrF fell"
+    log = [{"kind": "step", "step": step, "reward": 0.3 + 0.01 * step} for step in range(1, 45)]
+    log += [
+        {"kind": "validation", "step": step, "n": 16, "judge": judge, "best": best, "alarms": alarms, **signals}
+        for step, judge, best, alarms in [
+            (0, 0.5, True, []),
+            (11, 0.6, True, []),
+            (22, 0.7, True, [alarm]),
+            (33, 0.65, False, []),
+            (44, 0.66, False, []),
+        ]
+    ]
+    (run_dir / "log.jsonl").write_text("".join(json.dumps(row) + "\n" for row in log))
+    paths = write_report(result_of(honest_run(), run_dir=str(run_dir)), tmp_path / "eval")
+
+    curve = tmp_path / "eval" / "validation_curve.png"
+    assert paths["validation_curve"] == curve and matplotlib.image.imread(curve).shape[0] > 100
+    assert (tmp_path / "eval" / "training_curves.png").is_file()  # beside the training curves, not instead
+    report = paths["report"].read_text()
+    assert "](validation_curve.png)" in report
+    assert "every 11 steps" in report and "16 train-split prompts" in report and "step 22 (0.7000)" in report
+    assert "Gaming alarms during training: 1:" in report and "- gaming alarm at step 22:" in report
+
+
+def test_no_validation_curve_without_validation_records(tmp_path):
+    from test_report import honest_run, result_of
+    from tracegym.evaluation.report import write_report
+
+    paths = write_report(result_of(honest_run()), tmp_path / "eval")
+    assert "validation_curve" not in paths and "validation_curve" not in paths["report"].read_text()

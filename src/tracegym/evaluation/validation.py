@@ -167,7 +167,10 @@ def plot_validation_curve(points: Sequence[dict[str, Any]], path: Path) -> None:
     for axes in axes_grid[-1]:
         axes.set_xlabel("training step")
     count = points[0].get("n") if points else 0
-    figure.suptitle(f"Validation slice ({count} held-out train prompts): judge vs independent signals", fontsize=10)
+    marked = "; red: a gaming alarm" if alarm_steps else ""
+    figure.suptitle(
+        f"Validation slice ({count} held-out train prompts): judge vs independent signals{marked}", fontsize=10
+    )
     try:
         figure.tight_layout()
         with atomic_file(path, "wb") as handle:

@@ -50,6 +50,10 @@ def test_demo_keeps_what_a_user_needs_to_rerun_eval(demo_run):
     assert set(record["timings_s"]) == {"prepare", "student", "sft", "grpo", "eval"}
     assert (out_dir / "base" / "config.json").is_file()
     assert (out_dir / "trained" / "log.jsonl").is_file()
+    log = [json.loads(line) for line in (out_dir / "trained" / "log.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in log if row["kind"] == "validation"] == [0, 2]  # before the first, after the last
+    assert json.loads((out_dir / "trained" / "run.json").read_text())["validation"]["steps"] == [0, 2]
+    assert "](validation_curve.png)" in (out_dir / "eval" / "report.md").read_text()
     held_out = [json.loads(line) for line in (out_dir / "eval.jsonl").read_text().splitlines()]
     assert {row["split"] for row in held_out} == {"dev", "test"}
     assert any(row["unseen_service"] for row in held_out)

@@ -136,8 +136,8 @@ def restore_trainable(model: Any, copy: dict[str, Any]) -> None:
 
 
 def validate_policy(validator: Validator, model: Any, tokenizer: Any, step: int) -> ValidationPoint:
-    """One validation that leaves training as it was: eval mode, the tokenizer's padding side and every random
-    generator restored, so a run with validation trains exactly as the same run without it would."""
+    """One validation that leaves training as it was: train mode, the tokenizer's padding side and the random
+    generators (torch's, Python's) restored, so validating does not change what GRPO samples next."""
     import torch
 
     was_training, padding_side = model.training, tokenizer.padding_side

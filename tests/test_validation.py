@@ -197,3 +197,60 @@ def test_no_validation_curve_without_validation_records(tmp_path):
 
     paths = write_report(result_of(honest_run()), tmp_path / "eval")
     assert "validation_curve" not in paths and "validation_curve" not in paths["report"].read_text()
+
+
+class ScriptedValidator:
+    """A validator that scores the policy by a script of judge means, one per call, and raises an alarm when told."""
+
+    def __init__(self, judges: list[float], alarm_at: int) -> None:
+        self.judges, self.alarm_at = iter(judges), alarm_at
+
+    def __call__(self, model, tokenizer, step):
+        from tracegym.training.validation import ValidationPoint
+
+        alarms = [f"warning: gaming alarm at step {step}: scripted"] if step == self.alarm_at else []
+        return ValidationPoint(step=step, n=4, judge=next(self.judges), signals={"chrf": 50.0}, alarms=alarms)
+
+
+def test_the_callback_logs_each_point_warns_and_puts_the_best_weights_back(tmp_path):
+    """The callback alone, on a one-layer torch model the test moves itself between steps: the best point is step 2,
+    and keep_best must give back its weights, not the last step's."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from tracegym.training.validation import ValidationOutcome, validation_callback, weights_sha256
+
+    model = torch.nn.Linear(3, 2)
+    tokenizer = SimpleNamespace(padding_side="right")
+    outcome = ValidationOutcome(every=2, prompts=4, dialogues=["d1"], keep_best=True)
+    said: list[str] = []
+    callback = validation_callback(
+        ScriptedValidator([0.2, 0.6, 0.4, 0.6, 0.3], alarm_at=6), outcome, tmp_path, said.append
+    )
+    state = SimpleNamespace(global_step=0, is_world_process_zero=True)
+    events = dict(args=None, control=None, model=model, processing_class=tokenizer)
+    callback.on_train_begin(state=state, **events)
+    digests = {}
+    for step in range(1, 8):
+        with torch.no_grad():
+            model.weight.add_(0.1)  # a training step
+        state.global_step = step
+        callback.on_step_end(state=state, **events)
+        digests[step] = weights_sha256(model)
+    callback.on_train_end(state=state, **events)
+
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    points = [row for row in log if row["kind"] == "validation"]
+    assert [(p["step"], p["judge"], p["best"]) for p in points] == [
+        (0, 0.2, True),
+        (2, 0.6, True),
+        (4, 0.4, False),
+        (6, 0.6, False),  # a tie: the earliest stays best
+        (7, 0.3, False),  # after the last step
+    ]
+    assert [row["message"] for row in log if row["kind"] == "warning"] == ["warning: gaming alarm at step 6: scripted"]
+    assert outcome.alarms == ["warning: gaming alarm at step 6: scripted"] and said.count(outcome.alarms[0]) == 1
+    assert (outcome.best_step, outcome.best_judge, outcome.kept_step) == (2, 0.6, 2)
+    assert weights_sha256(model) == digests[2] == points[1]["weights_sha256"] != digests[7]
+    assert model.training and tokenizer.padding_side == "right"

@@ -88,7 +88,8 @@ def test_a_reward_that_reaches_its_own_completion_is_learned_and_the_same_reward
     real_first, real_last = quarter_means(real)
     shuffled_first, shuffled_last = quarter_means(shuffled)
     shown = f"real {real_first:.2f} -> {real_last:.2f}, shuffled {shuffled_first:.2f} -> {shuffled_last:.2f}"
-    # Measured on 2 cores, seeds 0-2: real 0.13-0.16 -> 0.98-0.99; shuffled 0.05-0.08 -> 0.03-0.13.
+    # Measured on 2 cores, seeds 0-4 (a run is deterministic for its seed): real 0.13-0.19 -> 0.96-0.99, above 0.9
+    # from step 15-23; shuffled 0.05-0.11 -> 0.03-0.18, a change of -0.06 to +0.08.
     assert real_last >= real_first + 0.5, f"the real reward was not learned: {shown}"
     assert real_last >= shuffled_last + 0.5, f"the real run ends no better than the shuffled one: {shown}"
-    assert shuffled_last <= shuffled_first + 0.15, f"shuffled rewards were learned, so something else pays: {shown}"
+    assert shuffled_last <= shuffled_first + 0.25, f"shuffled rewards were learned, so something else pays: {shown}"

@@ -116,8 +116,13 @@ def make_lora_run_dir(student_dir, run_dir) -> None:
     steps = [
         {"kind": "step", "step": s, "reward": 0.2 + 0.01 * s, "completions/mean_length": 30 - s} for s in range(1, 6)
     ]
+    # What the act judge spent in training, one record per invocation (a resumed run has two).
+    totals = [
+        {"kind": "judge_totals", "replies": replies, "calls": 0, "cost_usd": 0.0, "seconds": 1.0}
+        for replies in (24, 16)
+    ]
     (run_dir / "log.jsonl").write_text(
-        "".join(json.dumps(r) + "\n" for r in steps + [{"kind": "summary", "train_runtime": 1.0}])
+        "".join(json.dumps(r) + "\n" for r in steps + [{"kind": "summary", "train_runtime": 1.0}] + totals)
     )
 
 
@@ -184,6 +189,16 @@ def test_eval_end_to_end_with_a_lora_run_dir(workspace):
     assert (out_dir / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
     report = (out_dir / "report.md").read_text()
     assert "Eval judge:** `acts acts-5`" in report and "![Reward and reply length over training steps]" in report
+    cost = results["cost_per_point"]
+    assert cost["training"]["spend"]["calls"] == 40 and cost["training"]["spend"]["seconds"] == 2.0
+    spent = cost["evaluation"]["spend"]
+    assert (spent["replies"], spent["calls"], spent["cost_usd"]) == (10, 10, 0.0) and spent["seconds"] > 0
+    points = results["delta_mean"] / 0.01
+    if points > 0:
+        assert cost["evaluation"]["per_point"]["calls"] == pytest.approx(10 / points) and cost["note"] is None
+    else:
+        assert cost["evaluation"]["per_point"] is None and cost["note"] == "no gain, so no cost per point"
+    assert "## Cost per point of gain" in report and "| training | `acts (acts:00ff00ff00ff00ff)` | 40 | 40 |" in report
 
 
 def test_evaluate_in_process_with_a_full_model_dir_and_sampled_replies(workspace, tmp_path):

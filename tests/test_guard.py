@@ -69,6 +69,8 @@ VARIANTS = [
 ]
 # Short replies that answer something: a dialogue's "Is it pet friendly?" can be answered "Yes." in full.
 REAL_REPLIES = [
+    "The Hyatt has a star rating: 1 and costs $90 a night.",  # an attribute, not a self-grade
+    "Average rating: 10 out of 10 reviews mention the view.",
     "Yes.",
     "No.",
     "Okay.",
@@ -175,7 +177,7 @@ def test_guarded_wraps_any_judge_against_master_keys():
 
     judge = Guarded(Generous())
     verdicts = score_sync(judge, [restaurant_sample()] * 3, ["Thought process:", "Sino, 377 Santana Row.", "解"])
-    assert [v.score for v in verdicts] == [0.0, 1.0, 0.0] and judge.fingerprint.endswith("+guard-v2")
+    assert [v.score for v in verdicts] == [0.0, 1.0, 0.0] and judge.fingerprint.endswith("+guard-v3")
 
 
 # ---------------------------------------------------------------------------------------------------- recorded

@@ -9,7 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from tracegym.evaluation.eval import EvalConfig, EvalItem, ModelReplies, compare_items
+from tracegym.evaluation.cost import JudgeSpend
+from tracegym.evaluation.eval import EvalConfig, EvalItem, ModelReplies, compare_items, training_spend
 from tracegym.evaluation.metrics import ReplyMetrics, chrf, reply_metrics
 from tracegym.evaluation.report import write_report
 from tracegym.samples import Sample
@@ -48,7 +49,7 @@ def replies(reply: str, score: float, recall: float, hallucinated: bool) -> Mode
     return ModelReplies([reply], [score], [metrics])
 
 
-def result_of(items: list[EvalItem], run_dir=None):
+def result_of(items: list[EvalItem], run_dir=None, judge_spend=None):
     config = EvalConfig(eval_jsonl="eval.jsonl", base_model="base", trained_model_dir="trained", n=len(items))
     return compare_items(
         config,
@@ -57,6 +58,7 @@ def result_of(items: list[EvalItem], run_dir=None):
         judge_fingerprint="acts:0123456789abcdef",
         training_judge="gemini (gemini:fedcba9876543210)",
         run_dir=run_dir,
+        judge_spend=judge_spend,
     )
 
 
@@ -233,3 +235,71 @@ def test_no_t2g2_section_without_schemas(tmp_path):
     assert result.comparisons["slot_error_rate_t2g2"].n == 0 and result.slot_error_rate_t2g2_by_split == {}
     write_report(result, tmp_path)
     assert "as T2G2 counts it" not in (tmp_path / "report.md").read_text()
+
+
+# The offline act judge in training: 4,000 replies scored, no requests, no tokens, no dollars; an API judge in eval.
+TRAINING_SPEND = JudgeSpend(replies=4000, seconds=20.0)
+EVAL_SPEND = JudgeSpend(replies=16, requests=18, input_tokens=12_000, output_tokens=2_000, cost_usd=0.02, seconds=8.0)
+
+
+def test_cost_per_point_is_each_stage_spend_over_the_points_of_gain(tmp_path):
+    result = result_of(t2g2_items("Anything else?", "How about Sino?"), judge_spend=spends())
+    assert result.judge_delta.delta == pytest.approx(0.4)  # 40 points of +0.01
+    paths = write_report(result, tmp_path)
+    cost = json.loads(paths["results"].read_text())["cost_per_point"]
+    assert cost["point"] == 0.01 and cost["note"] is None
+    training, evaluation = cost["training"], cost["evaluation"]
+    assert training["spend"]["calls"] == 4000, "an offline judge makes one call per reply it scores"
+    assert training["per_point"] == pytest.approx({"calls": 100.0, "tokens": 0.0, "cost_usd": 0.0, "seconds": 0.5})
+    assert evaluation["spend"]["calls"] == 18 and evaluation["spend"]["tokens"] == 14_000
+    assert evaluation["per_point"] == pytest.approx(
+        {"calls": 0.45, "tokens": 350.0, "cost_usd": 0.0005, "seconds": 0.2}
+    )
+    report = paths["report"].read_text()
+    assert (
+        "## Cost per point of gain" in report and "+0.01 of the eval judge's Δ mean: Δ +0.4000 is 40.0 points" in report
+    )
+    assert (
+        "| training | `gemini (gemini:fedcba9876543210)` | 4,000 | 4,000 | 0 | $0 | 20.0 | 100.00 | 0 | $0 | 0.50 |"
+        in report
+    )
+    assert "| this evaluation | `acts` | 16 | 18 | 14,000 | $0.02 | 8.0 | 0.45 | 350 | $0.0005 | 0.20 |" in report
+
+
+def spends(training: JudgeSpend | None = TRAINING_SPEND) -> dict[str, JudgeSpend | None]:
+    return {"training": training, "evaluation": EVAL_SPEND}
+
+
+def test_no_gain_has_no_cost_per_point_and_a_run_without_totals_says_so(tmp_path):
+    items = [EvalItem(i.sample, i.trained, i.base) for i in t2g2_items("Anything else?", "How about Sino?")]
+    result = result_of(items, run_dir=str(tmp_path / "run"), judge_spend=spends(training=None))
+    assert result.judge_delta.delta < 0
+    paths = write_report(result, tmp_path / "eval")
+    cost = json.loads(paths["results"].read_text())["cost_per_point"]
+    assert cost["note"] == "no gain, so no cost per point"
+    assert cost["training"] == {"spend": None, "per_point": None}
+    assert cost["evaluation"]["per_point"] is None and cost["evaluation"]["spend"]["calls"] == 18, "spent all the same"
+    report = paths["report"].read_text()
+    section = report[report.index("## Cost per point of gain") : report.index("## Independent signals")]
+    assert "Δ mean -0.4000: no gain, so no cost per point" in section
+    assert (
+        "| training | `gemini (gemini:fedcba9876543210)` | not recorded: the run's log.jsonl has no judge_totals"
+        in section
+    )
+    assert "| this evaluation | `acts` | 16 | 18 | 14,000 | $0.02 | 8.0 | – | – | – | – |" in section
+    assert "inf" not in section and "-0.4000 is" not in section
+
+
+def test_the_training_spend_is_the_sum_of_the_run_judge_totals(tmp_path):
+    from tracegym.training.rundir import append_judge_totals, append_log_record
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    assert training_spend(None) is None and training_spend(run_dir) is None, "no run dir, no log"
+    append_log_record(run_dir, {"kind": "step", "step": 1, "judge/calls": 7.0, "judge/replies": 64.0})
+    assert training_spend(run_dir) is None, "per-step figures are means, not totals: not summed"
+    first = {"replies": 128, "calls": 0, "cache_hits": 8, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
+    append_judge_totals(run_dir, {**first, "failures": 0, "guarded": 1, "seconds": 1.5})
+    append_judge_totals(run_dir, {**first, "replies": 64, "cache_hits": 0, "failures": 0, "guarded": 0, "seconds": 0.5})
+    spend = training_spend(run_dir)  # a resumed run: one record per invocation
+    assert (spend.replies, spend.cache_hits, spend.calls, spend.seconds) == (192, 8, 184, 2.0)

@@ -83,7 +83,7 @@ def test_lora_steps_move_the_adapter_only_then_resume_continues(workspace, tmp_p
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tracegym.training.rundir import read_run
+    from tracegym.training.rundir import read_judge_totals, read_run
 
     run_dir = tmp_path / "run"
     recipe = tmp_path / "recipe.yaml"
@@ -110,6 +110,7 @@ def test_lora_steps_move_the_adapter_only_then_resume_continues(workspace, tmp_p
     assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout.strip().splitlines()[-1])
     assert summary["steps"] == 2
+    assert read_judge_totals(run_dir)["replies"] == 2 * 8, "the act judge scored every reply of 2 steps of 8"
 
     adapter = load_file(run_dir / "adapter" / "adapter_model.safetensors")
     lora_b = [tensor for name, tensor in adapter.items() if "lora_B" in name]
@@ -181,6 +182,7 @@ def test_lora_steps_move_the_adapter_only_then_resume_continues(workspace, tmp_p
     assert json.loads(resumed.stdout.strip().splitlines()[-1])["steps"] == 3
     assert [r["step"] for r in read_log(run_dir) if r["kind"] == "step"] == [1, 2, 3]
     assert (run_dir / "checkpoint-3").is_dir()
+    assert read_judge_totals(run_dir)["replies"] == 3 * 8, "each invocation's judge totals, summed"
 
 
 @pytest.mark.slow
@@ -236,6 +238,8 @@ def test_two_processes_train_only_rank_zero_writes_and_a_constant_reward_is_warn
     assert result.stderr.count("nothing to learn") == 1, "rank 0 warns, once"
     assert "nothing to learn" in (run_dir / "README.md").read_text()
     assert any(r["kind"] == "warning" for r in read_log(run_dir))
+    totals = [r for r in read_log(run_dir) if r["kind"] == "judge_totals"]
+    assert len(totals) == 1 and totals[0]["replies"] > 0, "the judge's totals, written once by rank 0"
 
 
 @pytest.mark.slow

@@ -59,7 +59,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         help="the LLM that writes the rubrics: gemini or openai (same as --judge here)",
     )
-    add_judge_arguments(parser, defaults={"judge": None})
+    # The teacher's own caps are --max_rubric_failures and the cache; a call or dollar budget is not counted here,
+    # so its flags are left out rather than accepted and ignored.
+    add_judge_arguments(
+        parser,
+        defaults={"judge": None},
+        exclude=("max_judge_calls", "max_judge_cost_usd", "judge_weights", "similarity_metric", "fluency_corpus"),
+    )
 
 
 def run(args: argparse.Namespace) -> int:

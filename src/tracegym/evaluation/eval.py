@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from tracegym.errors import UserError
+from tracegym.evaluation.cost import JudgeSpend, cost_per_point
 from tracegym.evaluation.metrics import ReplyMetrics, act_types, corpus_chrf, reply_metrics, t2g2_split
 from tracegym.evaluation.stats import Comparison, WinRates, compare, summary, win_tie_loss
 from tracegym.framing import Framing
@@ -25,7 +27,7 @@ from tracegym.judges import JudgeSettings
 from tracegym.options import MAX_PROMPT_LENGTH, non_negative_float, option, positive_int
 from tracegym.placeholders import check_act_conditioned, lexicalize
 from tracegym.samples import Sample, read_samples
-from tracegym.training.rundir import RunRecord, read_run
+from tracegym.training.rundir import RunRecord, read_judge_totals, read_run
 
 JUDGE = "judge"
 DEFAULT_MAX_PROMPT_LENGTH = MAX_PROMPT_LENGTH  # train's default
@@ -185,6 +187,8 @@ class EvalResult:
     slot_error_rate_t2g2_by_split: dict[str, Comparison]  # seen / unseen by the T2G2 reference's domain rule
     judge_failures: dict[str, int]
     warnings: list[str]
+    # What the judge spent: "training" (the run's judge_totals; None when not recorded) and "evaluation" (here).
+    judge_spend: dict[str, JudgeSpend | None] = field(default_factory=dict)
 
     @property
     def judge_delta(self) -> Comparison:
@@ -223,6 +227,7 @@ class EvalResult:
                 name: c.to_dict() for name, c in self.slot_error_rate_t2g2_by_split.items()
             },
             "judge_failures": self.judge_failures,
+            "cost_per_point": cost_per_point(self.judge_spend, self.judge_delta.delta),
             "warnings": self.warnings,
         }
 
@@ -272,7 +277,7 @@ def evaluate(config: EvalConfig) -> EvalResult:
         EvalItem(sample, ModelReplies(base, [], []), ModelReplies(trained, [], []))
         for sample, base, trained in zip(samples, base_replies, trained_replies)
     ]
-    score_items(items, judge)
+    eval_spend = score_items(items, judge)
     measure_items(items)
     return compare_items(
         config,
@@ -283,7 +288,14 @@ def evaluate(config: EvalConfig) -> EvalResult:
         judge_fingerprint=getattr(judge, "fingerprint", ""),
         training_judge=config.training_judge,
         run_dir=str(location.run_dir) if location.run_dir else None,
+        judge_spend={"training": training_spend(location.run_dir), "evaluation": eval_spend},
     )
+
+
+def training_spend(run_dir: str | Path | None) -> JudgeSpend | None:
+    """What the training judge spent over the run (its `judge_totals` records); None when not recorded."""
+    totals = read_judge_totals(run_dir) if run_dir else None
+    return JudgeSpend.of_totals(totals) if totals is not None else None
 
 
 def lexicalized(replies: Sequence[Sequence[str]], samples: Sequence[Sample]) -> list[list[str]]:
@@ -324,17 +336,22 @@ def held_out_samples(eval_jsonl: str | Path, n: int, seed: int) -> list[Sample]:
     return samples[:n]
 
 
-def score_items(items: Sequence[EvalItem], judge: Any) -> None:
-    """Score every reply of each model through the judge, one batch per model."""
+def score_items(items: Sequence[EvalItem], judge: Any) -> JudgeSpend:
+    """Score every reply of each model through the judge, one batch per model; returns what the judge spent."""
     from tracegym.judges import score_sync
 
+    spend = JudgeSpend()
     for side in ("base", "trained"):
         samples = [item.sample for item in items for _ in getattr(item, side).replies]
         replies = [reply for item in items for reply in getattr(item, side).replies]
-        verdicts = iter(score_sync(judge, samples, replies))
+        started = time.perf_counter()
+        verdicts = score_sync(judge, samples, replies)
+        spend += JudgeSpend.of_verdicts(verdicts, seconds=time.perf_counter() - started)
+        scores = iter(verdict.score for verdict in verdicts)
         for item in items:
             own = getattr(item, side)
-            own.scores = [next(verdicts).score for _ in own.replies]
+            own.scores = [next(scores) for _ in own.replies]
+    return spend
 
 
 def measure_items(items: Sequence[EvalItem]) -> None:
@@ -351,8 +368,10 @@ def compare_items(
     judge_fingerprint: str,
     training_judge: str | None,
     run_dir: str | None,
+    judge_spend: dict[str, JudgeSpend | None] | None = None,
 ) -> EvalResult:
-    """Every statistic from scored and measured items: no model or judge needed, so tests and re-scoring use it."""
+    """Every statistic from scored and measured items: no model or judge needed, so tests and re-scoring use it.
+    `judge_spend`: what the judge spent in "training" and "evaluation" (None: not recorded)."""
     seed, resamples = config.seed, config.bootstrap_resamples
     base_scores = [item.base.mean_score() for item in items]
     trained_scores = [item.trained.mean_score() for item in items]
@@ -417,6 +436,7 @@ def compare_items(
             "trained": sum(score is None for item in items for score in item.trained.scores),
         },
         warnings=[],
+        judge_spend={"training": None, "evaluation": None, **(judge_spend or {})},
     )
     result.warnings = fidelity_warnings(result)
     return result

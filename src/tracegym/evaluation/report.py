@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tracegym.evaluation.cost import NO_GAIN, POINT, JudgeSpend, per_point
 from tracegym.evaluation.eval import JUDGE, SIGNAL_LABELS, EvalItem, EvalResult
 from tracegym.evaluation.stats import Comparison
 from tracegym.evaluation.validation import (
@@ -193,6 +194,7 @@ def report_markdown(result: EvalResult, plotted: set[str]) -> str:
         f"over {judge.n} prompts ({config.bootstrap_resamples:,} resamples): {_verdict(judge)}. "
         f"Trained wins {result.win_rates.win:.0%}, ties {result.win_rates.tie:.0%}, loses {result.win_rates.loss:.0%}.",
         "",
+        *_cost_section(result),
         "## Independent signals (not from the judge: their own rules, none of the judge's code)",
         "",
         "| signal | n | base | trained | Δ | 95% CI | |",
@@ -244,6 +246,65 @@ def report_markdown(result: EvalResult, plotted: set[str]) -> str:
         lines += [f"![Δ judge score per service]({DELTA_BY_SERVICE})", ""]
     lines += _examples_section(result)
     return "\n".join(lines) + "\n"
+
+
+def _cost_section(result: EvalResult) -> list[str]:
+    """What the judge spent in training and in this evaluation, and per point of gain (+0.01 of Δ)."""
+    delta = result.judge_delta.delta
+    gain = (
+        f"+{POINT:g} of the eval judge's Δ mean: Δ {delta:+.4f} is {delta / POINT:.1f} points"
+        if delta > 0
+        else f"the eval judge's Δ mean {delta:+.4f}: {NO_GAIN}"
+    )
+    lines = [
+        "## Cost per point of gain",
+        "",
+        f"What the judge spent, in all and per point of gain ({gain}). A judge call is an API request, or for a judge "
+        "that makes none (acts, a local model) one per reply it scored itself, not from the cache; an offline judge "
+        "costs no dollars. Seconds: wall-clock time spent waiting on the judge.",
+        "",
+        "| stage | judge | replies judged | judge calls | tokens (in + out) | dollars | seconds "
+        "| calls per point | tokens per point | dollars per point | seconds per point |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    stages = (
+        ("training", "training", result.training_judge or "unknown"),
+        ("evaluation", "this evaluation", result.judge_name),
+    )
+    for stage, label, judge in stages:
+        spend = result.judge_spend.get(stage)
+        lines.append(_cost_row(label, judge, spend, delta, _not_recorded(result, stage)))
+    return [*lines, ""]
+
+
+def _cost_row(label: str, judge: str, spend: JudgeSpend | None, delta: float, missing: str) -> str:
+    if spend is None:
+        return f"| {label} | `{judge}` | {missing} |" + " – |" * 8
+    totals = [f"{spend.replies:,}", f"{spend.calls:,}", f"{spend.tokens:,}", _dollars(spend.cost_usd)]
+    totals.append(f"{spend.seconds:,.1f}")
+    figures = per_point(spend, delta)
+    if figures is None:
+        each = ["–"] * 4
+    else:
+        each = [
+            f"{figures.calls:,.2f}",
+            f"{figures.tokens:,.0f}",
+            _dollars(figures.cost_usd),
+            f"{figures.seconds:,.2f}",
+        ]
+    return f"| {label} | `{judge}` | " + " | ".join(totals + each) + " |"
+
+
+def _not_recorded(result: EvalResult, stage: str) -> str:
+    if stage == "training" and not result.run_dir:
+        return "not recorded: no `tracegym train` run dir was evaluated"
+    if stage == "training":
+        return "not recorded: the run's log.jsonl has no judge_totals (a run cut short, or an older tracegym)"
+    return "not recorded"
+
+
+def _dollars(amount: float) -> str:
+    return "$0" if amount == 0 else f"${amount:.4g}"
 
 
 def _t2g2_section(result: EvalResult) -> list[str]:

@@ -40,7 +40,8 @@ class GeminiJudge(LLMJudge):
         if not api_key:
             raise UserError(
                 "the gemini judge needs an API key: set GEMINI_API_KEY (or GOOGLE_API_KEY) in the environment or "
-                "in a .env file in this folder (get one at https://aistudio.google.com/apikey), or use --judge acts"
+                "in a .env file in this folder (get one at https://aistudio.google.com/apikey); offline, use --judge acts "
+                "(for prepare: leave out --with_rubric, and the rubrics are compiled from the acts)"
             )
         model = setting("GEMINI_MODEL", settings.judge_model, DEFAULT_GEMINI_MODEL)
         budget_text = setting("GEMINI_THINKING_BUDGET")

@@ -33,7 +33,7 @@ from pathlib import Path
 from tracegym.judges.base import Judge, Verdict
 from tracegym.samples import Sample
 
-GUARD_VERSION = "guard-v2"  # v2: non-answers (master keys) are refused too
+GUARD_VERSION = "guard-v3"  # v2: non-answers (master keys) are refused too; v3: "star rating: 1" is no self-grade
 NON_ANSWERS_PATH = Path(__file__).with_name("non_answers.txt")
 
 _NUMBER = r"(?:\d+(?:\.\d+)?)"
@@ -45,7 +45,7 @@ RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "self-grade",
         re.compile(
-            rf"\b(?:(?:score|grade|reward|verdict)\s*(?:[:=]|is|of)|rating\s*[:=])\s*(?:1(?:\.0+)?|10|100)\s*(?:/\s*{_NUMBER})?(?![\d.])"
+            rf"\b(?:(?:score|grade|reward|verdict)\s*(?:[:=]|is|of)|(?<!star )(?<!average )(?<!customer )(?<!user )rating\s*[:=])\s*(?:1(?:\.0+)?|10|100)\s*(?:/\s*{_NUMBER})?(?![\d.])"
             rf"|(?<![\d/])(?P<n>{_NUMBER})\s*/\s*(?P=n)(?![\d/])"
             r"|\b(?:this|my|the)\s+(?:reply|response|answer|output)\s+(?:deserves|earns|merits|should\s+(?:get|receive|be\s+given|score))"
             r"|\b(?:perfect|full|maximum|max|highest)\s+(?:score|marks|grade|reward)",

@@ -445,6 +445,7 @@ def quiet_progress_callback() -> Any:
 def save(training: TrainingSetup, trainer: Any) -> rundir.RunSummary | None:
     """Weights (+ tokenizer), merged model if asked, the model card; the loud warning if nothing was learnable."""
     trainer.save_model(str(training.weights_dir))  # collective under DeepSpeed/FSDP; writes on the main process
+    judge_totals = training.judge_reward.totals_of_all_processes()  # collective too
     if not training.is_main:
         return None
     merged_dir = save_merged(training, trainer) if training.config.options.merge else None
@@ -467,12 +468,13 @@ def save(training: TrainingSetup, trainer: Any) -> rundir.RunSummary | None:
         judge_fingerprint=training.judge_reward.judge.fingerprint,
         config_sha256=(training.output_dir / "config.sha256").read_text().split()[0],
         final=rundir.final_figures(log),
-        judge_totals=training.judge_reward.totals(),
+        judge_totals=judge_totals,
         warnings=warnings,
         merged_dir=str(merged_dir) if merged_dir else None,
         validation=training.validation.to_dict() if training.validation is not None else None,
     )
     rundir.write_model_card(summary)
+    rundir.append_judge_totals(training.output_dir, judge_totals)
     return summary
 
 

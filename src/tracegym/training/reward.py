@@ -177,3 +177,10 @@ class JudgeReward:
         """Everything this reward has judged so far, summed over steps (this process only)."""
         keys = (*asdict(Ledger()), "seconds")
         return {key: sum(asdict(step)[key] for step in self.history) for key in keys}
+
+    def totals_of_all_processes(self) -> dict[str, Any]:
+        """`totals()` summed over every training process: a collective call, so every process must make it."""
+        from accelerate.utils import gather_object
+
+        per_process = gather_object([self.totals()])
+        return {key: sum(totals[key] for totals in per_process) for key in per_process[0]}

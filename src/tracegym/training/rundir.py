@@ -6,7 +6,9 @@
       config.yaml        the resolved GRPOConfig + LoraConfig + tracegym's options and judge settings
       config.sha256      sha256 of config.yaml's bytes
       log.jsonl          one record per logged step (reward, judge parts, failures, cache hits, tokens, cost, ...),
-                         and with --validate_every one per validation (`kind: validation`) and per gaming alarm
+                         at the end of each invocation a `judge_totals` record: what the judge spent, summed
+                         over processes (`read_judge_totals` adds up those of a resumed run), and with
+                         --validate_every one per validation (`kind: validation`) and per gaming alarm
       runs/              TensorBoard events (TRL's `report_to: tensorboard`)
       checkpoint-*/      Trainer checkpoints, for `--resume_from_checkpoint`
       adapter/ | model/  LoRA adapter or full weights, with the tokenizer
@@ -223,6 +225,24 @@ def read_log(output_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+JUDGE_TOTALS = "judge_totals"
+
+
+def append_judge_totals(output_dir: Path, totals: dict[str, Any]) -> None:
+    """The `judge_totals` record of this invocation (`JudgeReward.totals`, summed over processes)."""
+    append_log_record(output_dir, {"kind": JUDGE_TOTALS, **totals})
+
+
+def read_judge_totals(run_dir: str | Path) -> dict[str, float] | None:
+    """What the training judge spent over the whole run: its `judge_totals` records summed (a resumed run has one
+    per invocation); None when the log has none (a run cut short, or written by a tracegym before them)."""
+    records = [record for record in read_log(Path(run_dir)) if record.get("kind") == JUDGE_TOTALS]
+    if not records:
+        return None
+    keys = sorted({key for record in records for key in record if key != "kind"})
+    return {key: sum(record.get(key) or 0 for record in records) for key in keys}
+
+
 def step_records(log: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [record for record in log if record.get("kind") == "step"]
 
@@ -268,7 +288,7 @@ def model_card(summary: RunSummary) -> str:
     lines += ["", "## Final figures (last logged step)", "", "| figure | value |", "| --- | --- |"]
     lines += [f"| {key} | {_fmt(value)} |" for key, value in summary.final.items()]
     if summary.judge_totals:
-        lines += ["", "## Judge totals (main process)", "", "| figure | value |", "| --- | --- |"]
+        lines += ["", "## Judge totals (all processes)", "", "| figure | value |", "| --- | --- |"]
         lines += [f"| {key} | {_fmt(value)} |" for key, value in summary.judge_totals.items()]
     lines += [
         "",

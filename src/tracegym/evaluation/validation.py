@@ -23,6 +23,7 @@ from typing import Any
 from tracegym.evaluation.eval import FIDELITY_SIGNALS, INDEPENDENT_SIGNALS, JUDGE, SIGNAL_LABELS
 from tracegym.evaluation.metrics import reply_metrics
 from tracegym.evaluation.stats import compare
+from tracegym.judges.budget import Ledger
 from tracegym.placeholders import lexicalize
 from tracegym.training.validation import ValidationPoint, ValidationSlice
 
@@ -44,12 +45,16 @@ class SliceValidator:
         verdicts = self.slice.run_async(self.slice.judge.score(self.slice.samples, replies))
         values = prompt_values(self.slice.samples, replies, [verdict.score for verdict in verdicts])
         self.first = self.first or values
+        spent = Ledger()
+        spent.add(verdicts)
         return ValidationPoint(
             step=step,
             n=len(replies),
             judge=mean_of(values[JUDGE]),
             signals={name: mean_of(values[name]) for name, _, _ in INDEPENDENT_SIGNALS},
-            judge_failures=sum(verdict.score is None for verdict in verdicts),
+            judge_failures=spent.failures,
+            judge_calls=spent.calls,
+            judge_cost_usd=spent.cost_usd,
             alarms=gaming_alarms(self.first, values, step=step, seed=self.slice.seed),
         )
 

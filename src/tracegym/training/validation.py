@@ -53,6 +53,8 @@ class ValidationPoint:
     judge: float | None
     signals: dict[str, float | None]
     judge_failures: int = 0
+    judge_calls: int = 0  # what scoring the slice cost; not in the reward's judge_totals
+    judge_cost_usd: float = 0.0
     alarms: list[str] = field(default_factory=list)
     seconds: float = 0.0
     weights_sha256: str = ""  # of the trainable weights scored here; the kept policy's digest is this one's
@@ -84,6 +86,8 @@ class ValidationOutcome:
     best_judge: float | None = None
     kept_step: int | None = None  # the step whose policy adapter/ or model/ holds (the last one without keep_best)
     alarms: list[str] = field(default_factory=list)
+    judge_calls: int = 0  # summed over the validations; the reward's spend is log.jsonl's judge_totals
+    judge_cost_usd: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -204,6 +208,8 @@ def validation_callback(
                 if outcome.keep_best:
                     self.best_weights = trainable_copy(model)
             outcome.steps.append(point.step)
+            outcome.judge_calls += point.judge_calls
+            outcome.judge_cost_usd += point.judge_cost_usd
             rundir.append_log_record(output_dir, point.record())
             say(console_line(point, self.first))
             for alarm in point.alarms:

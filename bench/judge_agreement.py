@@ -8,7 +8,8 @@
 The set (bench/agreement/items.jsonl, README.md beside it) holds replies to turns of the bundled SGD sample's dev
 and test splits, each labelled acceptable (1) or not (0) by two annotators following GUIDELINES.md, blind to any
 judge. The samples are rebuilt from the SGD files (`compile_sgd`), so the set stores only ids, replies and labels.
-Printed for the fixed two-thirds and the held-out third (split by dialogue, fixed once):
+Printed for each part: the fixed two-thirds and the held-out third of the first 319 replies (split by dialogue,
+fixed once), and `fresh`, 120 replies of a student trained against acts-5, labelled after acts-5 was written:
 
     AUC           P(an acceptable reply outscores an unacceptable one), ties counting one half
     false accept  share of unacceptable replies scored ≥ 0.7
@@ -96,7 +97,7 @@ def main() -> int:
         return 2
     scores = [v.score if v.score is not None else 0.0 for v in verdicts]
     print(f"judge {settings.judge} ({getattr(judge, 'fingerprint', '?')}) on {len(items)} replies of {args.items.name}")
-    for part in ("fixed", "held_out"):
+    for part in dict.fromkeys(i["part"] for i in items):
         chosen = [(s, i["label"]) for s, i in zip(scores, items) if i["part"] == part]
         print(figures([s for s, _ in chosen], [label for _, label in chosen]).line(part))
     print(figures(scores, [i["label"] for i in items]).line("all"))

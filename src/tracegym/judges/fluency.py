@@ -14,8 +14,8 @@ quantile, linear between. Why not nltk.lm or KenLM: nltk is not a dependency and
 and KenLM needs a compiler; the counting here is 60 lines.
 
 What it is worth, measured (bench/judge_agreement.py, BENCHMARKS.md): a weak signal on its own. Its AUC against
-people's labels is about 0.6 (the raw statistic ranks at about 0.79), and at any mapping that keeps SGD's own
-references ≥ 0.7 most unacceptable student replies pass: a student's broken replies are mostly common word
+the labelled set is 0.61–0.65 (the raw statistic ranks at 0.80–0.96: the clipping above ties most replies at
+1.0), and at any mapping that keeps SGD's own references ≥ 0.7 most unacceptable student replies pass: a student's broken replies are mostly common word
 sequences in a wrong order, which a trigram model sees only at their seams. It gave the act judge nothing on top of
 its form rules, so `acts` does not use it; it is the offline reward for traces without acts (chat logs), in a
 mixture such as `similarity+fluency`.
@@ -41,7 +41,7 @@ TOKEN = re.compile(r"<[nv]>|[a-z]+(?:'[a-z]+)?|[^\sa-z\d]")
 NUMBER = re.compile(r"[$£€]?\d[\d,:.]*(?:\s?(?:am|pm|a\.m\.|p\.m\.))?", re.IGNORECASE)
 BOUNDARY = ("<s>", "<s>")
 END = "</s>"
-VERSION = "fluency-1"
+VERSION = "fluency-2"  # 2: the bigram level divides by its continuation counts, not its types
 
 
 def delexicalised(text: str, values: Iterable[str]) -> list[str]:
@@ -90,10 +90,10 @@ class TrigramModel:
             model._context[(a, b)] += count
             model._context_types[(a, b)] += 1
             model._bigram_continuations[(b, c)] += 1
-        for (b, c), _count in model._bigram_continuations.items():
-            model._middle[b] += 1
+        for (b, c), continuations in model._bigram_continuations.items():
+            model._middle[b] += continuations  # Σ_c N1+(• b c): the middle order's denominator
+            model._middle_types[b] += 1  # N1+(b •): how many words follow b, for the back-off weight
             model._unigram_continuations[c] += 1
-        model._middle_types = model._middle
         model._continuation_total = sum(model._unigram_continuations.values())
         return model
 

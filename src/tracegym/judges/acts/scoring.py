@@ -156,18 +156,20 @@ def assess_cues(sample: Sample, reply: str, index: ReplyIndex, found: Assessment
     requested = [act.slot for act in sample.acts if act.act == "REQUEST" and act.slot]
     if requested:
         acceptable = required_slots(sample) | set(requested)
-        all_slots = acceptable | {s for s in context_entities(sample)} | set(requested)
+        all_slots = acceptable | set(context_entities(sample))
+        schema_slots = {slot.name for slot in sample.schema.slots} if sample.schema else set()
         offered = [v for act in sample.acts if act.act in ("OFFER", "CONFIRM") for v in act.values]
-        asked = requested_slots(reply, all_slots, offered, set(requested)) | request_options_named(index, sample)
+        # requested_slots decides each candidate slot on its own, so one call over the schema's slots too gives
+        # both what is asked among the slots in play and whether a requested slot is asked at all.
+        asked_any = requested_slots(reply, all_slots | schema_slots, offered, set(requested)) | request_options_named(
+            index, sample
+        )
+        asked = asked_any & all_slots
         right = asked & set(requested)
         also_fine = (asked & acceptable) - set(requested)
         found.cue_total += weights.cue * len(requested)
         found.cue_matched += weights.cue * min(len(requested), len(right) + len(also_fine))
         found.off_target_requests = sorted(asked - acceptable)
-        schema_slots = {slot.name for slot in sample.schema.slots} if sample.schema else set()
-        asked_any = requested_slots(reply, all_slots | schema_slots, offered, set(requested)) | request_options_named(
-            index, sample
-        )
         found.requests_missed = sorted(set(requested) - asked_any)
     strong_failure = bool(STRONG_FAILURE_CUES.search(lowered))
     if "NOTIFY_SUCCESS" in kinds:

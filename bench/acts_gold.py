@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import statistics
 import sys
 import time
@@ -117,6 +118,17 @@ def main() -> int:
         for verdict, sample in worst:
             acts = [(a.act, a.slot, a.values) for a in sample.acts]
             print(f"\n{sample.id} {verdict.reasoning}\n  gold: {sample.ground_truth}\n  acts: {acts}", file=sys.stderr)
+
+    with_digits = [
+        s
+        for s in samples
+        if re.search(r"\d", s.ground_truth) and any(re.search(r"\d", v) for act in s.acts for v in act.values)
+    ]
+    cut = [judge.verdict(s, re.sub(r"\d", "", s.ground_truth)).score or 0.0 for s in with_digits]
+    print(
+        f"\nreferences with their digits deleted ({len(with_digits)} turns whose acts and reference hold digits): "
+        f"share >= 0.5 {sum(x >= 0.5 for x in cut) / len(cut):.4f}   max {max(cut):.4f}   mean {statistics.fmean(cut):.4f}"
+    )
 
     rng = random.Random(args.seed)
     chosen = rng.sample(samples, min(args.attack_samples, len(samples)))

@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
         )
     scale = SMOKE if args.smoke else GPU
     demo = demo_recipe.DemoRun(config=demo_config(args, scale), out_dir=Path(args.out_dir))
-    demo_recipe.check_sgd_root(demo.config)
+    demo_recipe.check_sgd_roots(demo.config)
     fresh_out_dir(demo.out_dir)
     measures = Measures(peak_memory_bytes={}, trl_seconds={}, eval_results={})
     stages = [(name, measured(name, stage, measures)) for name, stage in stage_list(args.finetune, scale, cuda)]

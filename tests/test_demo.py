@@ -26,6 +26,12 @@ def demo_run(tmp_path_factory):
         "1",
         "--eval_n",
         "6",
+        "--train_dialogues",
+        "60",
+        "--focus_pool",
+        "50",
+        "--validation_prompts",
+        "16",
     )
     first = run_cli(*args, env={"OMP_NUM_THREADS": "1"})
     second = run_cli(*args, env={"OMP_NUM_THREADS": "1"})
@@ -46,8 +52,18 @@ def test_demo_prints_the_seed_lines_and_the_report(demo_run):
 def test_demo_keeps_what_a_user_needs_to_rerun_eval(demo_run):
     out_dir, first, _ = demo_run
     record = json.loads((out_dir / "demo.json").read_text())
-    assert record["prepare_commands"][0].startswith("tracegym prepare --split train --include_acts")
-    assert set(record["timings_s"]) == {"prepare", "student", "sft", "grpo", "eval"}
+    train, dev, test = record["prepare_commands"]
+    assert "--split train --max_dialogues 60 --include_acts --compact --seed 0" in train
+    assert train.split("--sgd_root ")[1].split()[0].endswith("sgd_train")  # the bundled train split
+    assert "--split dev --seen_in" in dev and "--split test --seen_in" in test
+    assert set(record["timings_s"]) == {"prepare", "student", "sft", "focus", "grpo", "eval"}
+    train, validation, grpo = (
+        [json.loads(line) for line in (out_dir / name).read_text().splitlines()]
+        for name in ("train.jsonl", "validation.jsonl", "grpo.jsonl")
+    )
+    assert len(validation) >= 16 and not {r["dialogue_id"] for r in validation} & {r["dialogue_id"] for r in train}
+    assert 8 <= len(grpo) <= 50 and {r["id"] for r in grpo} <= {r["id"] for r in train}  # the focus: drawn from train
+    assert json.loads((out_dir / "trained" / "run.json").read_text())["validation"]["prompts"] == len(validation)
     assert (out_dir / "base" / "config.json").is_file()
     assert (out_dir / "trained" / "log.jsonl").is_file()
     log = [json.loads(line) for line in (out_dir / "trained" / "log.jsonl").read_text().splitlines()]
@@ -64,7 +80,7 @@ def test_demo_keeps_what_a_user_needs_to_rerun_eval(demo_run):
 def test_demo_decodes_with_the_placeholder_constraint_and_says_so(demo_run):
     out_dir, _, _ = demo_run
     results = json.loads((out_dir / "eval" / "results.json").read_text())
-    assert results["config"]["framing"] == {"acts": True, "placeholders": True, "constrained": True}
+    assert results["config"]["framing"] == {"acts": True, "placeholders": True, "constrained": True, "compact": True}
     assert json.loads((out_dir / "trained" / "run.json").read_text())["framing"] == results["config"]["framing"]
     assert "constrain_placeholders: true" in (out_dir / "trained" / "config.yaml").read_text()
     assert "each [n] of its acts at most once and no other" in (out_dir / "eval" / "report.md").read_text()
@@ -82,6 +98,7 @@ def test_the_same_seed_gives_the_same_figures(tmp_path):
     for run in ("a", "b"):
         out_dir = tmp_path / run
         args = ("demo", "--out_dir", out_dir, "--sft_steps", "8", "--grpo_steps", "2", "--eval_n", "6")
+        args += ("--train_dialogues", "60")
         result = run_cli(*args, "--no_reuse_base", env={"OMP_NUM_THREADS": "1"})
         assert result.returncode == 0, result.stderr[-3000:]
         assert "safety cap" not in result.stderr
@@ -92,3 +109,12 @@ def test_the_same_seed_gives_the_same_figures(tmp_path):
         figures.append(replies)
     assert figures[0] == figures[2], "the same seed gave other judge figures"
     assert figures[1] == figures[3], "the same seed gave other replies"
+
+
+def test_a_safety_cap_that_fires_is_named_in_the_report(tmp_path):
+    args = ("demo", "--out_dir", tmp_path, "--sft_steps", "4", "--grpo_steps", "30", "--grpo_minutes", "0.0001")
+    result = run_cli(*args, "--eval_n", "4", "--train_dialogues", "30", "--focus_pool", "20", "--validate_every", "0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "GRPO stopped at its 0.0001-minute safety cap" in result.stderr
+    assert "GRPO stopped at its 0.0001-minute safety cap" in (tmp_path / "eval" / "report.md").read_text()
+    assert json.loads((tmp_path / "demo.json").read_text())["warnings"][0].startswith("warning: GRPO stopped")

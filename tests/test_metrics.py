@@ -15,9 +15,11 @@ from tracegym.evaluation.metrics import (
     act_value_recall,
     broken_text,
     chrf,
+    corpus_bleu,
     corpus_chrf,
     hallucinated_values,
     non_categorical_values,
+    repetition,
     reply_length_words,
     reply_metrics,
     slot_error,
@@ -214,6 +216,30 @@ def test_broken_text_is_a_stray_punctuation_mark_or_a_dangling_last_word(reply, 
 )
 def test_broken_text_also_catches_doubled_words_and_placeholders(reply, broken):
     assert broken_text(reply) == broken
+
+
+@pytest.mark.parametrize(
+    ("reply", "repeated"),
+    [
+        ("The restaurant is the restaurant is in San Jose.", 1.0),  # a phrase said again right after itself
+        ("Your table is at 5 pm at 5 pm.", 1.0),
+        ("Call them at 1111111 now.", 1.0),  # one character over and over
+        ("Would you like a table? Would you like a drink too?", 0.0),  # a phrase twice, but not back to back
+        ("Call them at 408-555-1212.", 0.0),
+        ("Bye bye!", 0.0),  # one word twice is broken text's rule, not this one
+    ],
+)
+def test_repetition_is_a_run_of_words_said_again_at_once(reply, repeated):
+    assert repetition(reply) == repeated
+    sample = restaurant_sample([act("OFFER", "restaurant_name", "Sino")])
+    assert reply_metrics(sample, reply).repetition == repeated
+
+
+def test_corpus_bleu_is_sacrebleu_on_the_whole_corpus():
+    references = ["The table is booked for 2 at 5 pm.", "What city are you in?"]
+    assert corpus_bleu(references, references) == pytest.approx(100.0)
+    assert 0 < corpus_bleu(["The table is booked for 4 at 5 pm.", "Which city?"], references) < 100
+    assert corpus_bleu(["Sure."] * 2, references) < 5
 
 
 def test_act_value_recall_is_whole_word_matching_of_surface_or_canonical_forms():

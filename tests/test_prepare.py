@@ -94,7 +94,7 @@ def test_typed_context_is_what_the_system_message_was_rendered_from(dev_rows):
         sample = Sample.from_dict(row)
         assert sample.schema is not None and sample.schema.name == row["service"]
         assert row["intent"] is None or sample.schema.intent(row["intent"]) is not None or row["service_call"]
-        assert row["framing"] == {"acts": False, "placeholders": False, "constrained": False}
+        assert row["framing"] == {"acts": False, "placeholders": False, "constrained": False, "compact": False}
         assert render.sample_system_message(sample) == row["messages"][0]["content"]
         this_turn = [call["this_turn"] for call in row["calls"]]
         assert this_turn == sorted(this_turn) and any(this_turn) == (row["service_call"] is not None)
@@ -104,8 +104,44 @@ def test_typed_context_is_what_the_system_message_was_rendered_from(dev_rows):
 
 def test_include_acts_is_recorded_as_the_framing(tmp_path):
     rows = prepare(tmp_path, "--split", "dev", "--include_acts", "--max_samples", "5")
-    assert all(row["framing"] == {"acts": True, "placeholders": False, "constrained": False} for row in rows)
+    assert all(
+        row["framing"] == {"acts": True, "placeholders": False, "constrained": False, "compact": False} for row in rows
+    )
     assert all(render.sample_system_message(Sample.from_dict(row)) == row["messages"][0]["content"] for row in rows)
+
+
+def test_compact_shows_the_service_the_acts_and_the_last_user_turn(tmp_path):
+    full = prepare(tmp_path, "--split", "dev", "--include_acts", "--max_samples", "40", name="full.jsonl")
+    rows = prepare(tmp_path, "--split", "dev", "--include_acts", "--compact", "--max_samples", "40")
+    assert [row["ground_truth"] for row in rows] == [row["ground_truth"] for row in full]
+    for row, whole in zip(rows, full):
+        assert row["framing"] == {"acts": True, "placeholders": False, "constrained": False, "compact": True}
+        system = row["messages"][0]["content"]
+        assert system.splitlines()[0] == f"Service: {row['service']}, intent {row['intent']}"
+        acts_line = whole["messages"][0]["content"].split("\n\n")[-1]
+        assert system.splitlines()[1] == acts_line  # the same numbered acts as the full framing's
+        assert "Schema of" not in system and "Service calls" not in system
+        assert row["messages"][1:] == whole["messages"][-1:]  # the last user turn, nothing older
+        assert render.sample_system_message(Sample.from_dict(row)) == system
+    longer = prepare(tmp_path, "--split", "dev", "--include_acts", "--compact", "--context_turns", "3", name="3.jsonl")
+    assert max(len(row["messages"]) for row in longer) == 4
+
+
+def test_compact_needs_the_acts(tmp_path):
+    out = tmp_path / "out.jsonl"
+    assert_user_error(run_cli("prepare", "--split", "dev", "--compact", "--out_path", out), "--include_acts")
+    assert not out.exists()
+
+
+def test_seen_in_counts_services_as_seen_by_another_train_split(tmp_path):
+    from tracegym.traces.sgd import bundled_sgd_train_root
+
+    own = prepare(tmp_path, "--split", "dev", name="own.jsonl")
+    wider = prepare(tmp_path, "--split", "dev", "--seen_in", str(bundled_sgd_train_root()), name="wide.jsonl")
+    newly_seen = {row["service"] for row, other in zip(own, wider) if row["unseen_service"] != other["unseen_service"]}
+    assert newly_seen == {"RentalCars_1"}  # in the bundled train split, not in the sample's 100 train dialogues
+    missing = run_cli("prepare", "--split", "dev", "--seen_in", tmp_path, "--out_path", tmp_path / "x.jsonl")
+    assert_user_error(missing, "--seen_in")
 
 
 def test_files_from_before_the_typed_context_fail_with_one_clear_error(tmp_path, dev_rows):

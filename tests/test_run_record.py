@@ -34,7 +34,7 @@ def test_a_record_reads_back_as_written(tmp_path):
     write_run(tmp_path, a_record())
     assert read_run(tmp_path) == a_record()
     stored = json.loads((tmp_path / "run.json").read_text())
-    assert stored["framing"] == {"acts": True, "placeholders": True, "constrained": True}
+    assert stored["framing"] == {"acts": True, "placeholders": True, "constrained": True, "compact": False}
     assert a_record().training_judge() == "acts (acts:00ff00ff00ff00ff)"
 
 

@@ -52,7 +52,7 @@ def test_one_sample_per_assistant_turn_from_jsonl(tmp_path):
         assert row["source"] == "chat" and row["service"] is None and row["acts"] == []
         assert row["service_call"] is None and row["service_results"] is None
         assert row["schema"] is None and row["intent"] is None and row["calls"] == []
-        assert row["framing"] == {"acts": False, "placeholders": False, "constrained": False}
+        assert row["framing"] == {"acts": False, "placeholders": False, "constrained": False, "compact": False}
 
 
 def test_json_array_and_context_turns(tmp_path):

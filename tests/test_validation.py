@@ -102,6 +102,20 @@ def test_bad_validation_flags_are_one_error_line(tmp_path, flags, fragment):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_validation_file_must_share_no_dialogue_with_the_train_file(tmp_path):
+    from tracegym.samples import write_jsonl
+
+    rows = sample_rows()
+    write_jsonl(tmp_path / "train.jsonl", rows)
+    write_jsonl(tmp_path / "validation.jsonl", rows[-2:])
+    train = ("train", "--train_jsonl", tmp_path / "train.jsonl", "--model_name", TESTS_DIR / "no-such-student")
+    flags = ("--output_dir", tmp_path / "run", "--validation_jsonl", tmp_path / "validation.jsonl")
+    assert_user_error(run_cli(*train, *flags), "--validation_jsonl needs --validate_every")
+    shared = run_cli(*train, *flags, "--validate_every", "1")
+    assert_user_error(shared, "--validation_jsonl", "also in --train_jsonl")
+    assert not (tmp_path / "run").exists()
+
+
 @model_fixture
 def workspace(tmp_path_factory):
     return build_tiny_student(tmp_path_factory.mktemp("validation"), sample_rows(12))

@@ -1,14 +1,19 @@
-"""The whole loop offline, on the bundled SGD sample: prepare → student → SFT → GRPO → eval → report.
+"""The whole loop offline, on bundled SGD: prepare → student → SFT → focus → GRPO → eval → report.
+
+The student learns from the bundled train split (2,478 dialogues, every fifth SGD train file) and is evaluated on
+the bundled sample's dev and test dialogues (seen and unseen services); `--sgd_root` takes all three from a clone.
 
 Each stage is one short function over the library (the same code the subcommands run), so the demo is also a
 readable recipe. Everything it makes lands in `out_dir`:
 
-    train.jsonl, eval.jsonl   the samples (eval: dev + test, unseen services marked)
+    train.jsonl, eval.jsonl   the samples (eval: dev + test, unseen services marked), compact framing by default
+    validation.jsonl          whole train dialogues held out of SFT and GRPO: the gaming alarm's slice
+    grpo.jsonl                GRPO's turns: those of 2,000 drawn train turns whose greedy SFT reply scores below 1
     demo.json                 the exact `tracegym prepare` arguments, the settings, stage timings, headline figures
     student/                  the freshly built tokenizer + Gemma3 student (random weights)
     base/                     the SFT warm start: the "base" of the comparison
     trained/                  the GRPO run directory (adapter or model, log.jsonl, model card); its log holds the
-                              validation points (a slice of train dialogues held out of GRPO, every 11 steps)
+                              validation points (every 11 steps)
     eval/                     results.json, generations.jsonl, report.md, plots (the validation curve among them)
 """
 
@@ -44,16 +49,22 @@ class DemoConfig:
     """The demo's knobs, and `tracegym demo`'s flags. Defaults fit the 10-minute budget on a 2-core CPU."""
 
     out_dir: str = option("runs/demo", "where everything goes", output="dir")
-    sgd_root: str | None = option(None, "an SGD clone instead of the bundled sample")
+    sgd_root: str | None = option(
+        None, "an SGD clone (train/ dev/ test/) instead of the bundled train split and dev + test sample"
+    )
     seed: int = option(0, "random seed for every stage")
+    train_dialogues: int | None = option(
+        None, "train on N train dialogues, chosen by --seed (default: all of them)", type=positive_int
+    )
     framing: str = option(
-        "acts",
-        "what the student is given: acts (the reference acts, [n] placeholders) or end2end (history and results)",
+        "compact",
+        "what the student is given: compact (the service, the reference acts with [n] placeholders, the last user "
+        "turn), acts (the same acts in the full context: schema, calls, history) or end2end (no acts)",
         choices=tuple(NAMED),
     )
     # Stages stop on steps, so a seed gives the same figures on any machine; the minutes are only a safety cap,
-    # and the demo says so when one fires (on this 2-core CPU the steps take about 3 and 4 minutes).
-    sft_steps: int = option(500, "SFT warm-start optimizer steps", type=positive_int)
+    # and the demo and its report say so when one fires (on a 2-core CPU the steps take about 3.5 and 3 minutes).
+    sft_steps: int = option(1500, "SFT warm-start optimizer steps (16 turns each)", type=positive_int)
     sft_minutes: float = option(
         6.0, "SFT safety cap in minutes (a run it stops is not repeatable)", type=positive_float
     )
@@ -62,6 +73,12 @@ class DemoConfig:
         6.0, "GRPO safety cap in minutes (a run it stops is not repeatable)", type=positive_float
     )
     grpo_learning_rate: float = option(5e-5, "GRPO learning rate", type=positive_float)
+    reward: str = option(
+        "acts",
+        "GRPO's reward, a judge spec (`acts`, or a mixture such as `acts+similarity`); eval always scores with the "
+        "act judge",
+    )
+    reward_weights: str | None = option(None, "weights of a --reward mixture, comma separated: 0.8,0.2")
     beta: float = option(0.04, "GRPO KL coefficient to the SFT base: keeps the policy near it")
     temperature: float = option(0.7, "GRPO sampling temperature", type=positive_float)
     constrain_placeholders: bool = option(
@@ -74,10 +91,18 @@ class DemoConfig:
         "signals, warning when the judge rises while one falls (the gaming alarm); 0: off",
         type=non_negative_int,
     )
-    validation_prompts: int = option(16, "GRPO: turns in the validation slice (whole dialogues)", type=positive_int)
+    validation_prompts: int = option(
+        64, "GRPO: turns in the validation slice (whole train dialogues, never trained on)", type=positive_int
+    )
+    focus_pool: int = option(
+        2000,
+        "GRPO trains on the turns, among this many drawn from the train split, whose greedy SFT reply the judge "
+        "scores below 1 (a perfect reply gives GRPO groups of equal rewards: nothing to learn); 0: every train turn",
+        type=non_negative_int,
+    )
     keep_best: bool = option(False, "GRPO: keep the policy best on the validation slice instead of the last")
     eval_n: int | None = option(None, "held-out turns to evaluate (default all)", type=positive_int)
-    max_prompt_length: int = option(192, "prompt tokens", type=positive_int)
+    max_prompt_length: int = option(128, "prompt tokens", type=positive_int)
     max_completion_length: int = option(40, "reply tokens", type=positive_int)
     reuse_base: bool = option(True, "keep an SFT student made with the same settings by an earlier run")
 
@@ -93,8 +118,9 @@ class DemoConfig:
         ):
             if getattr(self, name) <= 0:
                 raise UserError(f"--{name} {getattr(self, name)}: must be positive")
-        if self.eval_n is not None and self.eval_n <= 0:
-            raise UserError(f"--eval_n {self.eval_n}: must be positive")
+        for name in ("eval_n", "train_dialogues"):
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
+                raise UserError(f"--{name} {getattr(self, name)}: must be positive")
 
     @property
     def student_framing(self) -> Framing:
@@ -112,7 +138,16 @@ class DemoConfig:
 
     def base_digest(self) -> str:
         """What the SFT student depends on; a stored base with the same digest is reused."""
-        keys = ("sgd_root", "seed", "framing", "sft_steps", "sft_minutes", "max_prompt_length", "max_completion_length")
+        keys = (
+            "sgd_root",
+            "seed",
+            "train_dialogues",
+            "framing",
+            "sft_steps",
+            "sft_minutes",
+            "max_prompt_length",
+            "max_completion_length",
+        )
         shape = {"placeholder_tokens": self.placeholder_tokens}
         canonical = json.dumps({**{key: getattr(self, key) for key in keys}, **shape}, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
@@ -130,12 +165,19 @@ class DemoRun:
     student: Any = None  # StudentSummary, when this run built the student
     sft: Any = None  # SFTResult, when this run trained the base
     result: Any = None
+    warnings: list[str] = field(default_factory=list)  # a safety cap that fired: said now, and in the report
+
+
+def warn(demo: DemoRun, say: Callable[[str], None], line: str) -> None:
+    """Say `line` now and keep it for the report's warnings and demo.json."""
+    demo.warnings.append(line)
+    say(line)
 
 
 def run_demo(config: DemoConfig, say: Callable[[str], None] | None = None) -> DemoRun:
     """Run every stage in order and write `demo.json`; returns the run (its `result` is the EvalResult)."""
     say = say or (lambda line: print(line, file=sys.stderr, flush=True))
-    check_sgd_root(config)
+    check_sgd_roots(config)
     _quiet_library_progress()
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -144,6 +186,7 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] | None = None) -> De
         ("prepare", prepare_stage),
         ("student", student_stage),
         ("sft", sft_stage),
+        ("focus", focus_stage),
         ("grpo", grpo_stage),
         ("eval", eval_stage),
     ]
@@ -172,34 +215,63 @@ def _quiet_library_progress() -> None:
     transformers_logging.disable_progress_bar()
 
 
-def check_sgd_root(config: DemoConfig) -> None:
+def check_sgd_roots(config: DemoConfig) -> None:
     """Every split the demo reads must be there before anything starts (a UserError names what is missing)."""
-    from tracegym.traces.sgd import bundled_sgd_root, read_schema
+    from tracegym.traces.sgd import read_schema
 
-    for split in ("train", *EVAL_SPLITS):
-        read_schema(Path(config.sgd_root) if config.sgd_root else bundled_sgd_root(), split)
+    read_schema(train_root(config), "train")
+    for split in EVAL_SPLITS:
+        read_schema(held_out_root(config), split)
+
+
+def train_root(config: DemoConfig) -> Path:
+    """Where the train split comes from: --sgd_root, else the bundled train split."""
+    from tracegym.traces.sgd import bundled_sgd_train_root
+
+    return Path(config.sgd_root) if config.sgd_root else bundled_sgd_train_root()
+
+
+def held_out_root(config: DemoConfig) -> Path:
+    """Where dev and test come from: --sgd_root, else the bundled sample."""
+    from tracegym.traces.sgd import bundled_sgd_root
+
+    return Path(config.sgd_root) if config.sgd_root else bundled_sgd_root()
 
 
 def prepare_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
     from tracegym.traces.compile import CompileOptions, compile_sgd
-    from tracegym.traces.sgd import bundled_sgd_root
+    from tracegym.traces.sgd import train_service_names
 
     config = demo.config
-    root = config.sgd_root or str(bundled_sgd_root())
-    options = CompileOptions(include_acts=config.framing == "acts", seed=config.seed)
-    train = list(compile_sgd(root, "train", options))
-    held_out = [sample for split in EVAL_SPLITS for sample in compile_sgd(root, split, options)]
+    framing = config.student_framing
+    # Unseen means absent from the train split the student learns from, wherever dev and test come from.
+    options = CompileOptions(
+        include_acts=framing.acts,
+        compact=framing.compact,
+        seed=config.seed,
+        seen_services=train_service_names(train_root(config)),
+    )
+    train = list(compile_sgd(train_root(config), "train", replace(options, max_dialogues=config.train_dialogues)))
+    held_out = [sample for split in EVAL_SPLITS for sample in compile_sgd(held_out_root(config), split, options)]
+    validation: list[Any] = []
+    if config.validate_every:
+        from tracegym.training.validation import hold_out_slice
+
+        train, validation = hold_out_slice(train, config.validation_prompts, config.seed)
     write_jsonl(demo.out_dir / "train.jsonl", train)
+    write_jsonl(demo.out_dir / "validation.jsonl", validation)
     write_jsonl(demo.out_dir / "eval.jsonl", held_out)
-    flags = ["--include_acts"] if options.include_acts else []
-    root_flags = ["--sgd_root", config.sgd_root] if config.sgd_root else []
+    flags = ["--include_acts"] * framing.acts + ["--compact"] * framing.compact
     demo.prepare_commands = [
         [
             "tracegym",
             "prepare",
-            *root_flags,
+            "--sgd_root",
+            str(train_root(config) if split == "train" else held_out_root(config)),
             "--split",
             split,
+            *(["--max_dialogues", str(config.train_dialogues)] if split == "train" and config.train_dialogues else []),
+            *([] if split == "train" else ["--seen_in", str(train_root(config))]),
             *flags,
             "--seed",
             str(config.seed),
@@ -209,7 +281,10 @@ def prepare_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
         for split in ("train", *EVAL_SPLITS)
     ]
     unseen = sum(sample.unseen_service for sample in held_out)
-    say(f"    {len(train)} train turns; {len(held_out)} held-out turns (dev + test), {unseen} on unseen services")
+    say(
+        f"    {len(train)} train turns, {len(validation)} more for validation; {len(held_out)} held-out turns "
+        f"(dev + test), {unseen} on unseen services"
+    )
 
 
 def student_config(demo: DemoRun) -> StudentConfig:
@@ -273,11 +348,40 @@ def sft_stage(demo: DemoRun, say: Callable[[str], None], settings: SFTSettings |
         f"    {result.steps} steps, loss {result.first_loss:.2f} → {result.final_loss:.2f}, {result.tokens_per_second:,.0f} tokens/s"
     )
     if result.stopped_by == "max_minutes":
-        say(
+        warn(
+            demo,
+            say,
             f"warning: SFT stopped at its {config.sft_minutes:g}-minute safety cap after {result.steps} of "
             f"{config.sft_steps} steps: this machine is slower than the demo's budget assumes, and this run's "
-            "figures will not repeat; raise --sft_minutes for a repeatable run"
+            "figures will not repeat; raise --sft_minutes for a repeatable run",
         )
+
+
+def focus_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
+    """GRPO's turns (grpo.jsonl): every train turn, or with --focus_pool N those of N drawn turns whose greedy SFT
+    reply scores below 1 (`evaluation.focus`)."""
+    import random
+
+    from tracegym.evaluation.focus import turns_to_learn
+    from tracegym.judges import JudgeSettings
+    from tracegym.samples import read_samples
+
+    config = demo.config
+    samples = read_samples(demo.out_dir / "train.jsonl")
+    if config.focus_pool:
+        pool = sorted(random.Random(config.seed).sample(range(len(samples)), min(config.focus_pool, len(samples))))
+        focus = turns_to_learn(
+            str(demo.out_dir / "base"),
+            [samples[i] for i in pool],
+            JudgeSettings(judge="acts"),
+            config.student_framing,
+            max_prompt_length=config.max_prompt_length,
+            max_new_tokens=config.max_completion_length,
+            seed=config.seed,
+        )
+        samples = focus.kept
+        say(f"    {len(samples)} of {focus.looked_at} train turns drawn have a greedy SFT reply scored below 1")
+    write_jsonl(demo.out_dir / "grpo.jsonl", samples)
 
 
 def grpo_run_config(
@@ -291,7 +395,7 @@ def grpo_run_config(
     config = demo.config
     framing = config.student_framing
     options = TrainOptions(
-        train_jsonl=str(demo.out_dir / "train.jsonl"),
+        train_jsonl=str(demo.out_dir / "grpo.jsonl"),
         model_name=str(demo.out_dir / "base"),
         use_lora=use_lora,
         overwrite=True,
@@ -303,7 +407,7 @@ def grpo_run_config(
         # mask_truncated_completions), it never pushes back, and replies grew longer and more repetitive.
         truncated_reward=0.0,
         validate_every=config.validate_every,
-        validation_prompts=config.validation_prompts,
+        validation_jsonl=str(demo.out_dir / "validation.jsonl") if config.validate_every else None,
         keep_best=config.keep_best,
     )
     keys = {
@@ -316,7 +420,8 @@ def grpo_run_config(
         "seed": config.seed,
         "report_to": ["none"],
     }
-    return run_config(options, JudgeSettings(judge="acts"), {**keys, **(grpo or {})})
+    reward = JudgeSettings(judge=config.reward, judge_weights=config.reward_weights)
+    return run_config(options, reward, {**keys, **(grpo or {})})
 
 
 def grpo_stage(demo: DemoRun, say: Callable[[str], None], run: RunConfig | None = None) -> None:
@@ -335,10 +440,12 @@ def grpo_stage(demo: DemoRun, say: Callable[[str], None], run: RunConfig | None 
                 f"{summary.validation['best_step']}, {len(summary.validation['alarms'])} gaming alarm(s)"
             )
         if summary.steps < config.grpo_steps:
-            say(
+            warn(
+                demo,
+                say,
                 f"warning: GRPO stopped at its {config.grpo_minutes:g}-minute safety cap after {summary.steps} of "
                 f"{config.grpo_steps} steps: this run's figures will not repeat; raise --grpo_minutes for a "
-                "repeatable run"
+                "repeatable run",
             )
 
 
@@ -370,6 +477,7 @@ def eval_stage(
     from tracegym.evaluation.report import write_report
 
     demo.result = evaluate(config or eval_config(demo))
+    demo.result.warnings.extend(demo.warnings)
     write_report(demo.result, report_dir or demo.out_dir / "eval")
 
 
@@ -379,6 +487,7 @@ def demo_record(demo: DemoRun) -> dict[str, Any]:
         "config": asdict(demo.config),
         "prepare_commands": [" ".join(command) for command in demo.prepare_commands],
         "reused_base": demo.reused_base,
+        "warnings": demo.warnings,
         "timings_s": demo.timings,
         "total_s": round(sum(demo.timings.values()), 1),
         "results": str(demo.out_dir / "eval" / "results.json") if result is not None else None,

@@ -4,9 +4,12 @@ Act-conditioned NLG (the SGD NLG literature's setting) shows the student the ref
 student trained with placeholders writes `[n]` for the n-th act value and the tool fills it in before anyone
 judges or reads the reply; constrained decoding lets such a reply write each `[n]` of its acts at most once and
 no other. Each later option needs the one before it, so the setting is one value, not three independent flags.
+The compact framing is for a small student: its prompt is the service, the intent and the numbered acts, and the
+last user turn, with no schema, calls or older history (`prepare --include_acts --compact`), so it fits a short
+prompt budget without cutting the acts; the full framing stays the one for real models.
 
     >>> Framing.named("acts")
-    Framing(acts=True, placeholders=True, constrained=True)
+    Framing(acts=True, placeholders=True, constrained=True, compact=False)
     >>> Framing.from_dict(Framing.named("acts").to_dict()) == Framing.named("acts")
     True
 """
@@ -20,7 +23,9 @@ from tracegym.errors import UserError
 
 NAMED = {
     "end2end": {},  # history, schema, calls and results only: the student works out what to say
-    "acts": {"acts": True, "placeholders": True, "constrained": True},  # the demo's act-conditioned student
+    "acts": {"acts": True, "placeholders": True, "constrained": True},  # act-conditioned, the full context
+    # act-conditioned, only the service, the acts and the last user turn: the demo's student
+    "compact": {"acts": True, "placeholders": True, "constrained": True, "compact": True},
 }
 
 
@@ -31,8 +36,14 @@ class Framing:
     acts: bool = False  # the reference dialogue acts are in the prompt (`prepare --include_acts`)
     placeholders: bool = False  # the student writes [n] for the n-th act value; the tool fills it in
     constrained: bool = False  # with placeholders: decoding writes each [n] of the acts at most once, and no other
+    compact: bool = False  # with acts: the prompt is the service, the acts and the last user turn, nothing else
 
     def __post_init__(self) -> None:
+        if self.compact and not self.acts:
+            raise UserError(
+                "the compact framing shows the student its dialogue acts and little else; "
+                "prepare its samples with `tracegym prepare --include_acts --compact`"
+            )
         if self.placeholders and not self.acts:
             raise UserError(
                 "--placeholders needs samples that show the student its dialogue acts; "
@@ -43,7 +54,8 @@ class Framing:
 
     @classmethod
     def named(cls, name: str) -> Framing:
-        """A framing by name: `acts` (act-conditioned, placeholders, constrained) or `end2end` (no acts)."""
+        """A framing by name: `compact` (the acts and the last user turn), `acts` (the acts in the full context),
+        both with placeholders and constrained decoding, or `end2end` (no acts)."""
         if name not in NAMED:
             raise UserError(f"--framing {name!r}: choose one of {', '.join(NAMED)}")
         return cls(**NAMED[name])

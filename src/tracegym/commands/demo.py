@@ -1,12 +1,15 @@
-"""The whole loop offline on the bundled SGD sample: prepare → student → SFT → GRPO (act judge) → eval → report.
+"""The whole loop offline on bundled SGD: prepare → student → SFT → focus → GRPO (act judge) → eval → report.
 
-Runs on a laptop CPU in about 10 minutes with no network: the student is built locally (a ~1.5M-parameter Gemma3
-with its own tokenizer), warmed up with SFT, trained with TRL's GRPOTrainer against the act-grounded judge, and
-compared with its SFT base on every held-out dev and test turn (unseen services reported apart).
+Runs on a laptop CPU in under 10 minutes with no network: the student is built locally (a 1.7M-parameter Gemma3
+with its own tokenizer), warmed up with SFT on the bundled train split (22,939 turns), trained with TRL's
+GRPOTrainer against the act-grounded judge on the train turns its SFT reply gets wrong (the focus), and compared
+with its SFT base on every held-out dev and test turn of the bundled sample (unseen services reported apart).
+A slice of train dialogues that neither SFT nor GRPO sees is scored every 11 GRPO steps (the gaming alarm).
 
-Framing (--framing): `acts` (default) gives the student the reference dialogue acts, as the SGD NLG literature
-does, and lets it write [n] placeholders that the tool fills in from those acts; `end2end` gives it only the
-history, schema and service results.
+Framing (--framing): `compact` (default) gives the student the service, the reference dialogue acts (as the SGD
+NLG literature does) and the last user turn, and lets it write [n] placeholders that the tool fills in from those
+acts; `acts` gives the same acts inside the full context (schema, calls, history), the framing for real models;
+`end2end` gives only the history, schema and service results.
 
 Example:
   tracegym demo --out_dir runs/demo

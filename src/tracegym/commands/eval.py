@@ -102,6 +102,7 @@ def result_lines(result) -> list[str]:
             f"[{c.ci.low:+.{p}f}, {c.ci.high:+.{p}f}] (n={c.n})"
         )
     lines.append(f"  corpus chrF: {result.corpus_chrf['base']:.2f} → {result.corpus_chrf['trained']:.2f}")
+    lines.append(f"  corpus BLEU: {result.corpus_bleu['base']:.2f} → {result.corpus_bleu['trained']:.2f}")
     lines.append("Δ judge score by group:")
     groups = [(f"{g} services", c) for g, c in result.by_seen_unseen.items()]
     groups += [(f"act {a}", c) for a, c in result.by_act_type.items()]

@@ -43,6 +43,12 @@ class PrepareOptions:
     sgd_root: str | None = option(
         None, "an SGD clone (train/ dev/ test/ folders); default: the bundled sample", group=TRACES
     )
+    seen_in: str | None = option(
+        None,
+        "the SGD root whose train split decides which services count as seen (default: --sgd_root's, or the "
+        "bundled sample's)",
+        group=TRACES,
+    )
     split: str = option("train", "SGD split to read", choices=("train", "dev", "test"), group=TRACES)
     traces: str | None = option(None, "a chat-log file (JSONL or a JSON array) instead of SGD", group=TRACES)
     format: str | None = option(None, "format of --traces: chat (OpenAI messages)", choices=("chat",), group=TRACES)
@@ -52,6 +58,11 @@ class PrepareOptions:
     max_samples: int | None = option(None, "stop after N samples", type=positive_int)
     services: str | None = option(None, "comma list of SGD services to keep, e.g. Restaurants_2,Alarm_1")
     include_acts: bool = option(False, "act-conditioned mode: give the reference acts in the prompt")
+    compact: bool = option(
+        False,
+        "with --include_acts: the prompt is only the service, the intent, the acts and the last user turn "
+        "(more with --context_turns); for a small student with a short prompt budget",
+    )
     with_rubric: bool = option(False, "a teacher (--teacher) writes each rubric instead of compiling it from the acts")
     teacher: str = option("gemini", "the teacher for --with_rubric, an LLM judge: gemini or openai")
     teacher_model: str | None = option(None, "the teacher's model (default: the backend's own)")
@@ -92,8 +103,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _sgd_samples(args: argparse.Namespace) -> Iterator[Sample]:
     from tracegym.traces.compile import CompileOptions, compile_sgd
-    from tracegym.traces.sgd import bundled_sgd_root
+    from tracegym.traces.sgd import bundled_sgd_root, read_schema
 
+    if args.seen_in is not None and not (Path(args.seen_in) / "train" / "schema.json").is_file():
+        raise UserError(
+            f"--seen_in {args.seen_in}: no train/schema.json there; give an SGD root that has a train split"
+        )
     services = frozenset(name.strip() for name in args.services.split(",") if name.strip()) if args.services else None
     options = CompileOptions(
         context_turns=args.context_turns,
@@ -102,6 +117,8 @@ def _sgd_samples(args: argparse.Namespace) -> Iterator[Sample]:
         services=services,
         seed=args.seed,
         include_acts=args.include_acts,
+        compact=args.compact,
+        seen_services=frozenset(read_schema(Path(args.seen_in), "train")) if args.seen_in else None,
     )
     root = Path(args.sgd_root) if args.sgd_root is not None else bundled_sgd_root()
     return _with_progress(compile_sgd(root, args.split, options), f"prepare {args.split}")
@@ -112,8 +129,10 @@ def _chat_samples(args: argparse.Namespace) -> Iterator[Sample]:
 
     from tracegym.traces.chat import read_chat_traces
 
-    if args.services or args.include_acts:
-        raise UserError("--services and --include_acts apply to SGD only; leave them out with --traces")
+    if args.services or args.include_acts or args.compact or args.seen_in:
+        raise UserError(
+            "--services, --include_acts, --compact and --seen_in apply to SGD only; leave them out with --traces"
+        )
     samples = read_chat_traces(args.traces, split=args.split, context_turns=args.context_turns)
     if args.max_dialogues is not None:
         dialogue_ids = sorted({sample.dialogue_id for sample in samples})

@@ -20,7 +20,14 @@ from typing import Any
 
 from tracegym.errors import UserError
 from tracegym.evaluation.cost import JudgeSpend, cost_per_point
-from tracegym.evaluation.metrics import ReplyMetrics, act_types, corpus_chrf, reply_metrics, t2g2_split
+from tracegym.evaluation.metrics import (
+    ReplyMetrics,
+    act_types,
+    corpus_bleu,
+    corpus_chrf,
+    reply_metrics,
+    t2g2_split,
+)
 from tracegym.evaluation.stats import Comparison, WinRates, compare, summary, win_tie_loss
 from tracegym.framing import Framing
 from tracegym.judges import JudgeSettings
@@ -41,6 +48,7 @@ INDEPENDENT_SIGNALS: tuple[tuple[str, bool, Callable[[ReplyMetrics], float | Non
     ("hallucination_rate", False, lambda m: m.hallucinated),
     ("reply_length_words", True, lambda m: float(m.length_words)),
     ("broken_text_rate", False, lambda m: m.broken_text),
+    ("repetition_rate", False, lambda m: m.repetition),
 )
 # Signals of quality the judge could be gaming; reply length is not quality, so it only feeds the avoidance check.
 # One slot error figure, not both: they count the same wrong replies, and the T2G2 one only adds replies that
@@ -52,6 +60,7 @@ FIDELITY_SIGNALS = (
     "act_value_recall",
     "hallucination_rate",
     "broken_text_rate",
+    "repetition_rate",
 )
 AVOIDANCE_SIGNALS = ("reply_length_words", "act_value_recall")
 SIGNAL_LABELS = {
@@ -63,6 +72,7 @@ SIGNAL_LABELS = {
     "hallucination_rate": "hallucination rate",
     "reply_length_words": "reply length (words)",
     "broken_text_rate": "broken text rate",
+    "repetition_rate": "repetition rate",
 }
 
 
@@ -181,6 +191,7 @@ class EvalResult:
     comparisons: dict[str, Comparison]
     win_rates: WinRates
     corpus_chrf: dict[str, float]
+    corpus_bleu: dict[str, float]
     by_seen_unseen: dict[str, Comparison]
     by_act_type: dict[str, Comparison]
     by_service: dict[str, Comparison]
@@ -220,6 +231,7 @@ class EvalResult:
             "comparisons": {name: c.to_dict() for name, c in self.comparisons.items()},
             "win_tie_loss": vars(self.win_rates),
             "corpus_chrf": self.corpus_chrf,
+            "corpus_bleu": self.corpus_bleu,
             "by_seen_unseen": {name: c.to_dict() for name, c in self.by_seen_unseen.items()},
             "by_act_type": {name: c.to_dict() for name, c in self.by_act_type.items()},
             "by_service": {name: c.to_dict() for name, c in self.by_service.items()},
@@ -410,6 +422,10 @@ def compare_items(
         corpus_chrf={
             "base": corpus_chrf(*_replies_and_references(items, "base")),
             "trained": corpus_chrf(*_replies_and_references(items, "trained")),
+        },
+        corpus_bleu={
+            "base": corpus_bleu(*_replies_and_references(items, "base")),
+            "trained": corpus_bleu(*_replies_and_references(items, "trained")),
         },
         by_seen_unseen={
             group: judge_comparison_over(subset)

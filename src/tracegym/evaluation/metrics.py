@@ -6,7 +6,7 @@ simple rule of its own, written down below, not by the act judge's code: this mo
 than the judge's (string matching, no typed values), so their absolute level differs from the judge's components;
 what matters is base against trained on the same prompts, where the same rule is applied to both.
 
-- chrF against the reference (sacrebleu), per reply and for the corpus.
+- chrF against the reference (sacrebleu), per reply and for the corpus; corpus BLEU.
 - Slot error rate (SER), two figures from one rule, after Kale & Rastogi (2020, "Template Guided Text Generation
   for Task-Oriented Dialogue", T2G2). The rule, as its reference implementation counts it
   (google-research/task-oriented-dialogue, `generation/ser.py`, `example_ser` and `prepare_data`): a reply is
@@ -41,6 +41,8 @@ what matters is base against trained on the same prompts, where the same rule is
 - Broken text: a punctuation mark after white space (" ."), a word written twice in a row ("at at"), a
   placeholder or bracket left in the text ("[3]", "[2"), or, unless the reply is a question, a last word no
   sentence ends on (an article, conjunction or preposition: "… at 10 at").
+- Repetition: a run of two to six words said again right after itself ("the restaurant is the restaurant is"), or
+  a word that is one character six times or more ("1111111"): the loops a small sampled student falls into.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ DIGIT_RUN = re.compile(r"\d+")
 LETTER = re.compile(r"[a-z]", re.IGNORECASE)
 # Rules of the broken-text signal (see the module docstring).
 SPACE_BEFORE_PUNCTUATION = re.compile(r"\s[.,;:!?]")
+WORD = re.compile(r"[a-z0-9']+")
 DOUBLED_WORD = re.compile(r"\b([a-z]+)\s+\1\b", re.IGNORECASE)
 BRACKET_LEFT = re.compile(r"\[\s*\d*\s*\]?|\d\s*\]")
 LAST_WORD = re.compile(r"([a-z]+)[\s.,;:!]*$", re.IGNORECASE)
@@ -91,6 +94,15 @@ def corpus_chrf(replies: Sequence[str], references: Sequence[str]) -> float:
     if not replies:
         return float("nan")
     return float(CHRF().corpus_score(list(replies), [list(references)]).score)
+
+
+def corpus_bleu(replies: Sequence[str], references: Sequence[str]) -> float:
+    """Corpus BLEU (0-100, sacrebleu's 13a tokenisation, one reference each): the SGD NLG papers' headline figure."""
+    from sacrebleu.metrics import BLEU
+
+    if not replies:
+        return float("nan")
+    return float(BLEU().corpus_score(list(replies), [list(references)]).score)
 
 
 def reply_length_words(reply: str) -> int:
@@ -273,6 +285,24 @@ def broken_text_marks(reply: str) -> list[str]:
     return marks
 
 
+def repetition_marks(reply: str) -> list[str]:
+    """What the reply repeats, by rule (module docstring): empty when it does not."""
+    words = WORD.findall(reply.lower())
+    marks = [f"{word!r} one character over and over" for word in words if len(word) >= 6 and len(set(word)) == 1]
+    for size in range(2, 7):
+        for start in range(len(words) - 2 * size + 1):
+            run = words[start : start + size]
+            if run == words[start + size : start + 2 * size]:
+                marks.append(f"{' '.join(run)!r} twice in a row")
+                return marks
+    return marks
+
+
+def repetition(reply: str) -> float:
+    """1.0 when the reply repeats itself by the rule of the module docstring, else 0.0."""
+    return 1.0 if repetition_marks(reply) else 0.0
+
+
 def broken_text(reply: str) -> float:
     """1.0 when the reply is broken text by any rule of the module docstring, else 0.0."""
     return 1.0 if broken_text_marks(reply) else 0.0
@@ -288,6 +318,7 @@ class ReplyMetrics:
     hallucinated_values: list[str] | None
     length_words: int
     broken_text: float | None = None  # 1.0 when the reply is broken text (module docstring)
+    repetition: float | None = None  # 1.0 when the reply repeats a run of words or a character (module docstring)
     slot_error_t2g2: float | None = None  # the T2G2 count: also 0.0 for replies without non-categorical values
 
     @property
@@ -311,5 +342,6 @@ def reply_metrics(sample: Sample, reply: str) -> ReplyMetrics:
         hallucinated_values=hallucinated_values(sample, reply),
         length_words=reply_length_words(reply),
         broken_text=broken_text(reply),
+        repetition=repetition(reply),
         slot_error_t2g2=slot_error_t2g2(sample, reply),
     )

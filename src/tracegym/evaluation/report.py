@@ -206,7 +206,8 @@ def report_markdown(result: EvalResult, plotted: set[str]) -> str:
         lines.append(_comparison_row(SIGNAL_LABELS[name], c))
     lines += [
         "",
-        f"Corpus chrF: base {result.corpus_chrf['base']:.2f}, trained {result.corpus_chrf['trained']:.2f}. "
+        f"Corpus chrF: base {result.corpus_chrf['base']:.2f}, trained {result.corpus_chrf['trained']:.2f}; "
+        f"corpus BLEU: base {result.corpus_bleu['base']:.2f}, trained {result.corpus_bleu['trained']:.2f}. "
         "Every signal here is computed by its own plain rule from the sample's acts, schema and context, not by "
         "the judge's code (`evaluation/metrics.py`), so the fidelity warning can catch a student gaming the judge. "
         "Slot error rate follows Kale & Rastogi (2020, T2G2): a reply is wrong when a value of a non-categorical "

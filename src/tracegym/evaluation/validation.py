@@ -125,7 +125,14 @@ def mean_of(values: Sequence[float | None]) -> float | None:
 # ------------------------------------------------------------------------------------------ the report's curve
 
 VALIDATION_CURVE = "validation_curve.png"
-CURVE_SIGNALS = ("chrf", "slot_error_rate_valued_replies", "act_value_recall", "hallucination_rate", "broken_text_rate")
+CURVE_SIGNALS = (
+    "chrf",
+    "slot_error_rate_valued_replies",
+    "act_value_recall",
+    "hallucination_rate",
+    "broken_text_rate",
+    "repetition_rate",
+)
 
 
 def read_validation_points(run_dir: str | Path | None) -> list[dict[str, Any]]:

@@ -43,6 +43,8 @@ class CompileOptions:
     services: frozenset[str] | None = None  # keep only samples whose active service is one of these
     seed: int = 0  # picks the dialogues kept by max_dialogues
     include_acts: bool = False  # act-conditioned mode: the reference acts appear in the system message
+    compact: bool = False  # with include_acts: the system message is the service and the acts, the last user turn
+    seen_services: frozenset[str] | None = None  # the services a student trains on (default: the root's train split)
     split_name: str | None = None  # the `split` field written (default: the split read)
 
     def __post_init__(self) -> None:
@@ -50,6 +52,13 @@ class CompileOptions:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise UserError(f"--{name} {value}: must be 1 or more (or leave it out for no limit)")
+        if self.compact and not self.include_acts:
+            raise UserError("--compact frames a reply by its acts: give --include_acts with it")
+
+    @property
+    def kept_turns(self) -> int | None:
+        """How many turns of history a prompt keeps: --context_turns, else all, or the last user turn when compact."""
+        return self.context_turns or (1 if self.compact else None)
 
 
 def compile_sgd(root: str | Path, split: str, options: CompileOptions = CompileOptions()) -> Iterator[Sample]:
@@ -57,7 +66,7 @@ def compile_sgd(root: str | Path, split: str, options: CompileOptions = CompileO
     root = Path(root)
     schema = read_schema(root, split)
     _check_services(options.services, schema, root / split / "schema.json")
-    seen = train_service_names(root)
+    seen = options.seen_services if options.seen_services is not None else train_service_names(root)
     compiler = _DialogueCompiler(schema, seen, options, options.split_name or split)
     located: Iterable[tuple[Path, int, Dialogue]] = iter_dialogues(root, split)
     if options.max_dialogues is not None:
@@ -114,7 +123,7 @@ class _DialogueCompiler:
 
     @property
     def framing(self) -> Framing:
-        return Framing(acts=self.options.include_acts)
+        return Framing(acts=self.options.include_acts, compact=self.options.compact)
 
     def samples(self, dialogue: Dialogue, where: str) -> Iterator[Sample]:
         try:
@@ -201,11 +210,15 @@ class _DialogueCompiler:
         call_texts: list[str],
     ) -> Sample:
         intent = service.intent(intent_name) if intent_name else None
-        keep = self.options.context_turns
+        keep = self.options.kept_turns
         context = history if keep is None else history[-keep:]
         acts = [Act(a["act"], a["slot"], tuple(a["values"]), tuple(a["canonical_values"])) for a in frame["actions"]]
         framing = self.framing
-        system = render.system_message(self._header(service, intent), calls, acts if framing.acts else None, call_texts)
+        if framing.compact:
+            system = render.compact_system_message(service.name, intent_name, acts)
+        else:
+            header = self._header(service, intent)
+            system = render.system_message(header, calls, acts if framing.acts else None, call_texts)
         return Sample(
             id=f"{dialogue_id}-turn{turn_index}",
             dialogue_id=dialogue_id,

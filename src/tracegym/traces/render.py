@@ -114,11 +114,22 @@ def system_message(
 
 def sample_system_message(sample: Sample) -> str | None:
     """The system message of an SGD sample, rendered again from its typed fields; None without a schema."""
+    if sample.framing.compact:
+        return compact_system_message(sample.service, sample.intent, sample.acts)
     if sample.schema is None:
         return None
     intent = sample.schema.intent(sample.intent) if sample.intent else None
     header = header_text(sample.schema, intent)
     return system_message(header, sample.calls, sample.acts if sample.framing.acts else None)
+
+
+def compact_system_message(service: str, intent: str | None, acts: Sequence[Act]) -> str:
+    """The compact framing's whole context: `Service: Restaurants_1, intent ReserveRestaurant` and the numbered acts.
+
+    No schema, calls or date: everything a reply says is in its acts, so the prompt stays short and no budget cut
+    can reach them."""
+    task = f", intent {intent}" if intent else ""
+    return f"Service: {service}{task}\n{ACTS_HEADER} {acts_text(acts)}"
 
 
 def seed_prompt(history: Sequence[dict[str, str]]) -> str:

@@ -144,6 +144,12 @@ class TrainOptions:
         type=positive_int,
         group=VALIDATION_GROUP,
     )
+    validation_jsonl: str | None = option(
+        None,
+        "with --validate_every: the slice is every sample of this JSONL (turns of dialogues GRPO never sees) instead "
+        "of whole dialogues held out of --train_jsonl; --validation_prompts does not apply",
+        group=VALIDATION_GROUP,
+    )
     keep_best: bool = option(
         False,
         "with --validate_every, save the policy best on the slice's judge score instead of the last (run.json "
@@ -166,6 +172,8 @@ class TrainOptions:
             raise UserError(f"validate_every {self.validate_every!r}: must be 0 (off) or a positive number of steps")
         if not isinstance(self.validation_prompts, int) or self.validation_prompts <= 0:
             raise UserError(f"validation_prompts {self.validation_prompts!r}: must be a positive integer (e.g. 24)")
+        if self.validation_jsonl is not None and not self.validate_every:
+            raise UserError("--validation_jsonl needs --validate_every N: the slice is scored every N steps")
         if self.keep_best and not self.validate_every:
             raise UserError("--keep_best needs --validate_every N: the best policy is chosen on the validation slice")
 

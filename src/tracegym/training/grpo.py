@@ -106,7 +106,9 @@ def setup(config: RunConfig) -> TrainingSetup:
     samples = read_samples(options.train_jsonl)
     framing = run_framing(options, samples)
     validation_samples: list[Sample] = []
-    if options.validate_every:
+    if options.validate_every and options.validation_jsonl is not None:
+        validation_samples = given_slice(read_samples(options.validation_jsonl), samples, options)
+    elif options.validate_every:
         samples, validation_samples = hold_out_slice(samples, options.validation_prompts, grpo_config.seed)
     tokenizer = load_tokenizer(options.model_name)
     framing = as_sampled(framing, tokenizer, grpo_config)
@@ -139,6 +141,20 @@ def setup(config: RunConfig) -> TrainingSetup:
     )
 
 
+def given_slice(slice_: list[Sample], samples: list[Sample], options: TrainOptions) -> list[Sample]:
+    """The --validation_jsonl slice, checked to share no dialogue with the training samples."""
+    trained = {sample.dialogue_id or sample.id for sample in samples}
+    shared = sorted({sample.dialogue_id or sample.id for sample in slice_} & trained)
+    if shared:
+        raise UserError(
+            f"--validation_jsonl {options.validation_jsonl}: {len(shared)} of its dialogues (e.g. {shared[0]!r}) are "
+            f"also in --train_jsonl {options.train_jsonl}; validate on dialogues GRPO never sees"
+        )
+    if not slice_:
+        raise UserError(f"--validation_jsonl {options.validation_jsonl}: no samples in it")
+    return slice_
+
+
 def validation_outcome(options: TrainOptions, validation_samples: list[Sample]) -> ValidationOutcome | None:
     if not options.validate_every:
         return None
@@ -163,11 +179,13 @@ def check_enough_prompts(samples: list[Sample], grpo_config: Any, path: str) -> 
 
 
 def run_framing(options: TrainOptions, samples: list[Sample]) -> Framing:
-    """How this run frames the student: the options' framing, with whether the prompts show the acts taken from
-    the samples themselves."""
+    """How this run frames the student: the options' framing, with whether the prompts show the acts, and
+    compactly, taken from the samples themselves."""
     if options.placeholders:
         check_act_conditioned(samples)  # the UserError that names the first sample without acts
-    return replace(options.framing, acts=samples_show_acts(samples))
+    acts = samples_show_acts(samples)
+    compact = acts and all(sample.framing.compact for sample in samples if sample.acts)
+    return replace(options.framing, acts=acts, compact=compact)
 
 
 def as_sampled(framing: Framing, tokenizer: Any, grpo_config: Any) -> Framing:

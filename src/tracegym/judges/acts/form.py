@@ -30,6 +30,7 @@ GRAMMAR_SLIPS: dict[str, re.Pattern[str]] = {
     "a verb missing after 'like to' ('like to the tickets')": re.compile(
         r"\b(?:like|want|need|wish|love) to (?:the|a|an|your)\b"
     ),
+    "'a' before a vowel ('a appointment')": re.compile(r"\ba (?!one\b|once\b|eu|u)[aeio][a-z]"),
     "two articles ('the the')": re.compile(r"\b(?:the|a|an) (?:the|a|an)\b"),
     "'you're like to'": re.compile(r"\b(?:you're|you are|we're|i'm|they're) like to\b"),
     "article before a possessive ('the your')": re.compile(r"\bthe (?:your|my|our|their)\b"),

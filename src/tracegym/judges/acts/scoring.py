@@ -313,7 +313,7 @@ def hallucinated_values(sample: Sample, reply: str) -> list[str]:
     return hallucinated_in(sample, ReplyIndex.of(reply or ""))
 
 
-VERSION = "acts-5"
+VERSION = "acts-6"  # acts-6: "a" before a vowel ("a appointment")
 
 
 class ActsJudge:

@@ -1,0 +1,75 @@
+"""The turns worth a GRPO step: those the starting policy's greedy reply does not already get a perfect score on.
+
+    >>> kept = turns_to_learn(model_dir, samples, JudgeSettings(judge="acts"), framing, below=1.0)
+
+GRPO learns from the spread of rewards within a group of replies to one prompt. A prompt the policy already answers
+perfectly mostly yields groups of equal rewards: no advantage, no gradient, and no change to its greedy reply,
+which is what evaluation reads. Training only on the prompts whose greedy reply scores below `below` spends every
+step where the reply can still improve (the offline form of DAPO's dynamic sampling, which drops groups of equal
+rewards while sampling). The replies are `tracegym eval`'s: greedy, the run's prompt and reply caps, placeholders
+filled and constrained as the framing says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tracegym.framing import Framing
+from tracegym.judges import JudgeSettings
+from tracegym.placeholders import lexicalize
+from tracegym.samples import Sample
+
+FOCUS_BATCH = 32  # prompts per generation batch
+
+
+@dataclass
+class Focus:
+    """What the selection saw: every turn's greedy score, and the turns kept."""
+
+    kept: list[Sample]
+    scores: list[float | None]  # one per turn looked at, in order
+
+    @property
+    def looked_at(self) -> int:
+        return len(self.scores)
+
+
+def turns_to_learn(
+    model_name: str,
+    samples: Sequence[Sample],
+    judge: JudgeSettings,
+    framing: Framing,
+    *,
+    below: float = 1.0,
+    max_prompt_length: int | None = None,
+    max_new_tokens: int = 64,
+    seed: int = 0,
+) -> Focus:
+    """The samples whose greedy reply from `model_name` the judge scores below `below` (a failed verdict counts as
+    below), in their order."""
+    from tracegym.evaluation.generate import generate_replies
+    from tracegym.judges.base import score_sync
+    from tracegym.judges.config import build_judge
+    from tracegym.models import load_causal_lm, load_tokenizer
+
+    model, tokenizer = load_causal_lm(model_name), load_tokenizer(model_name)
+    model.eval()
+    replies = generate_replies(
+        model,
+        tokenizer,
+        samples,
+        max_new_tokens=max_new_tokens,
+        max_prompt_length=max_prompt_length,
+        batch_size=FOCUS_BATCH,
+        seed=seed,
+        framing=framing,
+        description="base replies to train turns",
+    )
+    texts = [group[0] for group in replies]
+    if framing.placeholders:
+        texts = [lexicalize(text, sample.acts) for text, sample in zip(texts, samples)]
+    verdicts = score_sync(build_judge(judge), samples, texts)
+    scores = [verdict.score for verdict in verdicts]
+    kept = [sample for sample, score in zip(samples, scores) if score is None or score < below]
+    return Focus(kept=kept, scores=scores)

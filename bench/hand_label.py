@@ -16,11 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 from pathlib import Path
 
 
-def held_out_turns(sample_ids: set[str]) -> dict[str, dict]:
-    """The full-context record (history, acts) of each held-out turn, rebuilt from the bundled sample."""
+def held_out_turns(keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+    """The full-context record (history, acts) of each held-out turn, by (split, id), rebuilt from the bundled
+    sample. SGD's dialogue ids repeat across splits (111 of the sample's dev turn ids are test turn ids too), so a
+    turn is named by its split and its id together."""
     from tracegym.traces.compile import CompileOptions, compile_sgd
     from tracegym.traces.render import acts_text
     from tracegym.traces.sgd import bundled_sgd_root
@@ -28,14 +31,14 @@ def held_out_turns(sample_ids: set[str]) -> dict[str, dict]:
     turns = {}
     for split in ("dev", "test"):
         for sample in compile_sgd(bundled_sgd_root(), split, CompileOptions(include_acts=True)):
-            if sample.id in sample_ids:
+            if (split, sample.id) in keys:
                 history = sample.messages[1:]
                 previous = next((m["content"] for m in reversed(history[:-1]) if m["role"] == "assistant"), "")
-                turns[sample.id] = {
+                turns[split, sample.id] = {
                     "service": sample.service,
                     "previous": previous,
                     "user": history[-1]["content"],
-                    "acts": acts_text(sample.acts),
+                    "acts": re.sub(r" \[\d+\]", "", acts_text(sample.acts)),  # the values, not their numbers
                 }
     return turns
 
@@ -44,14 +47,16 @@ def draw(run: Path, n: int, seed: int, out: Path) -> None:
     rows = [json.loads(line) for line in (run / "eval" / "generations.jsonl").read_text().splitlines() if line]
     rng = random.Random(seed)
     chosen = rng.sample(rows, min(n, len(rows)))
-    items = [(row["id"], side, row[f"{side}_replies"][0]) for row in chosen for side in ("base", "trained")]
+    items = [
+        ((row["split"], row["id"]), side, row[f"{side}_replies"][0]) for row in chosen for side in ("base", "trained")
+    ]
     rng.shuffle(items)
-    turns = held_out_turns({row["id"] for row in chosen})
+    turns = held_out_turns({(row["split"], row["id"]) for row in chosen})
     out.mkdir(parents=True, exist_ok=True)
     sheet, key = [], []
-    for number, (sample_id, side, reply) in enumerate(items, start=1):
+    for number, ((split, sample_id), side, reply) in enumerate(items, start=1):
         item = f"h{number:03d}"
-        turn = turns[sample_id]
+        turn = turns[split, sample_id]
         sheet += [
             f"## {item}",
             f"- service: {turn['service']}",
@@ -61,7 +66,7 @@ def draw(run: Path, n: int, seed: int, out: Path) -> None:
             f"- reply: {reply}",
             "",
         ]
-        key.append({"item": item, "sample_id": sample_id, "side": side, "reply": reply})
+        key.append({"item": item, "split": split, "sample_id": sample_id, "side": side, "reply": reply})
     (out / "sheet.md").write_text("\n".join(sheet))
     (out / "key.jsonl").write_text("".join(json.dumps(row) + "\n" for row in key))
     print(f"{len(items)} items ({len(chosen)} turns × base and trained) -> {out / 'sheet.md'}, key in key.jsonl")

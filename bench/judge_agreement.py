@@ -70,8 +70,9 @@ def figures(scores: list[float], labels: list[int]) -> Figures:
     )
 
 
-def samples_by_id(sgd_root: Path) -> dict[str, Sample]:
-    return {sample.id: sample for split in ("dev", "test") for sample in compile_sgd(sgd_root, split)}
+def samples_by_turn(sgd_root: Path) -> dict[tuple[str, str], Sample]:
+    """Every dev and test turn by (split, id): SGD's dialogue ids repeat across splits, so an id alone is ambiguous."""
+    return {(split, sample.id): sample for split in ("dev", "test") for sample in compile_sgd(sgd_root, split)}
 
 
 def main() -> int:
@@ -85,13 +86,14 @@ def main() -> int:
     args = parser.parse_args()
     try:
         items = list(iter_jsonl(args.items))
-        samples = samples_by_id(args.sgd_root or bundled_sgd_root())
-        missing = sorted({item["sample_id"] for item in items} - set(samples))
+        samples = samples_by_turn(args.sgd_root or bundled_sgd_root())
+        missing = sorted({(item["split"], item["sample_id"]) for item in items} - set(samples))
         if missing:
             raise UserError(f"{args.items}: {len(missing)} turns not in the SGD dev/test splits, e.g. {missing[0]}")
         settings = values_for(JudgeSettings, args)
         judge = build_judge(settings)
-        verdicts = score_sync(judge, [samples[i["sample_id"]] for i in items], [i["reply"] for i in items])
+        turns = [samples[item["split"], item["sample_id"]] for item in items]
+        verdicts = score_sync(judge, turns, [item["reply"] for item in items])
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,5 +1,7 @@
 """The examples a person rejected and acts-4 scored 1.0 (issue 12), on the real bundled SGD turns they came from:
-acts-5 scores each below 0.5, and the turn's own SGD reference still ≥ 0.7."""
+acts-5 scores each below 0.5, and the turn's own SGD reference still ≥ 0.7; and those of issue 13's hand labels
+that acts-5 still accepted, which acts-6 does not. A turn is named `split/id`: SGD's dialogue ids repeat across
+splits (`7_00018-turn5` is an event in dev and the weather in test)."""
 
 from __future__ import annotations
 
@@ -16,27 +18,37 @@ from tracegym.traces.sgd import bundled_sgd_root
 
 @lru_cache(maxsize=1)
 def bundled_turns() -> dict[str, Sample]:
-    return {s.id: s for split in ("dev", "test") for s in compile_sgd(bundled_sgd_root(), split)}
+    return {f"{split}/{s.id}": s for split in ("dev", "test") for s in compile_sgd(bundled_sgd_root(), split)}
 
 
-def score(sample_id: str, reply: str) -> float:
-    return ActsJudge().verdict(bundled_turns()[sample_id], reply).score
+def score(turn: str, reply: str) -> float:
+    return ActsJudge().verdict(bundled_turns()[turn], reply).score
 
 
 EXAMPLES = [
     # (turn, its acts, the reply a person rejected, why)
-    ("25_00068-turn7", "REQUEST(category) in Restaurants_2", "What city are you like to visit?", "wrong slot, garbled"),
-    ("10_00039-turn13", "INFORM(director=Martin Scorsese) in Media_2", "The song is Martin Scorsese.", "music word"),
-    ("7_00018-turn5", "OFFER(temperature=82, precipitation=15)", "There is a 15 star hotel at 82.", "hotel words"),
     (
-        "24_00013-turn11",
+        "test/25_00068-turn7",
+        "REQUEST(category) in Restaurants_2",
+        "What city are you like to visit?",
+        "wrong slot, garbled",
+    ),
+    (
+        "dev/10_00039-turn13",
+        "INFORM(director=Martin Scorsese) in Media_2",
+        "The song is Martin Scorsese.",
+        "music word",
+    ),
+    ("test/7_00018-turn5", "OFFER(temperature=82, precipitation=15)", "There is a 15 star hotel at 82.", "hotel words"),
+    (
+        "test/24_00013-turn11",
         "OFFER_INTENT(GetTrainTickets)",
         "Would you like to the tickets for the tickets for the movie?",
         "no verb, repeated phrase, movie word",
     ),
-    ("2_00080-turn15", "NOTIFY_SUCCESS in Buses_1", "I have have have confirmed your ticket.", "word repeated"),
+    ("dev/2_00080-turn15", "NOTIFY_SUCCESS in Buses_1", "I have have have confirmed your ticket.", "word repeated"),
     (
-        "1_00049-turn13",
+        "dev/1_00049-turn13",
         "REQ_MORE in Flights_3",
         "Is there anything else I can help you with anything else?",
         "filler repeated",
@@ -57,13 +69,52 @@ def test_a_reference_with_its_digits_deleted_scores_below_one_half_but_one():
         if any(re.search(r"\d", v) for act in s.acts for v in act.values) and re.search(r"\d", s.ground_truth)
     ]
     assert len(with_numbers) > 100
-    scores = [score(s.id, re.sub(r"\d", "", s.ground_truth)) for s in with_numbers]
+    scores = [score(f"{s.split}/{s.id}", re.sub(r"\d", "", s.ground_truth)) for s in with_numbers]
     # The one left (0.52): " option I found that you may like." lost its count at the very start, where a gap
     # cannot be told from a completion's leading space. On 1,267 such SGD dev turns none reaches 0.5.
     assert sum(x >= 0.5 for x in scores) <= 1 and max(scores) < 0.7, sorted(scores)[-5:]
 
 
 def test_words_of_another_domain_are_foreign_only_where_the_context_does_not_use_them():
-    rental = bundled_turns()["10_00039-turn13"]  # Media_2: a movie rental
-    assert score(rental.id, "The movie was directed by Martin Scorsese.") >= 0.9
-    assert score(rental.id, "The song was directed by Martin Scorsese.") < 0.5
+    rental = "dev/10_00039-turn13"  # Media_2: a movie rental
+    assert score(rental, "The movie was directed by Martin Scorsese.") >= 0.9
+    assert score(rental, "The song was directed by Martin Scorsese.") < 0.5
+
+
+HAND_LABELLED = [
+    # (turn, its acts, a reply two annotators rejected that acts-5 scored ≥ 0.7, a reply that says it right)
+    (
+        "dev/3_00047-turn5",
+        "INFORM(address, phone_number) in Services_4",
+        "The phone number is 1400 North Dutton Avenue #6 and the number is 707-566-4600.",
+        "The address is 1400 North Dutton Avenue #6 and the phone number is 707-566-4600.",
+    ),
+    (
+        "test/6_00126-turn5",
+        "INFORM(wind=3) in Weather_1",
+        "The average temperature will be 3 percent.",
+        "The wind speed will be 3 miles per hour.",
+    ),
+    (
+        "dev/1_00064-turn1",
+        "REQUEST(departure_date, destination_city, origin_city) in Flights_3",
+        "Where are you leaving from?",
+        "Where are you leaving from and where are you going, and on what date?",
+    ),
+]
+
+
+@pytest.mark.parametrize(("turn", "acts", "rejected", "right"), HAND_LABELLED, ids=[e[0] for e in HAND_LABELLED])
+def test_what_the_annotators_rejected_scores_below_one_half(turn, acts, rejected, right):
+    assert score(turn, rejected) < 0.5, f"{acts}: {rejected!r}"
+    assert score(turn, right) >= 0.7, f"{acts}: {right!r}"
+    assert score(turn, bundled_turns()[turn].ground_truth) >= 0.7
+
+
+def test_one_small_slip_stays_acceptable_but_ranks_below_the_reply_without_it():
+    turn = "dev/3_00047-turn11"  # OFFER_INTENT(BookAppointment) in Services_4; both annotators accepted the slip
+    slipped, right = (
+        score(turn, "Would you like to make a appointment?"),
+        score(turn, "Would you like to make an appointment?"),
+    )
+    assert 0.7 <= slipped < right

@@ -142,6 +142,8 @@ class DemoConfig:
             "sgd_root",
             "seed",
             "train_dialogues",
+            "validate_every",  # with validation_prompts: the train dialogues SFT holds out for validation
+            "validation_prompts",
             "framing",
             "sft_steps",
             "sft_minutes",

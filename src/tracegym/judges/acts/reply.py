@@ -142,15 +142,28 @@ def requested_slots(
             continue
         words = normalise_text(sentence).split()
         padded = f" {' '.join(words)} "
+        evidence: dict[str, int] = {}
         for slot in candidate_slots:
             if offer_form and slot not in BOOLEAN_SLOT_CUES and (INTENT_OFFER.search(sentence) or slot not in expected):
                 continue  # "Would you like to book it?" offers an intent; it asks for no slot's value
             if not strong and slot not in expected:
                 continue
             cues = boolean_cues(slot) if offer_form and slot in BOOLEAN_SLOT_CUES else slot_cues(slot)
-            if any(_cue_in(cue, padded, words) for cue in cues):
-                asked.add(slot)
+            matched = sum(_cue_in(cue, padded, words) for cue in cues)
+            if matched:
+                evidence[slot] = matched
+        asked |= _within_capacity(evidence, sentence, expected, asked)
     return asked
+
+
+def _within_capacity(evidence: dict[str, int], sentence: str, expected: set[str], asked: set[str]) -> set[str]:
+    """The slots one question sentence really asks: as many as it has questions in it (its wh-words, or one plus
+    each "and", "or" or comma, whichever is more), requested ones not asked by an earlier sentence first, then those
+    with the most cue words. "Where are you
+    leaving from?" holds cues of the origin, the destination and the date, but asks one thing."""
+    capacity = max(len(WH_WORDS.findall(sentence)), 1 + len(re.findall(r"\b(?:and|or)\b|,", sentence)))
+    ranked = sorted(evidence, key=lambda slot: (slot not in expected, slot in asked, -evidence[slot], slot))
+    return set(ranked[:capacity])
 
 
 def _cue_in(cue: str, padded: str, words: list[str]) -> bool:

@@ -9,7 +9,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from tracegym.judges.acts.domain import domain_lexicon
-from tracegym.judges.acts.form import asks_wrong_kind, grammar_slips, repeats, unplanned_req_more
+from tracegym.judges.acts.form import (
+    asks_wrong_kind,
+    grammar_slips,
+    minor_slips,
+    mislabelled_values,
+    repeats,
+    unplanned_req_more,
+)
 from tracegym.judges.acts.lexicon import (
     FAILURE_CUES,
     GOODBYE_CUES,
@@ -75,6 +82,8 @@ class ActsWeights:
     repeated_word_factor: float = 0.3  # × for each word said twice in a row
     repeated_phrase_factor: float = 0.4  # × for each phrase said twice in a row
     grammar_slip_factor: float = 0.3  # × for each kind of grammar slip
+    minor_slip_factor: float = 0.9  # × for each kind of slip people let pass once ("a appointment"): acts-6
+    mislabelled_value_factor: float = 0.3  # × for each value said as another slot's ("the phone number is <address>")
     unplanned_req_more_factor: float = 0.4  # an "anything else?" no REQ_MORE act asked for
     request_missed_factor: float = 0.3  # a requested slot the reply does not ask for
     wrong_kind_question_factor: float = 0.3  # every question asks for a kind no requested slot takes
@@ -106,6 +115,8 @@ class Assessment:
     repeated_words: int = 0
     repeated_phrases: int = 0
     grammar_slips: list[str] | None = None
+    minor_slips: list[str] | None = None
+    mislabelled_values: list[str] | None = None
     unplanned_req_more: bool = False
     requests_missed: list[str] | None = None
     wrong_kind_question: bool = False
@@ -145,6 +156,8 @@ def assess(sample: Sample, reply: str, weights: ActsWeights) -> Assessment:
     repeated = repeats(reply)
     found.repeated_words, found.repeated_phrases = repeated.words, repeated.phrases
     found.grammar_slips = grammar_slips(reply)
+    found.minor_slips = minor_slips(reply)
+    found.mislabelled_values = mislabelled_values(sample, reply)
     found.unplanned_req_more = unplanned_req_more(sample, reply)
     found.wrong_kind_question = asks_wrong_kind(sample, reply)
     return found
@@ -214,6 +227,8 @@ def final_score(found: Assessment, weights: ActsWeights) -> float:
     score *= weights.repeated_word_factor**found.repeated_words
     score *= weights.repeated_phrase_factor**found.repeated_phrases
     score *= weights.grammar_slip_factor ** len(found.grammar_slips or [])
+    score *= weights.minor_slip_factor ** len(found.minor_slips or [])
+    score *= weights.mislabelled_value_factor ** len(found.mislabelled_values or [])
     if found.unplanned_req_more:
         score *= weights.unplanned_req_more_factor
     if found.requests_missed:
@@ -244,6 +259,8 @@ def criteria_of(found: Assessment, weights: ActsWeights) -> dict[str, float]:
         "repeated_words": float(found.repeated_words),
         "repeated_phrases": float(found.repeated_phrases),
         "grammar_slips": float(len(found.grammar_slips or [])),
+        "minor_slips": float(len(found.minor_slips or [])),
+        "mislabelled_values": float(len(found.mislabelled_values or [])),
         "unplanned_req_more": float(found.unplanned_req_more),
         "requests_missed": float(len(found.requests_missed or [])),
         "wrong_kind_question": float(found.wrong_kind_question),
@@ -282,6 +299,10 @@ def explain(found: Assessment, score: float) -> str:
         parts.append(f"said twice in a row ({found.repeated_words} words, {found.repeated_phrases} phrases)")
     if found.grammar_slips:
         parts.append("grammar: " + "; ".join(found.grammar_slips[:2]))
+    if found.minor_slips:
+        parts.append("small slip: " + "; ".join(found.minor_slips))
+    if found.mislabelled_values:
+        parts.append("value said as another slot's: " + "; ".join(found.mislabelled_values[:2]))
     if found.unplanned_req_more:
         parts.append('an "anything else?" no act asked for')
     if found.requests_missed:
@@ -313,7 +334,7 @@ def hallucinated_values(sample: Sample, reply: str) -> list[str]:
     return hallucinated_in(sample, ReplyIndex.of(reply or ""))
 
 
-VERSION = "acts-6"  # acts-6: "a" before a vowel ("a appointment")
+VERSION = "acts-6"  # acts-6: "a" before a vowel ("a appointment") as a small slip
 
 
 class ActsJudge:

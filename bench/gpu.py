@@ -3,15 +3,17 @@
     python bench/gpu.py [--out_dir bench/out/gpu] [--sgd_root SGD] [--finetune full lora] [--smoke]
     bench/gpu.sh OUT_DIR            # the same on a GPU machine that lacks trl/datasets (docs/GPU.md)
 
-It runs `tracegym demo`'s own stages (src/tracegym/demo.py: prepare, student, SFT, GRPO, eval) with the demo's
-framing (`acts`: the reference acts in the prompt, [n] placeholders, constrained decoding), the offline act judge
-as reward and as the eval judge, the demo's prompt and reply caps (192 and 40 tokens), and changes only the sizes:
+It runs `tracegym demo`'s own stages (src/tracegym/demo.py: prepare, student, SFT, focus, GRPO, eval) with the
+demo's data (the bundled train split, 22,939 turns less the validation slice) and framing (`compact`: the service,
+the reference acts and the last user turn, [n] placeholders, constrained decoding), the offline act judge as reward
+and as the eval judge, the demo's prompt and reply caps (128 and 40 tokens), and changes only the sizes (the
+figures below were estimated for the demo before issue #13, on 753 train turns and 192-token prompts):
 
 - student: Gemma-3 text, hidden 512, 8 layers, 8 heads (2 key/value), MLP 2048, tied embedding, the tokenizer
   trained on the traces as in the demo: 32.5M parameters with the bundled sample's 4,087-token vocabulary
   (more with --sgd_root's, at most 6,000), about 20× the demo's 1.5M;
-- SFT: batch 32, 300 steps, lr 5e-4, bf16 autocast: 9,600 examples, about 13 passes over the bundled sample's 753
-  train turns, as the demo's 500 × 16 are about 11 (the demo's lr 1e-3 is for a model 20× smaller);
+- SFT: batch 32, 300 steps, lr 5e-4, bf16 autocast: 9,600 examples, under half a pass over the train turns (the
+  demo's 1,500 × 16 are about one; the demo's lr 1e-3 is for a model 20× smaller);
 - GRPO, once as a full fine-tune (lr 3e-5) and once with LoRA (r 16, all linear layers, lr 3e-4, the usual ×10),
   each 100 steps of 16 prompts × 8 replies in one micro-batch, bf16, no checkpoints: the demo's step is
   8 prompts × 8 replies in 8 micro-batches, which a GPU runs no faster than one batch of twice the prompts;
@@ -94,6 +96,8 @@ class Scale:
     full_learning_rate: float
     lora_learning_rate: float
     max_completion_length: int
+    train_dialogues: int | None  # None: every train dialogue, as the demo
+    focus_pool: int  # train turns the SFT base answers before GRPO picks those it gets wrong (demo --focus_pool)
     eval_n: int  # held-out turns, the first of a seeded shuffle (all of them when there are fewer)
     eval_batch_size: int
 
@@ -114,6 +118,8 @@ GPU = Scale(
     full_learning_rate=3e-5,
     lora_learning_rate=3e-4,
     max_completion_length=40,
+    train_dialogues=None,
+    focus_pool=2000,
     eval_n=1000,
     eval_batch_size=64,
 )
@@ -133,6 +139,8 @@ SMOKE = Scale(
     full_learning_rate=5e-5,
     lora_learning_rate=5e-4,
     max_completion_length=16,
+    train_dialogues=30,
+    focus_pool=20,
     eval_n=4,
     eval_batch_size=4,
 )
@@ -222,7 +230,8 @@ def demo_config(args: argparse.Namespace, scale: Scale) -> demo_recipe.DemoConfi
         out_dir=args.out_dir,
         sgd_root=args.sgd_root,
         seed=args.seed,
-        framing="acts",
+        train_dialogues=scale.train_dialogues,
+        focus_pool=scale.focus_pool,
         sft_steps=scale.sft_steps,
         sft_minutes=scale.sft_minutes,
         grpo_steps=scale.grpo_steps,
@@ -260,6 +269,7 @@ def stage_list(finetunes: list[str], scale: Scale, cuda: bool) -> list[tuple[str
         ("prepare", demo_recipe.prepare_stage),
         ("student", student_stage(scale)),
         ("sft", sft_stage(scale, bf16=cuda)),
+        ("focus", demo_recipe.focus_stage),
     ]
     for finetune in dict.fromkeys(finetunes):
         stages.append((f"grpo_{finetune}", grpo_stage(finetune, scale, bf16=cuda)))

@@ -86,6 +86,12 @@ def main() -> int:
     args = parser.parse_args()
     try:
         items = list(iter_jsonl(args.items))
+        unsplit = [item.get("item", "?") for item in items if item.get("split") not in ("dev", "test")]
+        if unsplit:
+            raise UserError(
+                f'{args.items}: item {unsplit[0]} names no split; give each item "split": "dev" or "test" '
+                "(SGD's dialogue ids repeat across splits)"
+            )
         samples = samples_by_turn(args.sgd_root or bundled_sgd_root())
         missing = sorted({(item["split"], item["sample_id"]) for item in items} - set(samples))
         if missing:

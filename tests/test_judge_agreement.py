@@ -41,7 +41,17 @@ def test_the_act_judge_agrees_with_people_on_the_held_out_part():
 
 def test_a_label_file_with_turns_the_sgd_root_lacks_is_a_clear_error(tmp_path):
     (tmp_path / "items.jsonl").write_text(
-        json.dumps({"item": "x", "sample_id": "nope-turn1", "reply": "Hi", "label": 1, "part": "fixed", "source": "s"})
+        json.dumps(
+            {
+                "item": "x",
+                "split": "dev",
+                "sample_id": "nope-turn1",
+                "reply": "Hi",
+                "label": 1,
+                "part": "fixed",
+                "source": "s",
+            }
+        )
         + "\n"
     )
     result = agreement("--judge", "acts", "--items", str(tmp_path / "items.jsonl"))
@@ -49,3 +59,11 @@ def test_a_label_file_with_turns_the_sgd_root_lacks_is_a_clear_error(tmp_path):
     assert (
         result.stderr.startswith("error: ") and "nope-turn1" in result.stderr and len(result.stderr.splitlines()) == 1
     )
+    (tmp_path / "items.jsonl").write_text(
+        json.dumps(
+            {"item": "y", "sample_id": "1_00000-turn1", "reply": "Hi", "label": 1, "part": "fixed", "source": "s"}
+        )
+        + "\n"
+    )
+    unsplit = agreement("--judge", "acts", "--items", str(tmp_path / "items.jsonl"))
+    assert unsplit.returncode == 2 and "item y names no split" in unsplit.stderr

@@ -9,7 +9,8 @@ The set (bench/agreement/items.jsonl, README.md beside it) holds replies to turn
 and test splits, each labelled acceptable (1) or not (0) by two annotators following GUIDELINES.md, blind to any
 judge. The samples are rebuilt from the SGD files (`compile_sgd`), so the set stores only ids, replies and labels.
 Printed for each part: the fixed two-thirds and the held-out third of the first 319 replies (split by dialogue,
-fixed once), and `fresh`, 120 replies of a student trained against acts-5, labelled after acts-5 was written:
+fixed once), `fresh`, 120 replies of a student trained against acts-5, labelled after acts-5 was written, and
+`fresh13`, 200 replies of issue #13's student trained against acts-6, labelled after acts-6 was written:
 
     AUC           P(an acceptable reply outscores an unacceptable one), ties counting one half
     false accept  share of unacceptable replies scored ≥ 0.7

@@ -19,7 +19,7 @@ from factories import model_fixture
 BENCH = REPO_ROOT / "bench" / "gpu.py"
 # No device for torch even where the suite runs on a GPU machine: the refusal is what is tested.
 NO_CUDA = {"CUDA_VISIBLE_DEVICES": ""}
-STAGES = {"prepare", "student", "sft", "grpo_full", "eval_full", "grpo_lora", "eval_lora"}
+STAGES = {"prepare", "student", "sft", "focus", "grpo_full", "eval_full", "grpo_lora", "eval_lora"}
 
 
 def run_bench(*args: object, env: dict | None = None) -> subprocess.CompletedProcess:

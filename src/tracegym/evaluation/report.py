@@ -16,8 +16,8 @@ from tracegym.evaluation.eval import JUDGE, SIGNAL_LABELS, EvalItem, EvalResult
 from tracegym.evaluation.stats import Comparison
 from tracegym.evaluation.validation import (
     VALIDATION_CURVE,
-    plot_validation_curve,
     read_validation_points,
+    validation_curve_figure,
     validation_report_lines,
 )
 from tracegym.samples import atomic_file, write_json, write_jsonl, write_text_atomic
@@ -50,7 +50,7 @@ def write_report(result: EvalResult, out_dir: str | Path) -> dict[str, Path]:
     validation_points = read_validation_points(result.run_dir)  # `train --validate_every`: the gaming alarm's curve
     if validation_points:
         paths["validation_curve"] = out_dir / VALIDATION_CURVE
-        plot_validation_curve(validation_points, paths["validation_curve"])
+        _save(validation_curve_figure(validation_points), paths["validation_curve"])
     write_jsonl(paths["generations"], (item.to_dict() for item in result.items))
     write_json(paths["results"], _finite(result.to_dict()))
     write_text_atomic(paths["report"], report_markdown(result, plotted={name for name in paths}))

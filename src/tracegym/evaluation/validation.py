@@ -16,6 +16,7 @@ recall, hallucination, broken text) the paired bootstrap 95% CI of its change ov
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -125,14 +126,7 @@ def mean_of(values: Sequence[float | None]) -> float | None:
 # ------------------------------------------------------------------------------------------ the report's curve
 
 VALIDATION_CURVE = "validation_curve.png"
-CURVE_SIGNALS = (
-    "chrf",
-    "slot_error_rate_valued_replies",
-    "act_value_recall",
-    "hallucination_rate",
-    "broken_text_rate",
-    "repetition_rate",
-)
+CURVE_SIGNALS = FIDELITY_SIGNALS  # the curve draws what the alarm watches
 
 
 def read_validation_points(run_dir: str | Path | None) -> list[dict[str, Any]]:
@@ -151,18 +145,19 @@ def read_validation_points(run_dir: str | Path | None) -> list[dict[str, Any]]:
     return points
 
 
-def plot_validation_curve(points: Sequence[dict[str, Any]], path: Path) -> None:
+def validation_curve_figure(points: Sequence[dict[str, Any]]) -> Any:
     """The judge's mean and each fidelity signal's mean on the validation slice per step: small multiples sharing
-    the step axis, the best step starred, the steps that raised the gaming alarm in red."""
+    the step axis, the best step starred, the steps that raised the gaming alarm in red. The caller saves it."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from tracegym.samples import atomic_file
-
     names = [JUDGE, *CURVE_SIGNALS]
-    figure, axes_grid = plt.subplots(3, 2, figsize=(8, 6.4), sharex=True)
+    rows = math.ceil(len(names) / 2)
+    figure, axes_grid = plt.subplots(rows, 2, figsize=(8, 2.15 * rows), sharex=True)
+    for spare in axes_grid.flat[len(names) :]:
+        spare.set_visible(False)
     alarm_steps = [point["step"] for point in points if point.get("alarms")]
     best_steps = [point["step"] for point in points if point.get("best")]
     for axes, name in zip(axes_grid.flat, names):
@@ -176,19 +171,15 @@ def plot_validation_curve(points: Sequence[dict[str, Any]], path: Path) -> None:
             axes.axvline(step, color="tab:red", alpha=0.4, linewidth=2)
         axes.set_title(SIGNAL_LABELS[name] + (" (training judge)" if name == JUDGE else ""), fontsize=9)
         axes.grid(alpha=0.3)
-    for axes in axes_grid[-1]:
+    for axes in axes_grid.flat[len(names) - 2 : len(names)]:  # the lowest plot of each column
+        axes.xaxis.set_tick_params(labelbottom=True)
         axes.set_xlabel("training step")
     count = points[0].get("n") if points else 0
     marked = "; red: a gaming alarm" if alarm_steps else ""
     figure.suptitle(
         f"Validation slice ({count} held-out train prompts): judge vs independent signals{marked}", fontsize=10
     )
-    try:
-        figure.tight_layout()
-        with atomic_file(path, "wb") as handle:
-            figure.savefig(handle, format="png", dpi=110)
-    finally:
-        plt.close(figure)
+    return figure
 
 
 def validation_report_lines(points: Sequence[dict[str, Any]]) -> list[str]:

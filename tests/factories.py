@@ -28,6 +28,7 @@ __all__ = [
     "keyword_scorer",
     "obedient_scorer",
     "SMALL_STEP",
+    "train_command",
     "TINY_STUDENT",
     "act",
     "build_tiny_student",
@@ -155,6 +156,20 @@ SMALL_STEP = (
     "--learning_rate",
     "0.01",
 )
+
+
+def train_command(workspace: Path, output_dir: Path, *flags: object) -> list[object]:
+    """`tracegym train` on a workspace of `build_tiny_student` (its train.jsonl and student/) into `output_dir`."""
+    return [
+        "train",
+        "--train_jsonl",
+        workspace / "train.jsonl",
+        "--model_name",
+        workspace / "student",
+        "--output_dir",
+        output_dir,
+        *flags,
+    ]
 
 
 def build_tiny_student(

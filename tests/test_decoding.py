@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from cli_helpers import run_cli
-from factories import model_fixture
+from factories import model_fixture, train_command
 
 TESTS_DIR = Path(__file__).resolve().parent
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
@@ -139,13 +139,7 @@ def test_grpo_samples_with_the_constraint_unless_it_is_turned_off(workspace, tmp
     def completions(*flags: str) -> list[dict]:
         record = tmp_path / f"completions{len(flags)}.jsonl"
         result = run_cli(
-            "train",
-            "--train_jsonl",
-            workspace / "train.jsonl",
-            "--model_name",
-            workspace / "student",
-            "--output_dir",
-            tmp_path / f"run{len(flags)}",
+            *train_command(workspace, tmp_path / f"run{len(flags)}"),
             "--config",
             recipe,
             "--placeholders",

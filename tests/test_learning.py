@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import run_cli
-from factories import ONE_THREAD, build_tiny_student, model_fixture, sample_rows
+from factories import ONE_THREAD, build_tiny_student, model_fixture, sample_rows, train_command
 
 TESTS_DIR = Path(__file__).resolve().parent
 ENV = {**ONE_THREAD, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")]))}
@@ -52,13 +52,7 @@ def workspace(tmp_path_factory):
 def mean_rewards(workspace: Path, run_dir: Path, function: str, seed: int = 0) -> list[float]:
     """Each step's mean of `learnable_rewards.<function>` as the run's log.jsonl records it."""
     result = run_cli(
-        "train",
-        "--train_jsonl",
-        workspace / "train.jsonl",
-        "--model_name",
-        workspace / "student",
-        "--output_dir",
-        run_dir,
+        *train_command(workspace, run_dir),
         "--reward_funcs",
         f"learnable_rewards:{function}",
         "--reward_weights",

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import REPO_ROOT, assert_user_error, run_cli
-from factories import SMALL_STEP, build_tiny_student, free_port, model_fixture, sample_rows
+from factories import SMALL_STEP, build_tiny_student, free_port, model_fixture, sample_rows, train_command
 
 TESTS_DIR = Path(__file__).resolve().parent
 WITH_TESTS_ON_PATH = {"PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")]))}
@@ -33,18 +33,8 @@ def workspace(tmp_path_factory):
     return build_tiny_student(tmp_path_factory.mktemp("train"), sample_rows())
 
 
-def train_args(workspace: Path, output_dir: Path, *extra: str) -> list[str]:
-    return [
-        "train",
-        "--train_jsonl",
-        workspace / "train.jsonl",
-        "--model_name",
-        workspace / "student",
-        "--output_dir",
-        output_dir,
-        *SMALL_STEP,
-        *extra,
-    ]
+def train_args(workspace: Path, output_dir: Path, *extra: str) -> list[object]:
+    return train_command(workspace, output_dir, *SMALL_STEP, *extra)
 
 
 def read_log(output_dir: Path) -> list[dict]:

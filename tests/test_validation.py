@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import assert_user_error, run_cli
-from factories import SMALL_STEP, build_tiny_student, model_fixture, restaurant_sample, sample_rows
+from factories import SMALL_STEP, build_tiny_student, model_fixture, restaurant_sample, sample_rows, train_command
 from tracegym.evaluation.eval import INDEPENDENT_SIGNALS, JUDGE
 from tracegym.evaluation.validation import gaming_alarms
 from tracegym.training.validation import hold_out_slice
@@ -131,13 +131,7 @@ def test_train_validates_every_n_steps_and_keeps_the_best_policy(workspace, tmp_
 
     run_dir = tmp_path / "run"
     result = run_cli(
-        "train",
-        "--train_jsonl",
-        workspace / "train.jsonl",
-        "--model_name",
-        workspace / "student",
-        "--output_dir",
-        run_dir,
+        *train_command(workspace, run_dir),
         *SMALL_STEP,
         "--max_steps",
         "4",

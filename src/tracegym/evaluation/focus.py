@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from tracegym.framing import Framing
 from tracegym.judges import JudgeSettings
-from tracegym.placeholders import lexicalize
 from tracegym.samples import Sample
 
 FOCUS_BATCH = 32  # prompts per generation batch
@@ -48,13 +47,12 @@ def turns_to_learn(
 ) -> Focus:
     """The samples whose greedy reply from `model_name` the judge scores below `below` (a failed verdict counts as
     below), in their order."""
-    from tracegym.evaluation.generate import generate_replies
+    from tracegym.evaluation.eval import lexicalized
+    from tracegym.evaluation.generate import generate_replies, load_base_model
     from tracegym.judges.base import score_sync
     from tracegym.judges.config import build_judge
-    from tracegym.models import load_causal_lm, load_tokenizer
 
-    model, tokenizer = load_causal_lm(model_name), load_tokenizer(model_name)
-    model.eval()
+    model, tokenizer = load_base_model(model_name)  # eval's loading: on the best device, in eval mode
     replies = generate_replies(
         model,
         tokenizer,
@@ -66,9 +64,9 @@ def turns_to_learn(
         framing=framing,
         description="base replies to train turns",
     )
-    texts = [group[0] for group in replies]
     if framing.placeholders:
-        texts = [lexicalize(text, sample.acts) for text, sample in zip(texts, samples)]
+        replies = lexicalized(replies, samples)
+    texts = [group[0] for group in replies]
     verdicts = score_sync(build_judge(judge), samples, texts)
     scores = [verdict.score for verdict in verdicts]
     kept = [sample for sample, score in zip(samples, scores) if score is None or score < below]

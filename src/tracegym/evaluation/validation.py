@@ -21,11 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tracegym.evaluation.eval import FIDELITY_SIGNALS, INDEPENDENT_SIGNALS, JUDGE, SIGNAL_LABELS
+from tracegym.evaluation.eval import FIDELITY_SIGNALS, INDEPENDENT_SIGNALS, JUDGE, SIGNAL_LABELS, lexicalized
 from tracegym.evaluation.metrics import reply_metrics
 from tracegym.evaluation.stats import compare
 from tracegym.judges.budget import Ledger
-from tracegym.placeholders import lexicalize
 from tracegym.training.validation import ValidationPoint, ValidationSlice
 
 VALIDATION_BATCH = 16  # prompts per generation batch
@@ -75,10 +74,9 @@ class SliceValidator:
             framing=self.slice.framing,
             description="validation replies",
         )
-        firsts = [group[0] for group in replies]
         if self.slice.framing.placeholders:
-            return [lexicalize(reply, sample.acts) for reply, sample in zip(firsts, samples)]
-        return firsts
+            replies = lexicalized(replies, samples)
+        return [group[0] for group in replies]
 
 
 def prompt_values(samples: Sequence[Any], replies: Sequence[str], scores: Sequence[float | None]) -> PromptValues:

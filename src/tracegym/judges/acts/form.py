@@ -55,14 +55,17 @@ WORD_REPEATS_ALLOWED = {"that", "had", "bye"}
 
 def grammar_slips(reply: str) -> list[str]:
     """The names of the slips the reply makes."""
-    lowered = reply.lower()
-    return [name for name, pattern in GRAMMAR_SLIPS.items() if pattern.search(lowered)]
+    return _slips(GRAMMAR_SLIPS, reply)
 
 
 def minor_slips(reply: str) -> list[str]:
     """The names of the small slips the reply makes (MINOR_SLIPS)."""
+    return _slips(MINOR_SLIPS, reply)
+
+
+def _slips(patterns: dict[str, re.Pattern[str]], reply: str) -> list[str]:
     lowered = reply.lower()
-    return [name for name, pattern in MINOR_SLIPS.items() if pattern.search(lowered)]
+    return [name for name, pattern in patterns.items() if pattern.search(lowered)]
 
 
 @dataclass(frozen=True)

@@ -159,8 +159,8 @@ def requested_slots(
 def _within_capacity(evidence: dict[str, int], sentence: str, expected: set[str], asked: set[str]) -> set[str]:
     """The slots one question sentence really asks: as many as it has questions in it (its wh-words, or one plus
     each "and", "or" or comma, whichever is more), requested ones not asked by an earlier sentence first, then those
-    with the most cue words. "Where are you
-    leaving from?" holds cues of the origin, the destination and the date, but asks one thing."""
+    with the most cue words. "Where are you leaving from?" holds cues of the origin, the destination and the date,
+    but asks one thing."""
     capacity = max(len(WH_WORDS.findall(sentence)), 1 + len(re.findall(r"\b(?:and|or)\b|,", sentence)))
     ranked = sorted(evidence, key=lambda slot: (slot not in expected, slot in asked, -evidence[slot], slot))
     return set(ranked[:capacity])

@@ -24,22 +24,21 @@ def held_out_turns(keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict]:
     """The full-context record (history, acts) of each held-out turn, by (split, id), rebuilt from the bundled
     sample. SGD's dialogue ids repeat across splits (111 of the sample's dev turn ids are test turn ids too), so a
     turn is named by its split and its id together."""
-    from tracegym.traces.compile import CompileOptions, compile_sgd
+    from judge_agreement import samples_by_turn  # bench/ is the script's folder, first on sys.path
     from tracegym.traces.render import acts_text
     from tracegym.traces.sgd import bundled_sgd_root
 
     turns = {}
-    for split in ("dev", "test"):
-        for sample in compile_sgd(bundled_sgd_root(), split, CompileOptions(include_acts=True)):
-            if (split, sample.id) in keys:
-                history = sample.messages[1:]
-                previous = next((m["content"] for m in reversed(history[:-1]) if m["role"] == "assistant"), "")
-                turns[split, sample.id] = {
-                    "service": sample.service,
-                    "previous": previous,
-                    "user": history[-1]["content"],
-                    "acts": re.sub(r" \[\d+\]", "", acts_text(sample.acts)),  # the values, not their numbers
-                }
+    for key, sample in samples_by_turn(bundled_sgd_root()).items():
+        if key in keys:
+            history = sample.messages[1:]
+            previous = next((m["content"] for m in reversed(history[:-1]) if m["role"] == "assistant"), "")
+            turns[key] = {
+                "service": sample.service,
+                "previous": previous,
+                "user": history[-1]["content"],
+                "acts": re.sub(r" \[\d+\]", "", acts_text(sample.acts)),  # the values, not their numbers
+            }
     return turns
 
 

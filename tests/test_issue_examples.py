@@ -1,6 +1,7 @@
 """The examples a person rejected and acts-4 scored 1.0 (issue 12), on the real bundled SGD turns they came from:
 acts-5 scores each below 0.5, and the turn's own SGD reference still ≥ 0.7; and those of issue 13's hand labels
-that acts-5 still accepted, which acts-6 does not. A turn is named `split/id`: SGD's dialogue ids repeat across
+that acts-5 still accepted, which acts-6 does not; and those of the acts-6 student's hand labels (`fresh13`) that
+acts-6 accepted, which acts-7 does not. A turn is named `split/id`: SGD's dialogue ids repeat across
 splits (`7_00018-turn5` is an event in dev and the weather in test)."""
 
 from __future__ import annotations
@@ -117,4 +118,68 @@ def test_one_small_slip_stays_acceptable_but_ranks_below_the_reply_without_it():
         score(turn, "Would you like to make a appointment?"),
         score(turn, "Would you like to make an appointment?"),
     )
+    assert 0.7 <= slipped < right
+
+
+FRESH13 = [
+    # (turn, its acts, a reply the annotators rejected that acts-6 scored 1.0, a reply that says it right)
+    (
+        "dev/3_00019-turn11",
+        "NOTIFY_SUCCESS in Alarm_1",
+        "Your reservation is confirmed",
+        "Your alarm has been added.",
+    ),
+    (
+        "test/13_00123-turn9",
+        "NOTIFY_SUCCESS in Media_3 (PlayMovie)",
+        "Your movie has been booked.",
+        "The movie has started.",
+    ),
+    (
+        "test/30_00021-turn19",
+        "OFFER(departure_time=11:30 am, price=$25) in Buses_3",
+        "11:30 am is a $25.",
+        "There is a bus at 11:30 am that costs $25.",
+    ),
+    (
+        "dev/1_00118-turn13",
+        "OFFER(airlines=Delta Airlines, times, price), INFORM_COUNT(1) in Flights_3",
+        "I found 1 flight that leaves at Delta Airlines at 4:05 pm and returns at 7:55 pm. The ticket is $561.",
+        "I found 1 Delta Airlines flight that leaves at 4:05 pm and returns at 7:55 pm. The ticket is $561.",
+    ),
+    ("dev/1_00118-turn11", "REQUEST(return_date) in Flights_3", "When would you like to leave?", "When do you return?"),
+    (
+        "test/30_00021-turn19",
+        "OFFER(departure_time=11:30 am, price=$25) in Buses_3",
+        "There is a bus at 11:30 am that costs $25. It's a ?",
+        "There is a bus at 11:30 am that costs $25.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("turn", "acts", "rejected", "right"), FRESH13, ids=[f"{e[0]}:{e[2][:20]}" for e in FRESH13])
+def test_what_the_annotators_rejected_of_the_acts6_student_scores_below_one_half(turn, acts, rejected, right):
+    assert score(turn, rejected) < 0.5, f"{acts}: {rejected!r}"
+    assert score(turn, right) >= 0.7, f"{acts}: {right!r}"
+    assert score(turn, bundled_turns()[turn].ground_truth) >= 0.7
+
+
+def test_booking_words_are_fine_where_the_service_books_or_rents():
+    rental = "dev/10_00039-turn13"  # Media_2 rents movies: its own references say "reserved the movie for rental"
+    assert "booked" not in ActsJudge().verdict(bundled_turns()[rental], "Your movie has been booked.").reasoning
+    assert score("dev/1_00118-turn13", bundled_turns()["dev/1_00118-turn13"].ground_truth) >= 0.7
+
+
+def test_a_question_said_again_earns_no_request_cue():
+    turn = "dev/1_00064-turn1"  # REQUEST(departure_date, destination_city, origin_city) in Flights_3
+    once = ActsJudge().verdict(bundled_turns()[turn], "Where are you leaving from?")
+    twice = ActsJudge().verdict(bundled_turns()[turn], "Where are you leaving from? Where are you leaving from?")
+    assert twice.criteria["act_cues"] == once.criteria["act_cues"]
+    assert twice.score < once.score
+
+
+def test_a_count_that_disagrees_with_its_noun_is_a_small_slip():
+    turn = "test/30_00021-turn17"  # OFFER(departure_time=8:30 am, price=$29), INFORM_COUNT(7) in Buses_3
+    slipped = score(turn, "I found 7 bus. One leaves at 8:30 am and costs $29.")
+    right = score(turn, "I found 7 buses. One leaves at 8:30 am and costs $29.")
     assert 0.7 <= slipped < right

@@ -13,6 +13,11 @@ from dataclasses import dataclass
 
 from tracegym.samples import Sample
 
+# Nouns SGD's system turns count ("2 tickets", "1 stop"); bed and bath are left out: "a 2 bed apartment" is English.
+COUNT_NOUNS = (
+    "stop|ticket|seat|day|night|transfer|layover|flight|bus|train|result|song|movie|event|hotel|restaurant|showtime|"
+    "option|passenger|adult|attraction|appointment|alarm"
+)
 # Agreement and missing-word slips of the kind a small student makes; each names what it catches.
 GRAMMAR_SLIPS: dict[str, re.Pattern[str]] = {
     "bare verb after be + subject ('are you like')": re.compile(
@@ -47,7 +52,14 @@ GRAMMAR_SLIPS: dict[str, re.Pattern[str]] = {
 # the reply acceptable but still ranks it below the same reply without the slip, which is all GRPO needs.
 MINOR_SLIPS: dict[str, re.Pattern[str]] = {
     "'a' before a vowel ('a appointment')": re.compile(r"\ba (?!one\b|once\b|eu|u)[aeio][a-z]"),
+    # acts-7; SGD's own references say "0 layover" and "1 layovers" in 0.8% of dev turns
+    "a count that disagrees with its noun ('1 stops', '7 showtime')": re.compile(
+        rf"(?<![$\d.,:])\b1 (?:{COUNT_NOUNS})s\b|(?<![$\d.,:])\b(?:0|[2-9]|[1-9]\d+) (?:{COUNT_NOUNS})\b(?!-)"
+    ),
 }
+# acts-7: GRPO learned that "It's a ?" cost only a stray mark's ×0.7. Matched on the reply as written: a capital
+# "A," or "A." is a name's initial ("Bower Rosemary A, a psychologist").
+ARTICLE_BEFORE_MARK = re.compile(r"\b(?:a|an|the)\s*(?:[?!,;:]|\.(?!m\.))")
 REPEAT_WORD = re.compile(r"[a-z']+|\d[\d:.,]*")
 REQ_MORE_PHRASE = re.compile(r"\b(?:anything else|help you with anything|can i help|assist you with anything)\b")
 WORD_REPEATS_ALLOWED = {"that", "had", "bye"}
@@ -55,7 +67,8 @@ WORD_REPEATS_ALLOWED = {"that", "had", "bye"}
 
 def grammar_slips(reply: str) -> list[str]:
     """The names of the slips the reply makes."""
-    return _slips(GRAMMAR_SLIPS, reply)
+    found = _slips(GRAMMAR_SLIPS, reply)
+    return found + ["an article right before a mark ('It's a ?')"] * bool(ARTICLE_BEFORE_MARK.search(reply))
 
 
 def minor_slips(reply: str) -> list[str]:
@@ -106,6 +119,8 @@ QUESTION_KINDS: dict[str, re.Pattern[str]] = {
     "count": re.compile(r"\bhow many\b"),
 }
 ORIGIN_PHRASE = re.compile(r"\b(?:leav\w*|depart\w*|coming from|start\w* from)\b|\bfrom where\b")
+RETURN_PHRASE = re.compile(r"\b(?:return\w*|back|inbound)\b")
+RETURN_SLOT = re.compile(r"return|inbound")
 DESTINATION_PHRASE = re.compile(r"\b(?:go|going|head\w*|travel\w*|fly\w*) to\b|\bdestination\b")
 SLOT_KINDS: Sequence[tuple[str, re.Pattern[str]]] = (
     ("count", re.compile(r"number|num_|count|seats|riders|passengers|adults|tickets|rooms|beds|baths|travelers")),
@@ -130,13 +145,15 @@ def slot_direction(slot: str) -> str | None:
 
 
 def question_kinds(reply: str) -> list[tuple[set[str], str | None]]:
-    """For each question of the reply: the kinds of answer it asks for, and its direction (origin / destination)."""
+    """For each question of the reply: the kinds of answer it asks for, and its direction (return / origin /
+    destination)."""
     found: list[tuple[set[str], str | None]] = []
     for question in re.split(r"(?<=[?.!])\s+", reply.lower()):
         if "?" not in question and not re.match(r"\s*(?:what|which|where|when|how)\b", question):
             continue
         kinds = {kind for kind, pattern in QUESTION_KINDS.items() if pattern.search(question)}
-        direction = "origin" if ORIGIN_PHRASE.search(question) else None
+        direction = "return" if RETURN_PHRASE.search(question) else None
+        direction = direction or ("origin" if ORIGIN_PHRASE.search(question) else None)
         direction = direction or ("destination" if DESTINATION_PHRASE.search(question) else None)
         if kinds:
             found.append((kinds, direction))
@@ -154,12 +171,14 @@ def asks_wrong_kind(sample: Sample, reply: str) -> bool:
 
 
 def _fits(slot: str, kinds: set[str], direction: str | None) -> bool:
+    if RETURN_SLOT.search(slot) and direction == "origin":
+        return False  # "When would you like to leave?" for the return date (acts-7)
     kind = slot_kind(slot)
     if kind is None or (kind in ("date", "time") and kinds & {"date", "time"}):
         return True
     if kind not in kinds:
         return False
-    if kind == "place" and direction is not None:
+    if kind == "place" and direction in ("origin", "destination"):
         return slot_direction(slot) in (direction, None) and not (direction == "origin" and not slot_direction(slot))
     return True
 
@@ -193,7 +212,8 @@ def slot_words(slot: str) -> frozenset[str]:
 
 def mislabelled_values(sample: Sample, reply: str) -> list[str]:
     """Values the reply gives as another slot's ("The phone number is <the address>", "The average temperature
-    will be <the wind speed>"), each as `slot=value (said as other_slot)`.
+    will be <the wind speed>"), each as `slot=value (said as other_slot)`; and (acts-7) values equated with another
+    ("11:30 am is a $25") or said as a departure time ("leaves at Delta Airlines").
 
     Left alone, for precision: values of slots that name the entity (a name or title: "A good option is Sino"),
     and labels that are the service's own entity ("The flight will be $330" in Flights, "The event is football")."""
@@ -217,7 +237,51 @@ def mislabelled_values(sample: Sample, reply: str) -> list[str]:
             )
             if others:
                 found.append(f"{act.slot}={value} (said as {others[0]})")
-    return found
+    return found + equated_values(sample, lowered) + departure_non_times(sample, lowered)
+
+
+def _stated_items(sample: Sample) -> list[tuple[str, str]]:
+    return [
+        (act.slot, value.lower())
+        for act in sample.acts
+        if act.act in ("INFORM", "OFFER", "CONFIRM") and act.slot
+        for value in act.values
+        if value.strip()
+    ]
+
+
+def equated_values(sample: Sample, lowered: str) -> list[str]:
+    """A clause that says one value is another slot's value: "11:30 am is a $25" (a time is a price); "the balance
+    from your savings is $20" is not such a clause. A name on either side is
+    left alone: "Sino is a 4 star hotel" gives the entity a property, "One landmark is The Gherkin" names it. acts-7."""
+    items = _stated_items(sample)
+    return [
+        f"{slot}={value} (said to be {other}={other_value})"
+        for slot, value in items
+        if not _names(slot)
+        for other, other_value in items
+        if other != slot
+        and not _names(other)
+        and re.search(
+            rf"(?:^|[.?!,;]\s*|\band\s+){re.escape(value)}\s+(?:is|are|was|will be)\s+(?:a\s+|an\s+|the\s+)?"
+            rf"{re.escape(other_value)}(?![\w:])",
+            lowered,
+        )
+    ]
+
+
+DEPARTS_AT = r"\b(?:leaves|leave|leaving|departs|depart|departing|arrives|arrive|arriving)\s+at\s+"
+
+
+def departure_non_times(sample: Sample, lowered: str) -> list[str]:
+    """A value that is not a time, date or place said as when something leaves: "a flight that leaves at Delta
+    Airlines". acts-7."""
+    return [
+        f"{slot}={value} (said as a departure time)"
+        for slot, value in _stated_items(sample)
+        if slot_kind(slot) not in ("time", "date", "place")
+        and re.search(rf"{DEPARTS_AT}{re.escape(value)}(?![\w:])(?!\s*(?:am|pm|a\.m|p\.m|o'clock))", lowered)
+    ]
 
 
 def _names(slot: str) -> bool:

@@ -125,7 +125,11 @@ def requested_slots(
     so they earn the request's cue but never an off-target penalty.
     """
     asked: set[str] = set()
+    said: set[str] = set()
     for sentence in sentences_of(reply.lower()):
+        if normalise_text(sentence) in said:
+            continue  # "What city? What city?": a question said again asks nothing new (acts-7)
+        said.add(normalise_text(sentence))
         strong = bool(
             sentence.endswith(("?", ">", "/"))
             or REQUEST_PHRASES.search(sentence)

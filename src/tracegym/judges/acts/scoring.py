@@ -334,7 +334,7 @@ def hallucinated_values(sample: Sample, reply: str) -> list[str]:
     return hallucinated_in(sample, ReplyIndex.of(reply or ""))
 
 
-VERSION = "acts-6"  # acts-6: "a" before a vowel ("a appointment") as a small slip
+VERSION = "acts-7"  # acts-7: booking words by use, equated values, "It's a ?", count agreement, repeated questions
 
 
 class ActsJudge:

@@ -1,8 +1,10 @@
 """The demo's target, measured: `tracegym demo` from scratch on several seeds, each judged against issue #13's bar.
 
-    python bench/demo.py --seeds 0 1 2 0          # each run about 10 minutes on a 2-core CPU; seed 0 twice
+    python bench/demo.py --seeds 0 1 2 0          # each run about 4 minutes on a 2-core CPU; seed 0 twice
+    python bench/demo.py --seeds 0 -- --base scratch   # the student built and SFT-trained in the run (slower)
 
-For each run it does the whole demo (student, SFT and GRPO rebuilt, no reuse) into bench/out/demo-seed<N>[-<k>],
+For each run it does the whole demo (from the shipped SFT student by default; no reuse of an earlier run's base)
+into bench/out/demo-seed<N>[-<k>],
 reads that run's results.json and generations.jsonl, and prints one JSON line: wall time, the act judge's mean
 base → trained with Δ and its paired-bootstrap 95% CI, the share of replies the judge accepts (score ≥ 0.7),
 corpus BLEU and chrF, broken text, repetition, hallucination and slot error rates, base → trained, and whether

@@ -228,6 +228,7 @@ def cuda_available() -> bool:
 def demo_config(args: argparse.Namespace, scale: Scale) -> demo_recipe.DemoConfig:
     return demo_recipe.DemoConfig(
         out_dir=args.out_dir,
+        base="scratch",  # the GPU recipe trains its own, larger student
         sgd_root=args.sgd_root,
         seed=args.seed,
         train_dialogues=scale.train_dialogues,

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from cli_helpers import run_cli
+from tracegym.demo import BUNDLED_STUDENT, DemoConfig, DemoRun, prepare_stage
 
 pytestmark = pytest.mark.slow
 
@@ -18,6 +19,8 @@ def demo_run(tmp_path_factory):
         "demo",
         "--out_dir",
         out_dir,
+        "--base",
+        "scratch",
         "--sft_steps",
         "6",
         "--grpo_steps",
@@ -97,7 +100,8 @@ def test_the_same_seed_gives_the_same_figures(tmp_path):
     figures = []
     for run in ("a", "b"):
         out_dir = tmp_path / run
-        args = ("demo", "--out_dir", out_dir, "--sft_steps", "8", "--grpo_steps", "2", "--eval_n", "6")
+        args = ("demo", "--out_dir", out_dir, "--base", "scratch", "--sft_steps", "8", "--grpo_steps", "2")
+        args += ("--eval_n", "6")
         args += ("--train_dialogues", "60")
         result = run_cli(*args, "--no_reuse_base", env={"OMP_NUM_THREADS": "1"})
         assert result.returncode == 0, result.stderr[-3000:]
@@ -112,9 +116,28 @@ def test_the_same_seed_gives_the_same_figures(tmp_path):
 
 
 def test_a_safety_cap_that_fires_is_named_in_the_report(tmp_path):
-    args = ("demo", "--out_dir", tmp_path, "--sft_steps", "4", "--grpo_steps", "30", "--grpo_minutes", "0.0001")
+    args = ("demo", "--out_dir", tmp_path, "--base", "scratch", "--sft_steps", "4", "--grpo_steps", "30")
+    args += ("--grpo_minutes", "0.0001")
     result = run_cli(*args, "--eval_n", "4", "--train_dialogues", "30", "--focus_pool", "20", "--validate_every", "0")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "GRPO stopped at its 0.0001-minute safety cap" in result.stderr
     assert "GRPO stopped at its 0.0001-minute safety cap" in (tmp_path / "eval" / "report.md").read_text()
     assert json.loads((tmp_path / "demo.json").read_text())["warnings"][0].startswith("warning: GRPO stopped")
+
+
+def test_the_default_demo_starts_from_the_shipped_student_and_its_validation_slice(tmp_path):
+    """--base bundled: no student or SFT stage; base/ is the package's student with its model card; the validation
+    slice is the one its SFT held out, whatever --seed is."""
+    args = ("demo", "--out_dir", tmp_path, "--seed", "1", "--grpo_steps", "2", "--eval_n", "6", "--focus_pool", "300")
+    result = run_cli(*args, env={"OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "the bundled student: 1.72M parameters, 6,000 SFT steps" in result.stderr
+    record = json.loads((tmp_path / "demo.json").read_text())
+    assert set(record["timings_s"]) == {"prepare", "base", "focus", "grpo", "eval"}
+    shipped = (BUNDLED_STUDENT / "model.safetensors").read_bytes()
+    assert (tmp_path / "base" / "model.safetensors").read_bytes() == shipped
+    assert "bench/build_student.py" in (tmp_path / "base" / "README.md").read_text()
+    seed0 = tmp_path / "seed0"
+    prepare_stage(DemoRun(config=DemoConfig(out_dir=str(seed0)), out_dir=seed0), lambda line: None)
+    assert (tmp_path / "validation.jsonl").read_text() == (seed0 / "validation.jsonl").read_text()
+    assert (tmp_path / "train.jsonl").read_text() == (seed0 / "train.jsonl").read_text()

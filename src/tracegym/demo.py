@@ -1,7 +1,10 @@
-"""The whole loop offline, on bundled SGD: prepare → student → SFT → focus → GRPO → eval → report.
+"""The whole loop offline, on bundled SGD: prepare → base → focus → GRPO → eval → report.
 
 The student learns from the bundled train split (2,478 dialogues, every fifth SGD train file) and is evaluated on
 the bundled sample's dev and test dialogues (seen and unseen services); `--sgd_root` takes all three from a clone.
+Its SFT warm start ships in the package (`data/student`: 6,000 SFT steps, a quarter hour on 2 cores, rebuilt by
+`python bench/build_student.py`); `--base scratch` builds the student and runs SFT here instead (prepare → student
+→ SFT → …), as any other data or framing needs.
 
 Each stage is one short function over the library (the same code the subcommands run), so the demo is also a
 readable recipe. Everything it makes lands in `out_dir`:
@@ -10,8 +13,9 @@ readable recipe. Everything it makes lands in `out_dir`:
     validation.jsonl          whole train dialogues held out of SFT and GRPO: the gaming alarm's slice
     grpo.jsonl                GRPO's turns: those of 2,000 drawn train turns whose greedy SFT reply scores below 1
     demo.json                 the exact `tracegym prepare` arguments, the settings, stage timings, headline figures
-    student/                  the freshly built tokenizer + Gemma3 student (random weights)
-    base/                     the SFT warm start: the "base" of the comparison
+    student/                  --base scratch: the freshly built tokenizer + Gemma3 student (random weights)
+    base/                     the SFT warm start, the "base" of the comparison: the bundled one (its model card
+                              README.md with it) or, with --base scratch, the one SFT made here
     trained/                  the GRPO run directory (adapter or model, log.jsonl, model card); its log holds the
                               validation points (every 11 steps)
     eval/                     results.json, generations.jsonl, report.md, plots (the validation curve among them)
@@ -40,6 +44,8 @@ if TYPE_CHECKING:
     from tracegym.training.student import StudentConfig
 
 EVAL_SPLITS = ("dev", "test")
+BUNDLED_STUDENT = Path(__file__).resolve().parent / "data" / "student"
+BASES = ("bundled", "scratch")
 # Value placeholders [1] … [16] get a token each; no SGD turn has more than 16 values (the bundled sample: 7).
 PLACEHOLDER_TOKENS = 16
 
@@ -62,11 +68,18 @@ class DemoConfig:
         "turn), acts (the same acts in the full context: schema, calls, history) or end2end (no acts)",
         choices=tuple(NAMED),
     )
+    base: str = option(
+        "bundled",
+        "the SFT warm start: bundled (shipped in the package: 6,000 SFT steps on the bundled train split with the "
+        "compact framing; its model card says how it was made) or scratch (build the student here and run "
+        "--sft_steps of SFT: needed for --sgd_root, --train_dialogues, another framing or other lengths)",
+        choices=BASES,
+    )
     # Stages stop on steps, so a seed gives the same figures on any machine; the minutes are only a safety cap,
     # and the demo and its report say so when one fires (on a 2-core CPU the steps take about 3.5 and 3 minutes).
-    sft_steps: int = option(1500, "SFT warm-start optimizer steps (16 turns each)", type=positive_int)
+    sft_steps: int = option(1500, "--base scratch: SFT warm-start optimizer steps (16 turns each)", type=positive_int)
     sft_minutes: float = option(
-        6.0, "SFT safety cap in minutes (a run it stops is not repeatable)", type=positive_float
+        6.0, "--base scratch: SFT safety cap in minutes (a run it stops is not repeatable)", type=positive_float
     )
     grpo_steps: int = option(44, "GRPO steps", type=positive_int)
     grpo_minutes: float = option(
@@ -121,6 +134,13 @@ class DemoConfig:
         for name in ("eval_n", "train_dialogues"):
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise UserError(f"--{name} {getattr(self, name)}: must be positive")
+        if self.base == "bundled":
+            conflicts = bundled_base_conflicts(self)
+            if conflicts:
+                raise UserError(
+                    f"--base bundled: the shipped student was trained {conflicts[0]}; add --base scratch to build "
+                    "and train one for these settings"
+                )
 
     @property
     def student_framing(self) -> Framing:
@@ -155,6 +175,24 @@ class DemoConfig:
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+def bundled_base_record() -> dict[str, Any]:
+    """What the shipped student was trained with (`data/student/student.json`, written by bench/build_student.py)."""
+    return json.loads((BUNDLED_STUDENT / "student.json").read_text())
+
+
+def bundled_base_conflicts(config: DemoConfig) -> list[str]:
+    """How `config` differs from what the shipped student was trained with, each as "with --flag X, not Y"."""
+    record = bundled_base_record()
+    wanted = {"sgd_root": None, "train_dialogues": None}
+    wanted |= {key: record[key] for key in ("framing", "max_prompt_length", "max_completion_length")}
+    wanted |= {"validation_prompts": record["validation_prompts"]}
+    return [
+        f"with --{key} {want}, not {getattr(config, key)}" if want is not None else f"without --{key}"
+        for key, want in wanted.items()
+        if getattr(config, key) != want
+    ]
+
+
 @dataclass
 class DemoRun:
     """What the demo did: paths, timings, and the evaluation's result."""
@@ -177,21 +215,20 @@ def warn(demo: DemoRun, say: Callable[[str], None], line: str) -> None:
 
 
 def run_demo(config: DemoConfig, say: Callable[[str], None] | None = None) -> DemoRun:
-    """Run every stage in order and write `demo.json`; returns the run (its `result` is the EvalResult)."""
+    """Run every stage in order (the bundled base or student + SFT) and write `demo.json`; returns the run (its
+    `result` is the EvalResult)."""
     say = say or (lambda line: print(line, file=sys.stderr, flush=True))
     check_sgd_roots(config)
     _quiet_library_progress()
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     demo = DemoRun(config=config, out_dir=out_dir)
-    stages = [
-        ("prepare", prepare_stage),
-        ("student", student_stage),
-        ("sft", sft_stage),
-        ("focus", focus_stage),
-        ("grpo", grpo_stage),
-        ("eval", eval_stage),
-    ]
+    stages: list[tuple[str, Stage]] = [("prepare", prepare_stage)]
+    if config.base == "bundled":
+        stages.append(("base", bundled_base_stage))
+    else:
+        stages += [("student", student_stage), ("sft", sft_stage)]
+    stages += [("focus", focus_stage), ("grpo", grpo_stage), ("eval", eval_stage)]
     run_stages(demo, stages, say)
     write_json(out_dir / "demo.json", demo_record(demo))
     return demo
@@ -256,10 +293,10 @@ def prepare_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
     train = list(compile_sgd(train_root(config), "train", replace(options, max_dialogues=config.train_dialogues)))
     held_out = [sample for split in EVAL_SPLITS for sample in compile_sgd(held_out_root(config), split, options)]
     validation: list[Any] = []
-    if config.validate_every:
+    if config.validate_every or config.base == "bundled":
         from tracegym.training.validation import hold_out_slice
 
-        train, validation = hold_out_slice(train, config.validation_prompts, config.seed)
+        train, validation = hold_out_slice(train, config.validation_prompts, validation_seed(config))
     write_jsonl(demo.out_dir / "train.jsonl", train)
     write_jsonl(demo.out_dir / "validation.jsonl", validation)
     write_jsonl(demo.out_dir / "eval.jsonl", held_out)
@@ -286,6 +323,24 @@ def prepare_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
     say(
         f"    {len(train)} train turns, {len(validation)} more for validation; {len(held_out)} held-out turns "
         f"(dev + test), {unseen} on unseen services"
+    )
+
+
+def validation_seed(config: DemoConfig) -> int:
+    """The seed that draws the validation slice: the shipped student's own, whose SFT never saw that slice, or
+    --seed's when SFT runs here."""
+    return bundled_base_record()["validation_seed"] if config.base == "bundled" else config.seed
+
+
+def bundled_base_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
+    """The shipped SFT student into base/, its model card with it."""
+    import shutil
+
+    shutil.copytree(BUNDLED_STUDENT, demo.out_dir / "base", dirs_exist_ok=True)
+    record = bundled_base_record()
+    say(
+        f"    the bundled student: {record['parameters'] / 1e6:.2f}M parameters, {record['sft_steps']:,} SFT steps on "
+        f"{record['train_turns']:,} train turns (base/README.md says how it was made)"
     )
 
 

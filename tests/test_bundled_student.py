@@ -1,0 +1,31 @@
+"""The SFT student shipped for the demo (src/tracegym/data/student/): small, described, and what the demo expects."""
+
+from __future__ import annotations
+
+import json
+
+from tracegym.demo import BUNDLED_STUDENT, DemoConfig, bundled_base_conflicts
+
+MAX_BYTES = 10 * 1024 * 1024  # issue 13: a shipped student stays within 10 MB
+
+
+def test_the_shipped_student_stays_within_10_mb():
+    assert sum(path.stat().st_size for path in BUNDLED_STUDENT.iterdir()) <= MAX_BYTES
+
+
+def test_its_record_matches_the_demo_defaults_and_its_model_card():
+    record = json.loads((BUNDLED_STUDENT / "student.json").read_text())
+    assert bundled_base_conflicts(DemoConfig()) == []
+    card = " ".join((BUNDLED_STUDENT / "README.md").read_text().split())
+    assert record["command"].startswith("python bench/build_student.py") and record["command"] in card
+    assert f"{record['sft_steps']:,} steps" in card and f"{record['train_turns']:,} system turns" in card
+
+
+def test_it_loads_with_the_auto_classes_and_writes_placeholders():
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    record = json.loads((BUNDLED_STUDENT / "student.json").read_text())
+    model = AutoModelForCausalLM.from_pretrained(BUNDLED_STUDENT)
+    tokenizer = AutoTokenizer.from_pretrained(BUNDLED_STUDENT)
+    assert sum(p.numel() for p in model.parameters()) == record["parameters"]
+    assert len(tokenizer.tokenize("[1] [16]")) <= 3  # each placeholder one token (a space may be one more)

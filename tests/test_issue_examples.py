@@ -183,3 +183,12 @@ def test_a_count_that_disagrees_with_its_noun_is_a_small_slip():
     slipped = score(turn, "I found 7 bus. One leaves at 8:30 am and costs $29.")
     right = score(turn, "I found 7 buses. One leaves at 8:30 am and costs $29.")
     assert 0.7 <= slipped < right
+
+
+def test_a_run_of_one_character_outside_the_values_is_noise():
+    """GRPO's leak on the bundled student: a run of digits no value holds cost nothing under the first acts-7."""
+    turn = "dev/3_00047-turn7"  # OFFER(therapist_name, type=Psychiatrist, city=San Jose) in Services_4
+    right = "Dr. Manuj K. Nangia is a Psychiatrist in San Jose."
+    assert score(turn, right) >= 0.7
+    assert score(turn, right + " It's 6000000000000000000000000.") < 0.5
+    assert score("test/3_00075-turn3", "Where are you going to 111111111111000000000000 Street?") < 0.5

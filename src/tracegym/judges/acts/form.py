@@ -71,6 +71,20 @@ def grammar_slips(reply: str) -> list[str]:
     return found + ["an article right before a mark ('It's a ?')"] * bool(ARTICLE_BEFORE_MARK.search(reply))
 
 
+# acts-7: GRPO learned that a value-less run of digits ("It's a San Jose 6000000000000000000000000") cost nothing
+NOISE_RUN = re.compile(r"([a-z0-9])\1{4,}|([a-z]{2})\2{3,}")
+
+
+def noise_runs(sample: Sample, reply: str) -> list[str]:
+    """A character said five times or more in a row, or a pair four times ("1111111", "1ststststst"), outside the
+    acts' own values: what a student writes once it has lost the thread. SGD's references: 2 of 67,186 turns."""
+    text = reply.lower()
+    for act in sample.acts:
+        for value in act.values:
+            text = text.replace(value.lower(), " ")
+    return ["a run of one character or pair ('1111111', 'ststst')"] * bool(NOISE_RUN.search(text))
+
+
 def minor_slips(reply: str) -> list[str]:
     """The names of the small slips the reply makes (MINOR_SLIPS)."""
     return _slips(MINOR_SLIPS, reply)

@@ -14,6 +14,7 @@ from tracegym.judges.acts.form import (
     grammar_slips,
     minor_slips,
     mislabelled_values,
+    noise_runs,
     repeats,
     unplanned_req_more,
 )
@@ -155,7 +156,7 @@ def assess(sample: Sample, reply: str, weights: ActsWeights) -> Assessment:
     found.foreign_words = domain_lexicon().foreign_words(sample, reply)
     repeated = repeats(reply)
     found.repeated_words, found.repeated_phrases = repeated.words, repeated.phrases
-    found.grammar_slips = grammar_slips(reply)
+    found.grammar_slips = grammar_slips(reply) + noise_runs(sample, reply)
     found.minor_slips = minor_slips(reply)
     found.mislabelled_values = mislabelled_values(sample, reply)
     found.unplanned_req_more = unplanned_req_more(sample, reply)

@@ -32,8 +32,11 @@ from tracegym.samples import Sample
 WORD = re.compile(r"[a-z]+")
 CAMEL_WORD = re.compile(r"[A-Z][a-z]+")
 SUFFIX = re.compile(r"(?:ies|es|s|ing|ed|e)$")
-# The verbs "book" and "reserve" are left alone: people let "Do you want to book a transfer?" pass in a bank.
-BOOKING_WORDS = frozenset({"booked", "booking", "bookings", "reserved", "reservation", "reservations"})
+# acts-8 adds the verbs: people reject "What time would you like to book?" for an alarm (and let "Do you want to book
+# a transfer?" pass in a bank, which this now rejects)
+BOOKING_WORDS = frozenset(
+    {"book", "booked", "booking", "bookings", "reserve", "reserved", "reservation", "reservations"}
+)
 BOOKING_CONTEXT = re.compile(r"\b(?:book|reserv|buy|purchas|ticket|rent)")  # Media_2 rents movies
 BOOKING_MIN_SHARE = 0.005  # of a domain's system turns: Homes says one in 1.0%, Movies in 0.16% (Movies_1 only)
 BOOKED_THINGS = frozenset({"table", "tables", "room", "rooms", "showtime", "showtimes"})

@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tracegym.judges.acts.reference import history_text
 from tracegym.samples import Sample
 
 # Nouns SGD's system turns count ("2 tickets", "1 stop"); bed and bath are left out: "a 2 bed apartment" is English.
@@ -45,6 +46,7 @@ GRAMMAR_SLIPS: dict[str, re.Pattern[str]] = {
     "an ordinal with no number ('March th', 'at th Street')": re.compile(
         r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* (?:st|nd|rd|th)\b|(?<![\w'])(?:th|nd)\b"
     ),
+    "a number with the wrong ordinal suffix ('2th', '21th')": re.compile(r"(?<!\d)(?:\d*[02-9])?[123]th\b"),  # acts-8
     "a time with no hour (': pm')": re.compile(r"(?<![\d])\s?:\s?(?:am|pm|a\.m\.|p\.m\.)\b"),
     "a house number with no number ('#,')": re.compile(r"#(?!\s?[a-z0-9])"),
 }
@@ -63,6 +65,7 @@ ARTICLE_BEFORE_MARK = re.compile(r"\b(?:a|an|the)\s*(?:[?!,;:]|\.(?!m\.))")
 REPEAT_WORD = re.compile(r"[a-z']+|\d[\d:.,]*")
 REQ_MORE_PHRASE = re.compile(r"\b(?:anything else|help you with anything|can i help|assist you with anything)\b")
 WORD_REPEATS_ALLOWED = {"that", "had", "bye"}
+CLAUSE_BREAK = re.compile(r"[.?!,;:]|\b(?:and|or|but)\b")
 
 
 def grammar_slips(reply: str) -> list[str]:
@@ -115,6 +118,9 @@ def repeats(reply: str, longest: int = 6) -> Repeats:
         if words[i : i + n] == words[i + n : i + 2 * n]
     )
     phrases += max(0, reply.lower().count("anything else") - 1)
+    clauses = [" ".join(REPEAT_WORD.findall(c)) for c in CLAUSE_BREAK.split(reply.lower())]
+    clauses = [c for c in clauses if len(c.split()) >= 3]
+    phrases += len(clauses) - len(set(clauses))  # acts-8: "Where are you going and where are you going?"
     return Repeats(words=doubled, phrases=phrases)
 
 
@@ -251,7 +257,7 @@ def mislabelled_values(sample: Sample, reply: str) -> list[str]:
             )
             if others:
                 found.append(f"{act.slot}={value} (said as {others[0]})")
-    return found + equated_values(sample, lowered) + departure_non_times(sample, lowered)
+    return found + equated_values(sample, lowered) + departure_non_times(sample, lowered) + wrong_units(sample, lowered)
 
 
 def _stated_items(sample: Sample) -> list[tuple[str, str]]:
@@ -281,6 +287,39 @@ def equated_values(sample: Sample, lowered: str) -> list[str]:
             rf"{re.escape(other_value)}(?![\w:])",
             lowered,
         )
+    ]
+
+
+# A unit right after a count or a clock time names what it is; each unit belongs to the slots whose names match.
+UNITS: Sequence[tuple[str, str, re.Pattern[str]]] = (
+    ("percent", r"percent|%", re.compile(r"humid|precip|rating|percent|chance|rain")),
+    ("miles per hour", r"miles per hour|miles an hour|mph", re.compile(r"wind|speed")),
+    ("days", r"days?(?! after)|nights?", re.compile(r"day|night|stay|duration|length|transfer_time")),
+    (
+        "people",
+        r"people|persons?|seats|tickets|travell?ers|passengers|adults|guests",
+        re.compile(r"seat|people|person|travel|passeng|adult|ticket|guest|party|group|rider|size"),
+    ),
+    ("stops", r"stops|transfers|layovers", re.compile(r"stop|transfer|layover")),
+    ("stars", r"stars", re.compile(r"star|rating")),
+)
+CLOCK_TIME = re.compile(r"^\d{1,2}(?::\d\d)?\s?(?:am|pm)$|^\d{1,2}:\d\d$")
+
+
+def wrong_units(sample: Sample, lowered: str) -> list[str]:
+    """A count or a clock time followed by another kind's unit: "the humidity is 23 miles per hour", "a reservation
+    for 3 days" (3 is the party size), "for 7 pm days". Left alone: a value and unit the conversation itself says
+    ("1 day" when the user asked for one day and one room), and the values 0 and 1. acts-8."""
+    history = history_text(sample).lower()
+    return [
+        f"{slot}={value} (said in {name})"
+        for slot, value in _stated_items(sample)
+        if value not in ("0", "1")  # "1 day" and "1 room" in one booking: a one is everyone's
+        and (slot_kind(slot) == "count" or CLOCK_TIME.match(value) or re.fullmatch(r"\d+", value))
+        for name, unit, owners in UNITS
+        if not owners.search(slot)
+        and (match := re.search(rf"(?<![\w$]){re.escape(value)}\s+(?:{unit})(?!\w)", lowered))
+        and match.group(0) not in history
     ]
 
 

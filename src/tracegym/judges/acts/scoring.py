@@ -335,7 +335,7 @@ def hallucinated_values(sample: Sample, reply: str) -> list[str]:
     return hallucinated_in(sample, ReplyIndex.of(reply or ""))
 
 
-VERSION = "acts-7"  # acts-7: booking words by use, equated values, "It's a ?", count agreement, repeated questions
+VERSION = "acts-8"  # acts-8: units that name another kind, a clause said twice, "book" by use, "2th"
 
 
 class ActsJudge:

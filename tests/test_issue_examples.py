@@ -1,7 +1,8 @@
 """The examples a person rejected and acts-4 scored 1.0 (issue 12), on the real bundled SGD turns they came from:
 acts-5 scores each below 0.5, and the turn's own SGD reference still ≥ 0.7; and those of issue 13's hand labels
 that acts-5 still accepted, which acts-6 does not; and those of the acts-6 student's hand labels (`fresh13`) that
-acts-6 accepted, which acts-7 does not. A turn is named `split/id`: SGD's dialogue ids repeat across
+acts-6 accepted, which acts-7 does not; and those of the shipped student's (`fresh13b`) that acts-7 accepted, which
+acts-8 does not. A turn is named `split/id`: SGD's dialogue ids repeat across
 splits (`7_00018-turn5` is an event in dev and the weather in test)."""
 
 from __future__ import annotations
@@ -192,3 +193,46 @@ def test_a_run_of_one_character_outside_the_values_is_noise():
     assert score(turn, right) >= 0.7
     assert score(turn, right + " It's 6000000000000000000000000.") < 0.5
     assert score("test/3_00075-turn3", "Where are you going to 111111111111000000000000 Street?") < 0.5
+
+
+FRESH13B = [
+    # (turn, its acts, a reply the annotators rejected that acts-7 scored ≥ 0.7, a reply that says it right)
+    (
+        "test/7_00018-turn3",
+        "INFORM(wind=12, humidity=23) in Weather_1",
+        "The humidity is around 12 percent and the humidity is 23 miles per hour.",
+        "The wind is around 12 miles per hour and the humidity is 23 percent.",
+    ),
+    (
+        "dev/4_00072-turn15",
+        "CONFIRM(time=10:30 am, number_of_seats=3) in Restaurants_2",
+        "Please confirm the following: You want a reservation at 10:30 am for 3 days.",
+        "Please confirm the following: You want a reservation at 10:30 am for 3 people.",
+    ),
+    (
+        "dev/13_00011-turn1",
+        "REQUEST(destination_city, origin_city) in Flights",
+        "Where are you going and where are you going?",
+        "Where are you going and where are you leaving from?",
+    ),
+    (
+        "dev/3_00011-turn5",
+        "REQUEST(new_alarm_time) in Alarm_1",
+        "What time would you like to book?",
+        "What time should the alarm be?",
+    ),
+]
+
+
+@pytest.mark.parametrize(("turn", "acts", "rejected", "right"), FRESH13B, ids=[f"{e[0]}:{e[2][:20]}" for e in FRESH13B])
+def test_what_the_annotators_rejected_of_the_shipped_student_scores_below_one_half(turn, acts, rejected, right):
+    assert score(turn, rejected) < 0.5, f"{acts}: {rejected!r}"
+    assert score(turn, right) >= 0.7, f"{acts}: {right!r}"
+    assert score(turn, bundled_turns()[turn].ground_truth) >= 0.7
+
+
+def test_a_number_with_the_wrong_ordinal_suffix_is_a_slip():
+    turn = "test/6_00104-turn7"  # CONFIRM(appointment_time=9:30 am, appointment_date=March 12th)
+    right = "Please confirm: an appointment at 9:30 am on March 12th."
+    assert score(turn, right) >= 0.7
+    assert score(turn, right[:-1] + " on the 2th.") < 0.5

@@ -262,3 +262,18 @@ def test_the_callback_logs_each_point_warns_and_puts_the_best_weights_back(tmp_p
     assert (outcome.best_step, outcome.best_judge, outcome.kept_step) == (2, 0.6, 2)
     assert weights_sha256(model) == digests[2] == points[1]["weights_sha256"] != digests[7]
     assert model.training and tokenizer.padding_side == "right"
+
+
+def test_the_report_says_which_policy_keep_best_kept(tmp_path):
+    from tracegym.evaluation.validation import kept_policy_line
+
+    def line_for(validation: dict) -> str | None:
+        (tmp_path / "run.json").write_text(json.dumps({"validation": validation}))
+        return kept_policy_line(tmp_path)
+
+    assert line_for({"keep_best": True, "kept_step": 22, "steps": [0, 11, 22, 33, 44]}).startswith(
+        "- **Policy kept:** step 22 of 44"
+    )
+    assert "the trained model is the base" in line_for({"keep_best": True, "kept_step": 0, "steps": [0, 11, 22]})
+    assert line_for({"keep_best": False, "kept_step": 44, "steps": [0, 44]}) is None
+    assert kept_policy_line(tmp_path / "no_run") is None

@@ -16,6 +16,7 @@ from tracegym.evaluation.eval import JUDGE, SIGNAL_LABELS, EvalItem, EvalResult
 from tracegym.evaluation.stats import Comparison
 from tracegym.evaluation.validation import (
     VALIDATION_CURVE,
+    kept_policy_line,
     read_validation_points,
     validation_curve_figure,
     validation_report_lines,
@@ -164,6 +165,7 @@ def report_markdown(result: EvalResult, plotted: set[str]) -> str:
         f"- **Eval judge:** `{result.judge_name}` (fingerprint `{result.judge_fingerprint}`)",
         f"- **Training judge:** `{result.training_judge or 'unknown (no run.json; give --training_judge)'}`",
         f"- **Base model:** `{config.base_model}`; **trained model:** `{config.trained_model_dir}`",
+        *[line for line in [kept_policy_line(result.run_dir)] if line],
         f"- **Held-out prompts:** {len(result.items)} from `{config.eval_jsonl}` (seed {config.seed}); "
         f"{config.num_samples} repl{'y' if config.num_samples == 1 else 'ies'} per prompt, {decoding}"
         + (f", at most {config.max_new_tokens} new tokens" if config.max_new_tokens else "")

@@ -180,6 +180,21 @@ def validation_curve_figure(points: Sequence[dict[str, Any]]) -> Any:
     return figure
 
 
+def kept_policy_line(run_dir: str | Path | None) -> str | None:
+    """The report's line on which policy `--keep_best` kept (run.json's validation record), or None without it."""
+    path = Path(run_dir) / "run.json" if run_dir else None
+    if path is None or not path.is_file():
+        return None
+    validation = json.loads(path.read_text(encoding="utf-8")).get("validation") or {}
+    kept, steps = validation.get("kept_step"), validation.get("steps") or []
+    if not validation.get("keep_best") or kept is None:
+        return None
+    line = f"- **Policy kept:** step {kept} of {steps[-1] if steps else '?'} (`--keep_best`: the best on the validation slice)"
+    if kept == 0:
+        line += "; no step beat the starting policy there, so the trained model is the base"
+    return line
+
+
 def validation_report_lines(points: Sequence[dict[str, Any]]) -> list[str]:
     """The report's paragraph under the curve: the slice, the best step, the alarms."""
     if not points:

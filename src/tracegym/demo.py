@@ -115,7 +115,9 @@ class DemoConfig:
         "scores below 1 (a perfect reply gives GRPO groups of equal rewards: nothing to learn); 0: every train turn",
         type=non_negative_int,
     )
-    keep_best: bool = option(True, "GRPO: keep the policy best on the validation slice instead of the last")
+    keep_best: bool = option(
+        True, "GRPO: keep the policy best on the validation slice instead of the last (off with --validate_every 0)"
+    )
     eval_n: int | None = option(None, "held-out turns to evaluate (default all)", type=positive_int)
     max_prompt_length: int = option(128, "prompt tokens", type=positive_int)
     max_completion_length: int = option(40, "reply tokens", type=positive_int)
@@ -467,7 +469,7 @@ def grpo_run_config(
         truncated_reward=0.0,
         validate_every=config.validate_every,
         validation_jsonl=str(demo.out_dir / "validation.jsonl") if config.validate_every else None,
-        keep_best=config.keep_best,
+        keep_best=config.keep_best and bool(config.validate_every),
     )
     keys = {
         "output_dir": str(output_dir or demo.out_dir / "trained"),

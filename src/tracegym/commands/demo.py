@@ -7,7 +7,7 @@ and `python bench/build_student.py` say how it was made). `--base scratch` build
 (`--sft_steps`, 1,500 by default). GRPO (TRL's GRPOTrainer) then trains it against the act-grounded judge on the
 train turns its SFT reply gets wrong (the focus), and eval compares it with its SFT base on every held-out dev and
 test turn of the bundled sample (unseen services reported apart). A slice of train dialogues that neither SFT nor
-GRPO sees is scored every 11 GRPO steps (the gaming alarm).
+GRPO sees is scored every 11 GRPO steps (the gaming alarm); the policy best there is the one kept.
 
 Framing (--framing): `compact` (default) gives the student the service, the reference dialogue acts (as the SGD
 NLG literature does) and the last user turn, and lets it write [n] placeholders that the tool fills in from those

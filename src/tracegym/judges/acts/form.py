@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tracegym.judges.acts.reference import history_text
+from tracegym.judges.acts.reply import without_values
 from tracegym.samples import Sample
 
 # Nouns SGD's system turns count ("2 tickets", "1 stop"); bed and bath are left out: "a 2 bed apartment" is English.
@@ -81,10 +82,7 @@ NOISE_RUN = re.compile(r"([a-z0-9])\1{4,}|([a-z]{2})\2{3,}")
 def noise_runs(sample: Sample, reply: str) -> list[str]:
     """A character said five times or more in a row, or a pair four times ("1111111", "1ststststst"), outside the
     acts' own values: what a student writes once it has lost the thread. SGD's references: 2 of 67,186 turns."""
-    text = reply.lower()
-    for act in sample.acts:
-        for value in act.values:
-            text = text.replace(value.lower(), " ")
+    text = without_values(reply, [value for act in sample.acts for value in act.values]).lower()
     return ["a run of one character or pair ('1111111', 'ststst')"] * bool(NOISE_RUN.search(text))
 
 

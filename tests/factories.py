@@ -3,7 +3,7 @@
 Samples: `act` (one act of a reference reply), `restaurant_sample` (a `Sample` with every field a test may
 override), `sample_rows` (GRPO rows as `tracegym prepare` writes them), `sft_rows` (SFT rows with a system
 prompt that names values). Students: `build_tiny_student` runs `tracegym student` (a few thousand parameters).
-Servers: `FakeLLMServer` and its scorers (tests/fake_servers.py speaks the Gemini and OpenAI wire formats).
+Run records: `a_run_record` (a run.json `RunRecord` with every field set). Servers: `FakeLLMServer` and its scorers (tests/fake_servers.py speaks the Gemini and OpenAI wire formats).
 
 `model_fixture` makes a pytest fixture that builds, trains or generates with a model; tests/conftest.py marks every
 test that uses one slow, so it stays out of the fast tier (`pytest -m "not slow"`).
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,9 @@ import pytest
 
 from cli_helpers import run_cli
 from fake_servers import FakeLLMServer, Step, keyword_scorer, obedient_scorer
+from tracegym.framing import Framing
 from tracegym.samples import Sample, write_jsonl
+from tracegym.training.rundir import RunRecord
 
 __all__ = [
     "FakeLLMServer",
@@ -30,6 +33,7 @@ __all__ = [
     "SMALL_STEP",
     "train_command",
     "TINY_STUDENT",
+    "a_run_record",
     "act",
     "build_tiny_student",
     "free_port",
@@ -214,3 +218,22 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def a_run_record(**changes) -> RunRecord:
+    """A run.json record of an acts-judged run, with `changes` over it."""
+    record = RunRecord(
+        judge_name="acts",
+        judge_fingerprint="acts:00ff00ff00ff00ff",
+        framing=Framing.named("acts"),
+        max_prompt_length=512,
+        max_completion_length=40,
+        seed=0,
+        data_seed=None,
+        base_model="runs/demo/base",
+        use_lora=False,
+        train_jsonl="runs/demo/train.jsonl",
+        config_sha256="ab" * 32,
+        tracegym_version="0.1.0",
+    )
+    return replace(record, **changes)

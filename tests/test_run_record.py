@@ -7,35 +7,18 @@ from dataclasses import replace
 
 import pytest
 
+from factories import a_run_record
 from tracegym.errors import UserError
 from tracegym.framing import Framing
-from tracegym.training.rundir import RunRecord, check_resumable, read_run, write_run
-
-
-def a_record(**changes) -> RunRecord:
-    record = RunRecord(
-        judge_name="acts",
-        judge_fingerprint="acts:00ff00ff00ff00ff",
-        framing=Framing.named("acts"),
-        max_prompt_length=512,
-        max_completion_length=40,
-        seed=0,
-        data_seed=None,
-        base_model="runs/demo/base",
-        use_lora=False,
-        train_jsonl="runs/demo/train.jsonl",
-        config_sha256="ab" * 32,
-        tracegym_version="0.1.0",
-    )
-    return replace(record, **changes)
+from tracegym.training.rundir import check_resumable, read_run, write_run
 
 
 def test_a_record_reads_back_as_written(tmp_path):
-    write_run(tmp_path, a_record())
-    assert read_run(tmp_path) == a_record()
+    write_run(tmp_path, a_run_record())
+    assert read_run(tmp_path) == a_run_record()
     stored = json.loads((tmp_path / "run.json").read_text())
     assert stored["framing"] == {"acts": True, "placeholders": True, "constrained": True, "compact": False}
-    assert a_record().training_judge() == "acts (acts:00ff00ff00ff00ff)"
+    assert a_run_record().training_judge() == "acts (acts:00ff00ff00ff00ff)"
 
 
 def test_a_missing_run_file_says_how_to_fix_it(tmp_path):
@@ -56,7 +39,7 @@ def test_a_missing_run_file_says_how_to_fix_it(tmp_path):
     ],
 )
 def test_a_malformed_run_file_is_one_clear_user_error(tmp_path, edit, fragment):
-    write_run(tmp_path, a_record())
+    write_run(tmp_path, a_run_record())
     path = tmp_path / "run.json"
     path.write_text(edit(path.read_text()))
     with pytest.raises(UserError, match=fragment) as caught:
@@ -65,7 +48,7 @@ def test_a_malformed_run_file_is_one_clear_user_error(tmp_path, edit, fragment):
 
 
 def test_resuming_refuses_a_different_judge_framing_or_model_and_allows_more_steps(tmp_path):
-    recorded = a_record()
+    recorded = a_run_record()
     check_resumable(recorded, replace(recorded, config_sha256="cd" * 32, seed=1), tmp_path)  # other settings: fine
     for changed, fragment in [
         ({"judge_fingerprint": "acts:1111111111111111"}, "judge_fingerprint"),

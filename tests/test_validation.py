@@ -265,10 +265,12 @@ def test_the_callback_logs_each_point_warns_and_puts_the_best_weights_back(tmp_p
 
 
 def test_the_report_says_which_policy_keep_best_kept(tmp_path):
+    from factories import a_run_record
     from tracegym.evaluation.validation import kept_policy_line
+    from tracegym.training.rundir import write_run
 
     def line_for(validation: dict) -> str | None:
-        (tmp_path / "run.json").write_text(json.dumps({"validation": validation}))
+        write_run(tmp_path, a_run_record(validation=validation))
         return kept_policy_line(tmp_path)
 
     assert line_for({"keep_best": True, "kept_step": 22, "steps": [0, 11, 22, 33, 44]}).startswith(

@@ -25,6 +25,7 @@ from tracegym.evaluation.eval import FIDELITY_SIGNALS, INDEPENDENT_SIGNALS, JUDG
 from tracegym.evaluation.metrics import reply_metrics
 from tracegym.evaluation.stats import compare
 from tracegym.judges.budget import Ledger
+from tracegym.training.rundir import has_run_record, read_run
 from tracegym.training.validation import ValidationPoint, ValidationSlice
 
 VALIDATION_BATCH = 16  # prompts per generation batch
@@ -182,10 +183,9 @@ def validation_curve_figure(points: Sequence[dict[str, Any]]) -> Any:
 
 def kept_policy_line(run_dir: str | Path | None) -> str | None:
     """The report's line on which policy `--keep_best` kept (run.json's validation record), or None without it."""
-    path = Path(run_dir) / "run.json" if run_dir else None
-    if path is None or not path.is_file():
+    if not run_dir or not has_run_record(Path(run_dir)):
         return None
-    validation = json.loads(path.read_text(encoding="utf-8")).get("validation") or {}
+    validation = read_run(run_dir).validation or {}
     kept, steps = validation.get("kept_step"), validation.get("steps") or []
     if not validation.get("keep_best") or kept is None:
         return None

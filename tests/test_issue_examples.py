@@ -106,13 +106,6 @@ HAND_LABELLED = [
 ]
 
 
-@pytest.mark.parametrize(("turn", "acts", "rejected", "right"), HAND_LABELLED, ids=[e[0] for e in HAND_LABELLED])
-def test_what_the_annotators_rejected_scores_below_one_half(turn, acts, rejected, right):
-    assert score(turn, rejected) < 0.5, f"{acts}: {rejected!r}"
-    assert score(turn, right) >= 0.7, f"{acts}: {right!r}"
-    assert score(turn, bundled_turns()[turn].ground_truth) >= 0.7
-
-
 def test_one_small_slip_stays_acceptable_but_ranks_below_the_reply_without_it():
     turn = "dev/3_00047-turn11"  # OFFER_INTENT(BookAppointment) in Services_4; both annotators accepted the slip
     slipped, right = (
@@ -156,13 +149,6 @@ FRESH13 = [
         "There is a bus at 11:30 am that costs $25.",
     ),
 ]
-
-
-@pytest.mark.parametrize(("turn", "acts", "rejected", "right"), FRESH13, ids=[f"{e[0]}:{e[2][:20]}" for e in FRESH13])
-def test_what_the_annotators_rejected_of_the_acts6_student_scores_below_one_half(turn, acts, rejected, right):
-    assert score(turn, rejected) < 0.5, f"{acts}: {rejected!r}"
-    assert score(turn, right) >= 0.7, f"{acts}: {right!r}"
-    assert score(turn, bundled_turns()[turn].ground_truth) >= 0.7
 
 
 def test_booking_words_are_fine_where_the_service_books_or_rents():
@@ -224,15 +210,20 @@ FRESH13B = [
 ]
 
 
-@pytest.mark.parametrize(("turn", "acts", "rejected", "right"), FRESH13B, ids=[f"{e[0]}:{e[2][:20]}" for e in FRESH13B])
-def test_what_the_annotators_rejected_of_the_shipped_student_scores_below_one_half(turn, acts, rejected, right):
-    assert score(turn, rejected) < 0.5, f"{acts}: {rejected!r}"
-    assert score(turn, right) >= 0.7, f"{acts}: {right!r}"
-    assert score(turn, bundled_turns()[turn].ground_truth) >= 0.7
-
-
 def test_a_number_with_the_wrong_ordinal_suffix_is_a_slip():
     turn = "test/6_00104-turn7"  # CONFIRM(appointment_time=9:30 am, appointment_date=March 12th)
     right = "Please confirm: an appointment at 9:30 am on March 12th."
     assert score(turn, right) >= 0.7
     assert score(turn, right[:-1] + " on the 2th.") < 0.5
+
+
+# Each round's rejected replies (acts-6, acts-7, acts-8), checked the same way: below 0.5, while the right reply and
+# the turn's own SGD reference stay acceptable.
+REJECTED = HAND_LABELLED + FRESH13 + FRESH13B
+
+
+@pytest.mark.parametrize(("turn", "acts", "rejected", "right"), REJECTED, ids=[f"{e[0]}:{e[2][:20]}" for e in REJECTED])
+def test_what_the_annotators_rejected_scores_below_one_half(turn, acts, rejected, right):
+    assert score(turn, rejected) < 0.5, f"{acts}: {rejected!r}"
+    assert score(turn, right) >= 0.7, f"{acts}: {right!r}"
+    assert score(turn, bundled_turns()[turn].ground_truth) >= 0.7

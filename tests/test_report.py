@@ -148,6 +148,22 @@ def test_report_writes_every_file_with_valid_pngs(tmp_path, run_dir_with_log):
     assert "Blue Moon" in report and "| id | last turns | reference |" in report
 
 
+def test_delta_by_the_base_score_shows_fixes_and_breakages_that_cancel_overall(tmp_path):
+    """Half the turns the base got right and the trained model broke, half it got wrong and training fixed: Δ 0
+    overall, and the groups say what happened on each side."""
+    fixed = [EvalItem(sample(i), replies("x", 0.4, 1.0, False), replies("y", 0.9, 1.0, False)) for i in range(10)]
+    broken = [EvalItem(sample(i), replies("y", 1.0, 1.0, False), replies("x", 0.5, 1.0, False)) for i in range(10, 20)]
+    result = result_of(fixed + broken)
+    assert result.judge_delta.delta == pytest.approx(0.0)
+    perfect, imperfect = result.by_base_score["base scored 1"], result.by_base_score["base scored below 1"]
+    assert (perfect.n, imperfect.n) == (10, 10)
+    assert perfect.delta == pytest.approx(-0.5) and imperfect.delta == pytest.approx(0.5)
+    write_report(result, tmp_path)
+    report = (tmp_path / "report.md").read_text()
+    assert "| base scored 1: what training kept or broke | 10 |" in report
+    assert json.loads((tmp_path / "results.json").read_text())["by_base_score"]["base scored below 1"]["n"] == 10
+
+
 def test_fidelity_warning_fires_on_a_gamed_run(tmp_path):
     result = result_of(gamed_run())
     assert result.judge_delta.significantly_better

@@ -105,6 +105,7 @@ def result_lines(result) -> list[str]:
     lines.append(f"  corpus BLEU: {result.corpus_bleu['base']:.2f} → {result.corpus_bleu['trained']:.2f}")
     lines.append("Δ judge score by group:")
     groups = [(f"{g} services", c) for g, c in result.by_seen_unseen.items()]
+    groups += list(result.by_base_score.items())
     groups += [(f"act {a}", c) for a, c in result.by_act_type.items()]
     for label, c in groups:
         lines.append(f"  {label}: Δ {c.delta:+.4f} [{c.ci.low:+.4f}, {c.ci.high:+.4f}] (n={c.n})")

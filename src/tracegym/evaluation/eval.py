@@ -193,6 +193,9 @@ class EvalResult:
     corpus_chrf: dict[str, float]
     corpus_bleu: dict[str, float]
     by_seen_unseen: dict[str, Comparison]
+    # The turns the base already answered perfectly (the trained model can only keep or break them) and the rest
+    # (it can only keep or fix them): a Δ near 0 may hide gains on one side and as many losses on the other.
+    by_base_score: dict[str, Comparison]
     by_act_type: dict[str, Comparison]
     by_service: dict[str, Comparison]
     slot_error_rate_t2g2_by_split: dict[str, Comparison]  # seen / unseen by the T2G2 reference's domain rule
@@ -233,6 +236,7 @@ class EvalResult:
             "corpus_chrf": self.corpus_chrf,
             "corpus_bleu": self.corpus_bleu,
             "by_seen_unseen": {name: c.to_dict() for name, c in self.by_seen_unseen.items()},
+            "by_base_score": {name: c.to_dict() for name, c in self.by_base_score.items()},
             "by_act_type": {name: c.to_dict() for name, c in self.by_act_type.items()},
             "by_service": {name: c.to_dict() for name, c in self.by_service.items()},
             "slot_error_rate_t2g2_by_split": {
@@ -431,6 +435,9 @@ def compare_items(
             group: judge_comparison_over(subset)
             for group, subset in _grouped(items, lambda s: ["unseen" if s.unseen_service else "seen"]).items()
         },
+        by_base_score={
+            group: judge_comparison_over(subset) for group, subset in _by_base_score(items).items() if subset
+        },
         by_act_type={group: judge_comparison_over(subset) for group, subset in _grouped(items, act_types).items()},
         by_service={
             group: judge_comparison_over(subset)
@@ -498,6 +505,18 @@ def _grouped(items: Sequence[EvalItem], groups_of: Callable[[Sample], list[str]]
         for group in groups_of(item.sample):
             groups.setdefault(group, []).append(item)
     return dict(sorted(groups.items()))
+
+
+BASE_PERFECT, BASE_IMPERFECT = "base scored 1", "base scored below 1"
+
+
+def _by_base_score(items: Sequence[EvalItem]) -> dict[str, list[EvalItem]]:
+    """The items whose base replies all scored 1, and the others (a reply the judge failed on counts as below 1)."""
+    groups: dict[str, list[EvalItem]] = {BASE_PERFECT: [], BASE_IMPERFECT: []}
+    for item in items:
+        perfect = bool(item.base.scores) and all(score is not None and score >= 1.0 for score in item.base.scores)
+        groups[BASE_PERFECT if perfect else BASE_IMPERFECT].append(item)
+    return groups
 
 
 def _replies_and_references(items: Sequence[EvalItem], side: str) -> tuple[list[str], list[str]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tracegym.evaluation.cost import NO_GAIN, POINT, JudgeSpend, per_point
-from tracegym.evaluation.eval import JUDGE, SIGNAL_LABELS, EvalItem, EvalResult
+from tracegym.evaluation.eval import BASE_IMPERFECT, BASE_PERFECT, JUDGE, SIGNAL_LABELS, EvalItem, EvalResult
 from tracegym.evaluation.stats import Comparison
 from tracegym.evaluation.validation import (
     VALIDATION_CURVE,
@@ -26,6 +26,10 @@ from tracegym.samples import atomic_file, write_json, write_jsonl, write_text_at
 SCORE_HISTOGRAM = "score_histogram.png"
 TRAINING_CURVES = "training_curves.png"
 DELTA_BY_SERVICE = "delta_by_service.png"
+BASE_SCORE_GROUPS = {
+    BASE_PERFECT: "what training kept or broke",
+    BASE_IMPERFECT: "what training fixed or left",
+}
 EXAMPLES_SHOWN = 4  # of the largest gains, and as many of the largest losses
 REWARD_KEYS = ("reward", "rewards/mean", "train/reward")
 LENGTH_KEYS = ("completions/mean_length", "reply_length", "mean_reply_length", "completion_length", "reply_words")
@@ -233,6 +237,7 @@ def report_markdown(result: EvalResult, plotted: set[str]) -> str:
         _comparison_row(f"{group} services ({'not ' if group == 'unseen' else ''}in the train split)", c)
         for group, c in result.by_seen_unseen.items()
     ]
+    lines += [_comparison_row(f"{group}: {BASE_SCORE_GROUPS[group]}", c) for group, c in result.by_base_score.items()]
     lines += [_comparison_row(f"act {act}", c) for act, c in result.by_act_type.items()]
     lines += ["", "## Plots", ""]
     if "score_histogram" in plotted:

@@ -22,7 +22,15 @@ def test_the_set_is_labelled_split_and_sourced():
     items = [json.loads(line) for line in ITEMS.read_text().splitlines()]
     assert len(items) >= 300
     assert {item["label"] for item in items} == {0, 1}
-    assert {item["part"] for item in items} == {"fixed", "held_out", "fresh", "fresh13", "fresh13b", "fresh13c"}
+    assert {item["part"] for item in items} == {
+        "fixed",
+        "held_out",
+        "fresh",
+        "fresh13",
+        "fresh13b",
+        "fresh13c",
+        "fresh13d",
+    }
     assert all(len(item["annotators"]) == 2 and item["reply"] for item in items)
     by_dialogue: dict[str, set[str]] = {}
     for item in (item for item in items if not item["part"].startswith("fresh")):

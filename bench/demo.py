@@ -7,8 +7,8 @@ For each run it does the whole demo (from the shipped SFT student by default; no
 into bench/out/demo-seed<N>[-<k>],
 reads that run's results.json and generations.jsonl, and prints one JSON line: wall time, the act judge's mean
 base → trained with Δ and its paired-bootstrap 95% CI, the share of replies the judge accepts (score ≥ 0.7),
-corpus BLEU and chrF, broken text, repetition, hallucination and slot error rates, base → trained, and whether
-each part of the target held:
+corpus BLEU and chrF, broken text, repetition, hallucination and slot error rates, base → trained, the judge's Δ
+on the turns the SFT student scored 1 and on the rest, and whether each part of the target held:
 
 - `delta_ci_above_0`: the judge's Δ has its whole 95% CI above 0;
 - `acceptable_not_lower`: the accepted share did not fall;
@@ -76,6 +76,10 @@ def verdict_of(results: dict, accepted: tuple[float, float]) -> dict:
         "repetition_rate": repeated,
         "hallucination": pair("hallucination_rate"),
         "slot_error_rate_t2g2": pair("slot_error_rate_t2g2"),
+        # Δ on the turns the SFT student answered perfectly (GRPO can only keep or break them) and on the rest.
+        "judge_delta_by_base_score": {
+            group: round(c["delta"], 4) for group, c in results.get("by_base_score", {}).items()
+        },
         "warnings": len(results["warnings"]),
         "delta_ci_above_0": judge["ci"][0] > 0,
         "acceptable_not_lower": accepted[1] >= accepted[0],

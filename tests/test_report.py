@@ -161,6 +161,7 @@ def test_delta_by_the_base_score_shows_fixes_and_breakages_that_cancel_overall(t
     write_report(result, tmp_path)
     report = (tmp_path / "report.md").read_text()
     assert "| base scored 1: what training kept or broke | 10 |" in report
+    assert "each moves one way by construction" in report
     assert json.loads((tmp_path / "results.json").read_text())["by_base_score"]["base scored below 1"]["n"] == 10
 
 

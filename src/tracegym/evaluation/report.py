@@ -239,6 +239,13 @@ def report_markdown(result: EvalResult, plotted: set[str]) -> str:
     ]
     lines += [_comparison_row(f"{group}: {BASE_SCORE_GROUPS[group]}", c) for group, c in result.by_base_score.items()]
     lines += [_comparison_row(f"act {act}", c) for act, c in result.by_act_type.items()]
+    if result.by_base_score:
+        lines += [
+            "",
+            'The two "base scored" rows split the prompts by the base\'s own score: where it scored 1 the trained '
+            "model can only keep or lose, where it scored below 1 only keep or gain, so each moves one way by "
+            "construction; their sizes say how much training fixed and how much it broke.",
+        ]
     lines += ["", "## Plots", ""]
     if "score_histogram" in plotted:
         lines += [f"![Judge scores, base vs trained]({SCORE_HISTOGRAM})", ""]

@@ -10,7 +10,14 @@ from dataclasses import replace
 import pytest
 
 from tracegym.evaluation.cost import JudgeSpend
-from tracegym.evaluation.eval import EvalConfig, EvalItem, ModelReplies, compare_items, training_spend
+from tracegym.evaluation.eval import (
+    EvalConfig,
+    EvalItem,
+    ModelReplies,
+    compare_items,
+    training_spend,
+    validation_spend,
+)
 from tracegym.evaluation.metrics import ReplyMetrics, chrf, reply_metrics
 from tracegym.evaluation.report import write_report
 from tracegym.samples import Sample
@@ -320,3 +327,40 @@ def test_the_training_spend_is_the_sum_of_the_run_judge_totals(tmp_path):
     append_judge_totals(run_dir, {**first, "replies": 64, "cache_hits": 0, "failures": 0, "guarded": 0, "seconds": 0.5})
     spend = training_spend(run_dir)  # a resumed run: one record per invocation
     assert (spend.replies, spend.cache_hits, spend.calls, spend.seconds) == (192, 8, 184, 2.0)
+
+
+def test_the_validation_spend_is_the_sum_of_the_validation_records_and_has_its_row(tmp_path):
+    from tracegym.training.rundir import append_log_record
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    assert validation_spend(run_dir) is None, "a run that did not validate spent nothing there"
+    ledger = {"replies": 71, "calls": 0, "cache_hits": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
+    for step in (0, 11):
+        append_log_record(
+            run_dir, {"kind": "validation", "step": step, "n": 71, "judge_spend": {**ledger, "seconds": 1.5}}
+        )
+    append_log_record(run_dir, {"kind": "validation", "step": 22, "n": 71, "judge_calls": 0, "judge_cost_usd": 0.0})
+    spend = validation_spend(run_dir)  # the third record was written before judge_spend: its prompts count
+    assert (spend.replies, spend.calls, spend.seconds) == (213, 213, 3.0)
+
+    result = result_of(
+        t2g2_items("Anything else?", "How about Sino?"),
+        run_dir=str(run_dir),
+        judge_spend={**spends(), "validation": spend},
+    )
+    paths = write_report(result, tmp_path / "eval")
+    cost = json.loads(paths["results"].read_text())["cost_per_point"]
+    assert cost["validation"]["spend"]["calls"] == 213
+    assert cost["validation"]["per_point"]["calls"] == pytest.approx(213 / 40)
+    report = paths["report"].read_text()
+    assert "| validation (the gaming alarm's slice) | `gemini (gemini:fedcba9876543210)` | 213 | 213 |" in report
+
+
+def test_a_run_that_did_not_validate_says_so_in_the_cost_table(tmp_path):
+    result = result_of(t2g2_items("Anything else?", "How about Sino?"), run_dir=str(tmp_path), judge_spend=spends())
+    report = write_report(result, tmp_path / "eval")["report"].read_text()
+    assert (
+        "| validation (the gaming alarm's slice) | `gemini (gemini:fedcba9876543210)` | none: the run did not validate"
+        in report
+    )

@@ -151,6 +151,7 @@ def test_train_validates_every_n_steps_and_keeps_the_best_policy(workspace, tmp_
     for point in points:
         assert point["n"] == 3 and point["judge"] is not None and point["judge_calls"] == 0  # the act judge: offline
         assert {"chrf", "broken_text_rate", "slot_error_rate_t2g2", "act_value_recall"} <= set(point)
+        assert point["judge_spend"]["replies"] == 3 and point["judge_spend"]["seconds"] >= 0  # eval's cost per point
     assert "validation @ step 2 (3 prompts" in result.stderr
 
     validation = read_run(run_dir).validation

@@ -34,7 +34,7 @@ from tracegym.judges import JudgeSettings
 from tracegym.options import MAX_PROMPT_LENGTH, non_negative_float, option, positive_int
 from tracegym.placeholders import check_act_conditioned, lexicalize
 from tracegym.samples import Sample, read_samples
-from tracegym.training.rundir import RunRecord, read_judge_totals, read_run
+from tracegym.training.rundir import RunRecord, read_judge_totals, read_run, read_validation_spend
 
 JUDGE = "judge"
 DEFAULT_MAX_PROMPT_LENGTH = MAX_PROMPT_LENGTH  # train's default
@@ -201,7 +201,8 @@ class EvalResult:
     slot_error_rate_t2g2_by_split: dict[str, Comparison]  # seen / unseen by the T2G2 reference's domain rule
     judge_failures: dict[str, int]
     warnings: list[str]
-    # What the judge spent: "training" (the run's judge_totals; None when not recorded) and "evaluation" (here).
+    # What the judge spent: "training" (the run's judge_totals; None when not recorded), "validation" (its
+    # validation records; None when it did not validate) and "evaluation" (here).
     judge_spend: dict[str, JudgeSpend | None] = field(default_factory=dict)
 
     @property
@@ -304,8 +305,18 @@ def evaluate(config: EvalConfig) -> EvalResult:
         judge_fingerprint=getattr(judge, "fingerprint", ""),
         training_judge=config.training_judge,
         run_dir=str(location.run_dir) if location.run_dir else None,
-        judge_spend={"training": training_spend(location.run_dir), "evaluation": eval_spend},
+        judge_spend={
+            "training": training_spend(location.run_dir),
+            "validation": validation_spend(location.run_dir),
+            "evaluation": eval_spend,
+        },
     )
+
+
+def validation_spend(run_dir: str | Path | None) -> JudgeSpend | None:
+    """What scoring the run's validation slice cost (`--validate_every`); None when the run did not validate."""
+    totals = read_validation_spend(run_dir) if run_dir else None
+    return JudgeSpend.of_totals(totals) if totals is not None else None
 
 
 def training_spend(run_dir: str | Path | None) -> JudgeSpend | None:
@@ -387,7 +398,7 @@ def compare_items(
     judge_spend: dict[str, JudgeSpend | None] | None = None,
 ) -> EvalResult:
     """Every statistic from scored and measured items: no model or judge needed, so tests and re-scoring use it.
-    `judge_spend`: what the judge spent in "training" and "evaluation" (None: not recorded)."""
+    `judge_spend`: what the judge spent in "training", "validation" and "evaluation" (None: not recorded)."""
     seed, resamples = config.seed, config.bootstrap_resamples
     base_scores = [item.base.mean_score() for item in items]
     trained_scores = [item.trained.mean_score() for item in items]
@@ -459,7 +470,7 @@ def compare_items(
             "trained": sum(score is None for item in items for score in item.trained.scores),
         },
         warnings=[],
-        judge_spend={"training": None, "evaluation": None, **(judge_spend or {})},
+        judge_spend={"training": None, "validation": None, "evaluation": None, **(judge_spend or {})},
     )
     result.warnings = fidelity_warnings(result)
     return result

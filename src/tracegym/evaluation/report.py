@@ -264,7 +264,8 @@ def report_markdown(result: EvalResult, plotted: set[str]) -> str:
 
 
 def _cost_section(result: EvalResult) -> list[str]:
-    """What the judge spent in training and in this evaluation, and per point of gain (+0.01 of Δ)."""
+    """What the judge spent in training, on the run's validation slice and in this evaluation, and per point of gain
+    (+0.01 of Δ)."""
     delta = result.judge_delta.delta
     gain = (
         f"+{POINT:g} of the eval judge's Δ mean: Δ {delta:+.4f} is {delta / POINT:.1f} points"
@@ -284,6 +285,7 @@ def _cost_section(result: EvalResult) -> list[str]:
     ]
     stages = (
         ("training", "training", result.training_judge or "unknown"),
+        ("validation", "validation (the gaming alarm's slice)", result.training_judge or "unknown"),
         ("evaluation", "this evaluation", result.judge_name),
     )
     for stage, label, judge in stages:
@@ -311,10 +313,12 @@ def _cost_row(label: str, judge: str, spend: JudgeSpend | None, delta: float, mi
 
 
 def _not_recorded(result: EvalResult, stage: str) -> str:
-    if stage == "training" and not result.run_dir:
+    if stage in ("training", "validation") and not result.run_dir:
         return "not recorded: no `tracegym train` run dir was evaluated"
     if stage == "training":
         return "not recorded: the run's log.jsonl has no judge_totals (a run cut short, or an older tracegym)"
+    if stage == "validation":
+        return "none: the run did not validate (`--validate_every`)"
     return "not recorded"
 
 

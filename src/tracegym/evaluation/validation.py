@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +45,9 @@ class SliceValidator:
 
     def __call__(self, model: Any, tokenizer: Any, step: int) -> ValidationPoint:
         replies = self.replies(model, tokenizer)
+        started = time.perf_counter()
         verdicts = self.slice.run_async(self.slice.judge.score(self.slice.samples, replies))
+        judge_seconds = time.perf_counter() - started
         values = prompt_values(self.slice.samples, replies, [verdict.score for verdict in verdicts])
         self.first = self.first or values
         spent = Ledger()
@@ -56,6 +60,7 @@ class SliceValidator:
             judge_failures=spent.failures,
             judge_calls=spent.calls,
             judge_cost_usd=spent.cost_usd,
+            judge_spend={**asdict(spent), "seconds": round(judge_seconds, 3)},
             alarms=gaming_alarms(self.first, values, step=step, seed=self.slice.seed),
         )
 

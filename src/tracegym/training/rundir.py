@@ -243,6 +243,22 @@ def read_judge_totals(run_dir: str | Path) -> dict[str, float] | None:
     return {key: sum(record.get(key) or 0 for record in records) for key in keys}
 
 
+def read_validation_spend(run_dir: str | Path) -> dict[str, float] | None:
+    """What scoring the validation slice cost over the run, in `judge_totals` terms: its `kind: validation`
+    records' `judge_spend` summed (a record written before them counts its prompts as replies and its judge_calls
+    and judge_cost_usd); None when the run did not validate."""
+    records = [record for record in read_log(Path(run_dir)) if record.get("kind") == "validation"]
+    if not records:
+        return None
+    spends = [
+        record.get("judge_spend")
+        or {"replies": record.get("n"), "calls": record.get("judge_calls"), "cost_usd": record.get("judge_cost_usd")}
+        for record in records
+    ]
+    keys = sorted({key for spend in spends for key in spend})
+    return {key: sum(spend.get(key) or 0 for spend in spends) for key in keys}
+
+
 def step_records(log: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [record for record in log if record.get("kind") == "step"]
 

@@ -55,6 +55,9 @@ class ValidationPoint:
     judge_failures: int = 0
     judge_calls: int = 0  # what scoring the slice cost; not in the reward's judge_totals
     judge_cost_usd: float = 0.0
+    # Everything scoring the slice cost, as a `judge_totals` record has it (the judge's Ledger and its seconds):
+    # eval's cost per point counts it as the validation stage.
+    judge_spend: dict[str, float] = field(default_factory=dict)
     alarms: list[str] = field(default_factory=list)
     seconds: float = 0.0
     weights_sha256: str = ""  # of the trainable weights scored here; the kept policy's digest is this one's

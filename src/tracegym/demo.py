@@ -94,8 +94,9 @@ class DemoConfig:
         "act judge",
     )
     reward_weights: str | None = option(None, "weights of a --reward mixture, comma separated: 0.8,0.2")
-    # At 0.04, GRPO fixed a tenth of the held-out turns the SFT student got wrong and broke about as much where it
-    # was right; 0.2 broke less at the same gain, and kept BLEU (BENCHMARKS.md, demo).
+    # Seed 0 at 0.04: Δ +0.006, BLEU −1.2 (GRPO's gains where the SFT student was wrong cancelled by its losses where
+    # it was right); at 0.2: Δ +0.013, BLEU −0.15 (seeds 1 and 2: Δ +0.000 and +0.012, BLEU −1.1 and −1.0).
+    # BENCHMARKS.md, demo.
     beta: float = option(0.2, "GRPO KL coefficient to the SFT base: keeps the policy near it")
     temperature: float = option(0.7, "GRPO sampling temperature", type=positive_float)
     constrain_placeholders: bool = option(

@@ -315,13 +315,15 @@ def evaluate(config: EvalConfig) -> EvalResult:
 
 def validation_spend(run_dir: str | Path | None) -> JudgeSpend | None:
     """What scoring the run's validation slice cost (`--validate_every`); None when the run did not validate."""
-    totals = read_validation_spend(run_dir) if run_dir else None
-    return JudgeSpend.of_totals(totals) if totals is not None else None
+    return _spend_of(read_validation_spend(run_dir) if run_dir else None)
 
 
 def training_spend(run_dir: str | Path | None) -> JudgeSpend | None:
     """What the training judge spent over the run (its `judge_totals` records); None when not recorded."""
-    totals = read_judge_totals(run_dir) if run_dir else None
+    return _spend_of(read_judge_totals(run_dir) if run_dir else None)
+
+
+def _spend_of(totals: dict[str, float] | None) -> JudgeSpend | None:
     return JudgeSpend.of_totals(totals) if totals is not None else None
 
 

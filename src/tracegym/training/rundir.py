@@ -237,10 +237,7 @@ def read_judge_totals(run_dir: str | Path) -> dict[str, float] | None:
     """What the training judge spent over the whole run: its `judge_totals` records summed (a resumed run has one
     per invocation); None when the log has none (a run cut short, or written by a tracegym before them)."""
     records = [record for record in read_log(Path(run_dir)) if record.get("kind") == JUDGE_TOTALS]
-    if not records:
-        return None
-    keys = sorted({key for record in records for key in record if key != "kind"})
-    return {key: sum(record.get(key) or 0 for record in records) for key in keys}
+    return summed([{key: value for key, value in record.items() if key != "kind"} for record in records])
 
 
 def read_validation_spend(run_dir: str | Path) -> dict[str, float] | None:
@@ -248,15 +245,25 @@ def read_validation_spend(run_dir: str | Path) -> dict[str, float] | None:
     records' `judge_spend` summed (a record written before them counts its prompts as replies and its judge_calls
     and judge_cost_usd); None when the run did not validate."""
     records = [record for record in read_log(Path(run_dir)) if record.get("kind") == "validation"]
-    if not records:
+    return summed(
+        [
+            record.get("judge_spend")
+            or {
+                "replies": record.get("n"),
+                "calls": record.get("judge_calls"),
+                "cost_usd": record.get("judge_cost_usd"),
+            }
+            for record in records
+        ]
+    )
+
+
+def summed(figures: Sequence[dict[str, Any]]) -> dict[str, float] | None:
+    """Each key's values added up over `figures` (a missing or null value counts 0); None when there are none."""
+    if not figures:
         return None
-    spends = [
-        record.get("judge_spend")
-        or {"replies": record.get("n"), "calls": record.get("judge_calls"), "cost_usd": record.get("judge_cost_usd")}
-        for record in records
-    ]
-    keys = sorted({key for spend in spends for key in spend})
-    return {key: sum(spend.get(key) or 0 for spend in spends) for key in keys}
+    keys = sorted({key for figure in figures for key in figure})
+    return {key: sum(figure.get(key) or 0 for figure in figures) for key in keys}
 
 
 def step_records(log: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

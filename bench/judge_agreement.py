@@ -34,7 +34,7 @@ from tracegym.judges import JudgeSettings, build_judge, score_sync
 from tracegym.options import add_options, values_for
 from tracegym.samples import Sample, iter_jsonl
 from tracegym.traces.compile import compile_sgd
-from tracegym.traces.sgd import bundled_sgd_root
+from tracegym.traces.sgd import bundled_sgd_heldout_root
 
 ITEMS = Path(__file__).resolve().parent / "agreement" / "items.jsonl"
 ACCEPT = 0.7
@@ -93,7 +93,7 @@ def main() -> int:
                 f'{args.items}: item {unsplit[0]} names no split; give each item "split": "dev" or "test" '
                 "(SGD's dialogue ids repeat across splits)"
             )
-        samples = samples_by_turn(args.sgd_root or bundled_sgd_root())
+        samples = samples_by_turn(args.sgd_root or bundled_sgd_heldout_root())
         missing = sorted({(item["split"], item["sample_id"]) for item in items} - set(samples))
         if missing:
             raise UserError(f"{args.items}: {len(missing)} turns not in the SGD dev/test splits, e.g. {missing[0]}")

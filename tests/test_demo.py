@@ -59,6 +59,7 @@ def test_demo_keeps_what_a_user_needs_to_rerun_eval(demo_run):
     assert "--split train --max_dialogues 60 --include_acts --compact --seed 0" in train
     assert train.split("--sgd_root ")[1].split()[0].endswith("sgd_train")  # the bundled train split
     assert "--split dev --seen_in" in dev and "--split test --seen_in" in test
+    assert dev.split("--sgd_root ")[1].split()[0].endswith("sgd_heldout")  # the bundled held-out split
     assert set(record["timings_s"]) == {"prepare", "student", "sft", "focus", "grpo", "eval"}
     train, validation, grpo = (
         [json.loads(line) for line in (out_dir / name).read_text().splitlines()]
@@ -75,6 +76,7 @@ def test_demo_keeps_what_a_user_needs_to_rerun_eval(demo_run):
     assert "](validation_curve.png)" in (out_dir / "eval" / "report.md").read_text()
     held_out = [json.loads(line) for line in (out_dir / "eval.jsonl").read_text().splitlines()]
     assert {row["split"] for row in held_out} == {"dev", "test"}
+    assert len(held_out) == 2981  # every turn of sgd_heldout; --eval_n picks what eval reads
     assert any(row["unseen_service"] for row in held_out)
     results = json.loads((out_dir / "eval" / "results.json").read_text())
     assert results["comparisons"]["judge"]["n"] == 6  # every figure of the eval, for the benchmark to read

@@ -134,3 +134,17 @@ def test_the_bundled_train_split_is_read_from_its_compressed_files():
     files = dialogue_files(bundled_sgd_train_root(), "train")
     assert len(files) == 20 and all(p.name.endswith(".json.gz") for p in files)
     assert sum(1 for _ in iter_dialogues(bundled_sgd_train_root(), "train")) == 2478
+
+
+def test_the_bundled_held_out_split_holds_every_sample_dev_and_test_dialogue():
+    """The demo evaluates on sgd_heldout; the agreement set's hand labels name the sample's turns, so they must be
+    there too, unchanged."""
+    from tracegym.traces.sgd import bundled_sgd_heldout_root, dialogue_files, iter_dialogues
+
+    for split in ("dev", "test"):
+        files = dialogue_files(bundled_sgd_heldout_root(), split)
+        assert files and all(p.name.endswith(".json.gz") for p in files)
+        held_out = {d["dialogue_id"]: d for _, _, d in iter_dialogues(bundled_sgd_heldout_root(), split)}
+        sample = {d["dialogue_id"]: d for _, _, d in iter_dialogues(bundled_sgd_root(), split)}
+        assert len(held_out) == 200
+        assert {key: held_out.get(key) for key in sample} == sample

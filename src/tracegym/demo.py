@@ -1,7 +1,8 @@
 """The whole loop offline, on bundled SGD: prepare → base → focus → GRPO → eval → report.
 
 The student learns from the bundled train split (2,478 dialogues, every fifth SGD train file) and is evaluated on
-the bundled sample's dev and test dialogues (seen and unseen services); `--sgd_root` takes all three from a clone.
+the bundled held-out split (400 SGD dev and test dialogues, 2,981 turns, seen and unseen services); `--sgd_root`
+takes all three from a clone.
 Its SFT warm start ships in the package (`data/student`: 6,000 SFT steps, a quarter hour on 2 cores, rebuilt by
 `python bench/build_student.py`); `--base scratch` builds the student and runs SFT here instead (prepare → student
 → SFT → …), as any other data or framing needs.
@@ -56,7 +57,7 @@ class DemoConfig:
 
     out_dir: str = option("runs/demo", "where everything goes", output="dir")
     sgd_root: str | None = option(
-        None, "an SGD clone (train/ dev/ test/) instead of the bundled train split and dev + test sample"
+        None, "an SGD clone (train/ dev/ test/) instead of the bundled train and held-out (dev + test) splits"
     )
     seed: int = option(0, "random seed for every stage")
     train_dialogues: int | None = option(
@@ -278,10 +279,10 @@ def train_root(config: DemoConfig) -> Path:
 
 
 def held_out_root(config: DemoConfig) -> Path:
-    """Where dev and test come from: --sgd_root, else the bundled sample."""
-    from tracegym.traces.sgd import bundled_sgd_root
+    """Where dev and test come from: --sgd_root, else the bundled held-out split."""
+    from tracegym.traces.sgd import bundled_sgd_heldout_root
 
-    return Path(config.sgd_root) if config.sgd_root else bundled_sgd_root()
+    return Path(config.sgd_root) if config.sgd_root else bundled_sgd_heldout_root()
 
 
 def prepare_stage(demo: DemoRun, say: Callable[[str], None]) -> None:

@@ -31,6 +31,12 @@ def bundled_sgd_root() -> Path:
     return Path(str(resources.files("tracegym") / "data" / "sgd_sample"))
 
 
+def bundled_sgd_heldout_root() -> Path:
+    """The demo's held-out SGD dev and test dialogues shipped inside the package, gzip-compressed (400 dialogues,
+    2,981 system turns; a superset of the sample's dev and test; CC BY-SA 4.0; see its README.md)."""
+    return Path(str(resources.files("tracegym") / "data" / "sgd_heldout"))
+
+
 def bundled_sgd_train_root() -> Path:
     """The larger SGD train split shipped inside the package, gzip-compressed (every fifth train file of SGD; CC
     BY-SA 4.0; see its README.md): the offline fluency model's corpus."""

@@ -17,8 +17,8 @@ figures below were estimated for the demo before issue #13, on 753 train turns a
 - GRPO, once as a full fine-tune (lr 3e-5) and once with LoRA (r 16, all linear layers, lr 3e-4, the usual ×10),
   each 100 steps of 16 prompts × 8 replies in one micro-batch, bf16, no checkpoints: the demo's step is
   8 prompts × 8 replies in 8 micro-batches, which a GPU runs no faster than one batch of twice the prompts;
-- eval: every held-out dev + test turn (567 in the bundled sample; at most 1,000 of a full SGD's), greedy, batch
-  64, base vs each trained student, as the demo does.
+- eval: at most 1,000 held-out dev + test turns (a seeded shuffle of the bundled held-out split's 2,981 or of a
+  full SGD's), greedy, batch 64, base vs each trained student, as the demo does.
 
 Why these step counts: nothing here has run on a GPU yet (docs/GPU.md), so they are estimates, and each stage has
 a minute cap (the demo's safety caps) that bounds the run even if the estimates are off by 2×. On one H200:

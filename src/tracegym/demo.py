@@ -86,8 +86,8 @@ class DemoConfig:
     grpo_minutes: float = option(
         6.0, "GRPO safety cap in minutes (a run it stops is not repeatable)", type=positive_float
     )
-    # On the shipped student, 5e-5 and 1e-4 moved the judge by +0.006 and +0.013 (CIs across 0); 2e-4 by +0.03, its
-    # validation best at step 22 (BENCHMARKS.md, demo).
+    # On the shipped student (seed 7, the 567-turn sample), 5e-5 and 1e-4 moved the judge by +0.006 and +0.013 (CIs
+    # across 0); 2e-4 by +0.03, its validation best at step 22 (BENCHMARKS.md, demo).
     grpo_learning_rate: float = option(2e-4, "GRPO learning rate", type=positive_float)
     reward: str = option(
         "acts",
@@ -95,9 +95,9 @@ class DemoConfig:
         "act judge",
     )
     reward_weights: str | None = option(None, "weights of a --reward mixture, comma separated: 0.8,0.2")
-    # Seed 0 at 0.04: Δ +0.006, BLEU −1.2 (GRPO's gains where the SFT student was wrong cancelled by its losses where
-    # it was right); at 0.2: Δ +0.013, BLEU −0.15 (seeds 1 and 2: Δ +0.000 and +0.012, BLEU −1.1 and −1.0).
-    # BENCHMARKS.md, demo.
+    # On the 567 turns the demo held out before sgd_heldout: seed 0 at 0.04, Δ +0.006, BLEU −1.2 (GRPO's gains where
+    # the SFT student was wrong cancelled by its losses where it was right); at 0.2, Δ +0.013, BLEU −0.15 (seeds 1
+    # and 2: Δ +0.000 and +0.012, BLEU −1.1 and −1.0). BENCHMARKS.md, demo.
     beta: float = option(0.2, "GRPO KL coefficient to the SFT base: keeps the policy near it")
     temperature: float = option(0.7, "GRPO sampling temperature", type=positive_float)
     constrain_placeholders: bool = option(

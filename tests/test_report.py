@@ -357,6 +357,21 @@ def test_the_validation_spend_is_the_sum_of_the_validation_records_and_has_its_r
     assert "| validation (the gaming alarm's slice) | `gemini (gemini:fedcba9876543210)` | 213 | 213 |" in report
 
 
+def test_a_log_cut_short_by_an_interrupted_run_still_gives_its_validation_points_and_spend(tmp_path):
+    from tracegym.evaluation.validation import read_validation_points
+    from tracegym.training.rundir import append_log_record
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    ledger = {"replies": 71, "calls": 0, "cache_hits": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
+    append_log_record(run_dir, {"kind": "validation", "step": 0, "n": 71, "judge_spend": {**ledger, "seconds": 1.5}})
+    append_log_record(run_dir, {"kind": "step", "step": 1, "reward": 0.5})
+    with (run_dir / "log.jsonl").open("a", encoding="utf-8") as log:
+        log.write('{"kind": "validation", "step": 11, "n": 71, "judge_sp')  # the process died mid-line
+    assert [point["step"] for point in read_validation_points(run_dir)] == [0]
+    assert validation_spend(run_dir).replies == 71
+
+
 def test_a_run_that_did_not_validate_says_so_in_the_cost_table(tmp_path):
     result = result_of(t2g2_items("Anything else?", "How about Sino?"), run_dir=str(tmp_path), judge_spend=spends())
     report = write_report(result, tmp_path / "eval")["report"].read_text()

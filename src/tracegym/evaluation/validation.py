@@ -15,7 +15,6 @@ recall, hallucination, broken text) the paired bootstrap 95% CI of its change ov
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ from tracegym.evaluation.eval import FIDELITY_SIGNALS, INDEPENDENT_SIGNALS, JUDG
 from tracegym.evaluation.metrics import reply_metrics
 from tracegym.evaluation.stats import compare
 from tracegym.judges.budget import Ledger
+from tracegym.training import rundir
 from tracegym.training.rundir import has_run_record, read_run
 from tracegym.training.validation import ValidationPoint, ValidationSlice
 
@@ -135,18 +135,7 @@ CURVE_SIGNALS = FIDELITY_SIGNALS  # the curve draws what the alarm watches
 
 def read_validation_points(run_dir: str | Path | None) -> list[dict[str, Any]]:
     """The `kind: validation` records of a run's log.jsonl, in order (empty without a run dir, log or validation)."""
-    path = Path(run_dir) / "log.jsonl" if run_dir else None
-    if path is None or not path.is_file():
-        return []
-    points = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a log cut short by an interrupted run
-        if isinstance(record, dict) and record.get("kind") == "validation":
-            points.append(record)
-    return points
+    return rundir.log_records(run_dir, rundir.VALIDATION) if run_dir else []
 
 
 def validation_curve_figure(points: Sequence[dict[str, Any]]) -> Any:

@@ -219,13 +219,29 @@ def append_log_record(output_dir: Path, record: dict[str, Any]) -> None:
 
 
 def read_log(output_dir: Path) -> list[dict[str, Any]]:
+    """log.jsonl's records in order (none without the file); a line that is not a JSON object, such as one cut short
+    by an interrupted run, is skipped."""
     path = output_dir / "log.jsonl"
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def log_records(run_dir: str | Path, kind: str) -> list[dict[str, Any]]:
+    """The run's log.jsonl records of one `kind`, in order."""
+    return [record for record in read_log(Path(run_dir)) if record.get("kind") == kind]
 
 
 JUDGE_TOTALS = "judge_totals"
+VALIDATION = "validation"  # one record per validation point (`training.validation.ValidationPoint.record`)
 
 
 def append_judge_totals(output_dir: Path, totals: dict[str, Any]) -> None:
@@ -236,7 +252,7 @@ def append_judge_totals(output_dir: Path, totals: dict[str, Any]) -> None:
 def read_judge_totals(run_dir: str | Path) -> dict[str, float] | None:
     """What the training judge spent over the whole run: its `judge_totals` records summed (a resumed run has one
     per invocation); None when the log has none (a run cut short, or written by a tracegym before them)."""
-    records = [record for record in read_log(Path(run_dir)) if record.get("kind") == JUDGE_TOTALS]
+    records = log_records(run_dir, JUDGE_TOTALS)
     return summed([{key: value for key, value in record.items() if key != "kind"} for record in records])
 
 
@@ -244,7 +260,6 @@ def read_validation_spend(run_dir: str | Path) -> dict[str, float] | None:
     """What scoring the validation slice cost over the run, in `judge_totals` terms: its `kind: validation`
     records' `judge_spend` summed (a record written before them counts its prompts as replies and its judge_calls
     and judge_cost_usd); None when the run did not validate."""
-    records = [record for record in read_log(Path(run_dir)) if record.get("kind") == "validation"]
     return summed(
         [
             record.get("judge_spend")
@@ -253,7 +268,7 @@ def read_validation_spend(run_dir: str | Path) -> dict[str, float] | None:
                 "calls": record.get("judge_calls"),
                 "cost_usd": record.get("judge_cost_usd"),
             }
-            for record in records
+            for record in log_records(run_dir, VALIDATION)
         ]
     )
 

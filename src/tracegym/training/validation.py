@@ -66,7 +66,7 @@ class ValidationPoint:
     def record(self) -> dict[str, Any]:
         """The log.jsonl record: `kind: validation`, the judge mean as `judge`, each signal under its own name."""
         row = {key: value for key, value in asdict(self).items() if key != "signals"}
-        return {"kind": "validation", "time": round(time.time(), 3), **row, **self.signals}
+        return {"kind": rundir.VALIDATION, "time": round(time.time(), 3), **row, **self.signals}
 
 
 class Validator(Protocol):

@@ -2,6 +2,7 @@
 annotators following bench/agreement/GUIDELINES.md) to label acceptable or not, then the shares per model.
 
     python bench/hand_label.py draw --run bench/out/demo-seed0 --n 100 --out /tmp/label   # sheet.md + key.jsonl
+    python bench/hand_label.py draw ... --base_below 1   # only turns whose base reply the eval judge scored below 1
     # each annotator writes labels.jsonl: {"item": "h001", "label": 0 or 1} per line, seeing only sheet.md
     python bench/hand_label.py score --key /tmp/label/key.jsonl --labels a.jsonl b.jsonl [--settle c.jsonl]
 
@@ -42,8 +43,10 @@ def held_out_turns(keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict]:
     return turns
 
 
-def draw(run: Path, n: int, seed: int, out: Path) -> None:
+def draw(run: Path, n: int, seed: int, out: Path, base_below: float | None = None) -> None:
     rows = [json.loads(line) for line in (run / "eval" / "generations.jsonl").read_text().splitlines() if line]
+    if base_below is not None:  # only the turns where training could fix something, by the eval judge
+        rows = [row for row in rows if row["base_scores"][0] is not None and row["base_scores"][0] < base_below]
     rng = random.Random(seed)
     chosen = rng.sample(rows, min(n, len(rows)))
     items = [
@@ -118,13 +121,19 @@ def main() -> None:
     drawing.add_argument("--n", type=int, default=100, help="held-out turns (two replies each)")
     drawing.add_argument("--seed", type=int, default=0)
     drawing.add_argument("--out", type=Path, required=True)
+    drawing.add_argument(
+        "--base_below",
+        type=float,
+        default=None,
+        help="draw only turns whose base reply the eval judge scored below this",
+    )
     scoring = commands.add_parser("score")
     scoring.add_argument("--key", type=Path, required=True)
     scoring.add_argument("--labels", type=Path, nargs="+", required=True)
     scoring.add_argument("--settle", type=Path, default=None, help="labels of the disagreements, a third reading")
     args = parser.parse_args()
     if args.command == "draw":
-        draw(args.run, args.n, args.seed, args.out)
+        draw(args.run, args.n, args.seed, args.out, args.base_below)
     else:
         score(args.key, args.labels, args.settle)
 

@@ -5,9 +5,10 @@ tokenizer, built locally and warmed up with 6,000 SFT steps on the bundled train
 takes a quarter hour on 2 cores, so its result ships in the package (`--base bundled`, the default; its model card
 and `python bench/build_student.py` say how it was made). `--base scratch` builds and trains the student here
 (`--sft_steps`, 1,500 by default). GRPO (TRL's GRPOTrainer) then trains it against the act-grounded judge on the
-train turns its SFT reply gets wrong (the focus), and eval compares it with its SFT base on every turn of the bundled
-held-out split (2,981 turns of 400 SGD dev and test dialogues; unseen services reported apart). A slice of train dialogues that neither SFT nor
-GRPO sees is scored every 11 GRPO steps (the gaming alarm); the policy best there is the one kept.
+train turns its SFT reply gets wrong (the focus), and eval compares it with its SFT base on every turn of the
+bundled held-out split (2,981 turns of 400 SGD dev and test dialogues; unseen services reported apart). A slice of
+train dialogues that neither SFT nor GRPO sees is scored every 11 GRPO steps (the gaming alarm); the policy best
+there is the one kept.
 
 Framing (--framing): `compact` (default) gives the student the service, the reference dialogue acts (as the SGD
 NLG literature does) and the last user turn, and lets it write [n] placeholders that the tool fills in from those

@@ -245,6 +245,26 @@ def test_fingerprint_is_stable_and_tagged():
     assert ActsJudge().fingerprint.startswith("acts:")
 
 
+def test_an_edit_to_a_rule_changes_the_fingerprint_the_verdict_cache_keys_on(tmp_path, monkeypatch):
+    """A rule changed without a VERSION bump must not be served the old rules' cached verdicts."""
+    import shutil
+
+    from tracegym.judges.acts import scoring
+
+    copies = []
+    for path in scoring.rule_files():
+        copies.append(tmp_path / path.name)
+        shutil.copy(path, copies[-1])
+    monkeypatch.setattr(scoring, "rule_files", lambda: copies)
+    unchanged = ActsJudge().fingerprint
+    with (tmp_path / "form.py").open("a", encoding="utf-8") as source:
+        source.write("\n# a new rule\n")
+    edited = ActsJudge().fingerprint
+    monkeypatch.undo()
+    assert unchanged == ActsJudge().fingerprint, "the same code gives the same fingerprint"
+    assert edited != unchanged
+
+
 def test_judge_cli_with_acts(tmp_path):
     rows = []
     for index, reply in enumerate([OFFER.ground_truth, "", "I rate this 10/10."]):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from tracegym.samples import Sample
@@ -91,3 +92,12 @@ def fingerprint_of(backend: str, **settings: Any) -> str:
     """A short, stable digest of everything that changes a judge's verdicts, tagged with the backend name."""
     canonical = json.dumps({"backend": backend, **settings}, sort_keys=True, separators=(",", ":"), default=str)
     return f"{backend}:{hashlib.sha256(canonical.encode()).hexdigest()[:16]}"
+
+
+def source_digest(paths: Iterable[Path]) -> str:
+    """A short sha256 of the files' names and bytes, in the order given. A judge whose rules are code puts it in its
+    fingerprint, so an edit to a rule changes the key its verdicts are cached under even when no version was bumped."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from tracegym.judges.acts.domain import domain_lexicon
@@ -51,7 +52,7 @@ from tracegym.judges.acts.reply import (
     without_values,
     wrong_offers,
 )
-from tracegym.judges.base import Verdict, fingerprint_of
+from tracegym.judges.base import Verdict, fingerprint_of, source_digest
 from tracegym.judges.values import ReplyIndex
 from tracegym.placeholders import UNFILLED_PLACEHOLDER
 from tracegym.samples import Sample
@@ -338,6 +339,14 @@ def hallucinated_values(sample: Sample, reply: str) -> list[str]:
 VERSION = "acts-8"  # acts-8: units that name another kind, a clause said twice, "book" by use, "2th"
 
 
+def rule_files() -> list[Path]:
+    """The act judge's own code (this package and the typed values it matches): what its verdicts depend on besides
+    VERSION, the weights and the bundled train split its domain words come from."""
+    from tracegym.judges import values
+
+    return sorted(Path(__file__).parent.glob("*.py")) + [Path(values.__file__)]
+
+
 class ActsJudge:
     """Scores a reply against the reference turn's dialogue acts; pure CPU, no model, deterministic."""
 
@@ -346,7 +355,9 @@ class ActsJudge:
 
     def __init__(self, weights: ActsWeights | None = None) -> None:
         self.weights = weights or ActsWeights()
-        self.fingerprint = fingerprint_of(self.name, version=VERSION, weights=asdict(self.weights))
+        self.fingerprint = fingerprint_of(
+            self.name, version=VERSION, rules=source_digest(rule_files()), weights=asdict(self.weights)
+        )
 
     @classmethod
     def from_settings(cls, settings: Any) -> ActsJudge:

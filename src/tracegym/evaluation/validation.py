@@ -58,8 +58,6 @@ class SliceValidator:
             judge=mean_of(values[JUDGE]),
             signals={name: mean_of(values[name]) for name, _, _ in INDEPENDENT_SIGNALS},
             judge_failures=spent.failures,
-            judge_calls=spent.calls,
-            judge_cost_usd=spent.cost_usd,
             judge_spend={**asdict(spent), "seconds": round(judge_seconds, 3)},
             alarms=gaming_alarms(self.first, values, step=step, seed=self.slice.seed),
         )

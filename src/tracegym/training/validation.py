@@ -53,10 +53,8 @@ class ValidationPoint:
     judge: float | None
     signals: dict[str, float | None]
     judge_failures: int = 0
-    judge_calls: int = 0  # what scoring the slice cost; not in the reward's judge_totals
-    judge_cost_usd: float = 0.0
-    # Everything scoring the slice cost, as a `judge_totals` record has it (the judge's Ledger and its seconds):
-    # eval's cost per point counts it as the validation stage.
+    # What scoring the slice cost, as a `judge_totals` record has it (the judge's Ledger and its seconds; not in the
+    # reward's judge_totals): eval's cost per point counts it as the validation stage.
     judge_spend: dict[str, float] = field(default_factory=dict)
     alarms: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -211,8 +209,8 @@ def validation_callback(
                 if outcome.keep_best:
                     self.best_weights = trainable_copy(model)
             outcome.steps.append(point.step)
-            outcome.judge_calls += point.judge_calls
-            outcome.judge_cost_usd += point.judge_cost_usd
+            outcome.judge_calls += int(point.judge_spend.get("calls", 0))
+            outcome.judge_cost_usd += point.judge_spend.get("cost_usd", 0.0)
             rundir.append_log_record(output_dir, point.record())
             say(console_line(point, self.first))
             for alarm in point.alarms:

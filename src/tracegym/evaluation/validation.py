@@ -27,7 +27,6 @@ from tracegym.evaluation.metrics import reply_metrics
 from tracegym.evaluation.stats import compare
 from tracegym.judges.budget import Ledger
 from tracegym.training import rundir
-from tracegym.training.rundir import has_run_record, read_run
 from tracegym.training.validation import ValidationPoint, ValidationSlice
 
 VALIDATION_BATCH = 16  # prompts per generation batch
@@ -175,9 +174,9 @@ def validation_curve_figure(points: Sequence[dict[str, Any]]) -> Any:
 
 def kept_policy_line(run_dir: str | Path | None) -> str | None:
     """The report's line on which policy `--keep_best` kept (run.json's validation record), or None without it."""
-    if not run_dir or not has_run_record(Path(run_dir)):
+    if not run_dir or not rundir.has_run_record(Path(run_dir)):
         return None
-    validation = read_run(run_dir).validation or {}
+    validation = rundir.read_run(run_dir).validation or {}
     kept, steps = validation.get("kept_step"), validation.get("steps") or []
     if not validation.get("keep_best") or kept is None:
         return None

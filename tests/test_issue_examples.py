@@ -2,7 +2,8 @@
 acts-5 scores each below 0.5, and the turn's own SGD reference still ≥ 0.7; and those of issue 13's hand labels
 that acts-5 still accepted, which acts-6 does not; and those of the acts-6 student's hand labels (`fresh13`) that
 acts-6 accepted, which acts-7 does not; and those of the shipped student's (`fresh13b`) that acts-7 accepted, which
-acts-8 does not. A turn is named `split/id`: SGD's dialogue ids repeat across
+acts-8 does not; and those of the acts-8 student's (`fresh13e`, `fresh13f`) that acts-8 accepted, which acts-9 does
+not. A turn is named `split/id`: SGD's dialogue ids repeat across
 splits (`7_00018-turn5` is an event in dev and the weather in test)."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 from tracegym.judges.acts import ActsJudge
 from tracegym.samples import Sample
 from tracegym.traces.compile import compile_sgd
-from tracegym.traces.sgd import bundled_sgd_root
+from tracegym.traces.sgd import bundled_sgd_heldout_root, bundled_sgd_root
 
 
 @lru_cache(maxsize=1)
@@ -23,8 +24,14 @@ def bundled_turns() -> dict[str, Sample]:
     return {f"{split}/{s.id}": s for split in ("dev", "test") for s in compile_sgd(bundled_sgd_root(), split)}
 
 
+@lru_cache(maxsize=1)
+def held_out_turns() -> dict[str, Sample]:
+    """The demo's held-out split: the sample's dev and test dialogues unchanged, and the later parts' turns too."""
+    return {f"{split}/{s.id}": s for split in ("dev", "test") for s in compile_sgd(bundled_sgd_heldout_root(), split)}
+
+
 def score(turn: str, reply: str) -> float:
-    return ActsJudge().verdict(bundled_turns()[turn], reply).score
+    return ActsJudge().verdict(held_out_turns()[turn], reply).score
 
 
 EXAMPLES = [
@@ -217,13 +224,49 @@ def test_a_number_with_the_wrong_ordinal_suffix_is_a_slip():
     assert score(turn, right[:-1] + " on the 2th.") < 0.5
 
 
-# Each round's rejected replies (acts-6, acts-7, acts-8), checked the same way: below 0.5, while the right reply and
-# the turn's own SGD reference stay acceptable.
-REJECTED = HAND_LABELLED + FRESH13 + FRESH13B
+FRESH13E = [
+    # acts-9: what a slot's role is, which acts-8 read from the words its slots share
+    (
+        "dev/2_00060-turn11",
+        "CONFIRM(pickup_location, pickup_date=today, pickup_time, dropoff_date=tomorrow, type) in RentalCars_1",
+        "Please confirm the following details: You want to pick up a Standard car from Estacion Buenavista at 12 pm "
+        "and the drop off is tomorrow and the drop-off date is today.",
+        "Please confirm: you want to pick up a Standard car from Estacion Buenavista today at 12 pm and drop it off "
+        "tomorrow.",
+    ),
+    (
+        "test/8_00106-turn9",
+        "INFORM(from_station=Union Station), NOTIFY_SUCCESS in Trains_1",
+        "The ticket has been reserved. The destination is Union Station.",
+        "Your ticket is reserved. The train leaves from Union Station.",
+    ),
+    (
+        "test/21_00019-turn5",
+        "INFORM(ride_fare=$14.18, wait_time=3), NOTIFY_SUCCESS in RideSharing_2",
+        "Your ride is booked and it will be there in $14.18 minutes and will cost 3.",
+        "Your ride is booked. It will be there in 3 minutes and will cost $14.18.",
+    ),
+    (
+        "test/11_00023-turn11",
+        "REQUEST(check_out_date, check_in_date) in Hotels_2",
+        "When will you be checking out? What day are you checking out?",
+        "When will you check in, and what day will you check out?",
+    ),
+    (
+        "test/10_00006-turn3",
+        "OFFER(movie_title, percent_rating=95), INFORM_COUNT(1) in Movies_3",
+        "I found 95 movie you might like. How about Close Encounters of the Third Kind? It's a 1 rating.",
+        "I found 1 movie. How about Close Encounters of the Third Kind? It is rated 95 percent.",
+    ),
+]
+
+# Each round's rejected replies (acts-6, acts-7, acts-8, acts-9), checked the same way: below 0.5, while the right
+# reply and the turn's own SGD reference stay acceptable.
+REJECTED = HAND_LABELLED + FRESH13 + FRESH13B + FRESH13E
 
 
 @pytest.mark.parametrize(("turn", "acts", "rejected", "right"), REJECTED, ids=[f"{e[0]}:{e[2][:20]}" for e in REJECTED])
 def test_what_the_annotators_rejected_scores_below_one_half(turn, acts, rejected, right):
     assert score(turn, rejected) < 0.5, f"{acts}: {rejected!r}"
     assert score(turn, right) >= 0.7, f"{acts}: {right!r}"
-    assert score(turn, bundled_turns()[turn].ground_truth) >= 0.7
+    assert score(turn, held_out_turns()[turn].ground_truth) >= 0.7

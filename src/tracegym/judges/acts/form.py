@@ -239,23 +239,92 @@ def mislabelled_values(sample: Sample, reply: str) -> list[str]:
         return []
     entity = sample.service.split("_")[0].lower().rstrip("s")
     words_of = {slot.name: slot_words(slot.name) for slot in sample.schema.slots}
-    lowered = reply.lower()
+    lowered = joined_compounds(reply.lower())
     found = []
     for act in sample.acts:
         if act.act not in ("INFORM", "OFFER", "CONFIRM") or not act.slot or _names(act.slot):
             continue
         own = words_of.get(act.slot) or slot_words(act.slot)
         for value in act.values:
-            label, near = _label_before(lowered, value.lower())
+            label, near = _label_before(lowered, joined_compounds(value.lower()))
             label -= {entity}
-            if not label or near & own:
+            if not label:
                 continue
+            # acts-9: a word only the other slot has names it ("the drop-off date is <the pickup date>"); a word
+            # both share ("date") clears nothing, and only a word only the value's own slot has clears it.
             others = sorted(
-                slot for slot, words in words_of.items() if slot != act.slot and label & words and not _names(slot)
+                slot
+                for slot, words in words_of.items()
+                if slot != act.slot and label & (words - own) and not near & (own - words) and not _names(slot)
             )
             if others:
                 found.append(f"{act.slot}={value} (said as {others[0]})")
-    return found + equated_values(sample, lowered) + departure_non_times(sample, lowered) + wrong_units(sample, lowered)
+            elif (direction := label_direction(label)) and slot_direction(act.slot) not in (direction, None):
+                found.append(f"{act.slot}={value} (said as the {direction})")  # acts-9: "The destination is <from>"
+    found += equated_values(sample, lowered) + departure_non_times(sample, lowered) + wrong_units(sample, lowered)
+    found += money_in_other_units(sample, lowered) + costs_of_non_prices(sample, lowered)
+    return found + found_non_counts(sample, lowered)
+
+
+# acts-9: "drop-off" and "pick up" as one word, so a label holds them whole
+COMPOUNDS = ((re.compile(r"\bdrop[- ]off\b"), "dropoff"), (re.compile(r"\bpick[- ]up\b"), "pickup"))
+ORIGIN_LABELS = frozenset({"origin", "departure", "departing", "leaving", "pickup"})
+DESTINATION_LABELS = frozenset({"destination", "arrival", "arriving", "dropoff"})
+
+
+def joined_compounds(text: str) -> str:
+    for pattern, joined in COMPOUNDS:
+        text = pattern.sub(joined, text)
+    return text
+
+
+def label_direction(label: set[str]) -> str | None:
+    """The end of a trip a label names ("the origin station", "the destination"), if it names exactly one."""
+    origin, destination = bool(label & ORIGIN_LABELS), bool(label & DESTINATION_LABELS)
+    if origin == destination or label & {"and", "or"}:  # "The origin and destination will be …" names both
+        return None
+    return "origin" if origin else "destination"
+
+
+PRICE_SLOT = re.compile(r"price|fare|cost|amount|balance|rent|total|fee")
+TIME_AND_COUNT_UNITS = r"minutes?|hours?|days?|nights?|people|persons?|stops?|seats?|stars?|percent"
+
+
+def money_in_other_units(sample: Sample, lowered: str) -> list[str]:
+    """An amount of money followed by a unit of time or count: "it will be there in $14.18 minutes". acts-9."""
+    return [
+        f"{slot}={value} (said in {match.group(1)})"
+        for slot, value in _stated_items(sample)
+        if value.startswith(("$", "£", "€"))
+        and (match := re.search(rf"(?<!\w){re.escape(value)}\s+({TIME_AND_COUNT_UNITS})\b", lowered))
+    ]
+
+
+def found_non_counts(sample: Sample, lowered: str) -> list[str]:
+    """A number of another slot said as how many results there are: "I found 95 movies" (95 is the rating), on a
+    turn that informs the count. acts-9."""
+    counts = {value.lower() for act in sample.acts if act.act == "INFORM_COUNT" for value in act.values}
+    if not counts:
+        return []
+    return [
+        f"{slot}={value} (said as the count)"
+        for slot, value in _stated_items(sample)
+        if value not in counts
+        and re.fullmatch(r"\d+(?:\.\d+)?", value)
+        and re.search(rf"\bfound\s+{re.escape(value)}(?![\w:.,])", lowered)
+    ]
+
+
+def costs_of_non_prices(sample: Sample, lowered: str) -> list[str]:
+    """A value of a slot that is no price said as what something costs: "and will cost 3" (3 is the wait in
+    minutes). acts-9."""
+    return [
+        f"{slot}={value} (said as a price)"
+        for slot, value in _stated_items(sample)
+        if not PRICE_SLOT.search(slot)
+        and not value.startswith(("$", "£", "€"))
+        and re.search(rf"\bcosts?\s+(?:you\s+|only\s+|about\s+|around\s+)?{re.escape(value)}(?![\w:])", lowered)
+    ]
 
 
 def _stated_items(sample: Sample) -> list[tuple[str, str]]:

@@ -154,10 +154,23 @@ def requested_slots(
                 continue
             cues = boolean_cues(slot) if offer_form and slot in BOOLEAN_SLOT_CUES else slot_cues(slot)
             matched = sum(_cue_in(cue, padded, words) for cue in cues)
-            if matched:
+            if matched and not asks_other_end_of_stay(slot, sentence):
                 evidence[slot] = matched
         asked |= _within_capacity(evidence, sentence, expected, asked)
     return asked
+
+
+CHECK_IN = re.compile(r"\bcheck(?:ing|ed)?[- ]?in\b|\barriv")
+CHECK_OUT = re.compile(r"\bcheck(?:ing|ed)?[- ]?out\b")
+
+
+def asks_other_end_of_stay(slot: str, sentence: str) -> bool:
+    """A question about checking out for the check-in date, or the other way round: both slots share the cue
+    "check" ("When will you be checking out?" asked for check_in_date and check_out_date alike). acts-9."""
+    checks_in, checks_out = bool(CHECK_IN.search(sentence)), bool(CHECK_OUT.search(sentence))
+    if "check_in" in slot:
+        return checks_out and not checks_in
+    return "check_out" in slot and checks_in and not checks_out
 
 
 def _within_capacity(evidence: dict[str, int], sentence: str, expected: set[str], asked: set[str]) -> set[str]:

@@ -110,8 +110,8 @@ class DemoConfig:
         "signals, warning when the judge rises while one falls (the gaming alarm); 0: off",
         type=non_negative_int,
     )
-    # 71 turns (the first shipped student's slice) moved ±0.03 between GRPO steps by noise alone and picked steps
-    # at random; about 600 give a paired standard error near 0.005 for 5 s of scoring per point on 2 cores.
+    # The first shipped student's slice, 71 turns, jumped by up to 0.025 between neighbouring GRPO steps: too few
+    # to tell steps apart. 604 give a smooth curve for about 6 s of scoring per point on 2 cores (BENCHMARKS.md).
     validation_prompts: int = option(
         600, "GRPO: turns in the validation slice (whole train dialogues, never trained on)", type=positive_int
     )

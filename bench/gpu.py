@@ -98,6 +98,7 @@ class Scale:
     max_completion_length: int
     train_dialogues: int | None  # None: every train dialogue, as the demo
     focus_pool: int  # train turns the SFT base answers before GRPO picks those it gets wrong (demo --focus_pool)
+    validation_prompts: int  # the gaming alarm's slice of train turns (demo --validation_prompts)
     eval_n: int  # held-out turns, the first of a seeded shuffle (all of them when there are fewer)
     eval_batch_size: int
 
@@ -120,6 +121,7 @@ GPU = Scale(
     max_completion_length=40,
     train_dialogues=None,
     focus_pool=2000,
+    validation_prompts=600,
     eval_n=1000,
     eval_batch_size=64,
 )
@@ -141,6 +143,7 @@ SMOKE = Scale(
     max_completion_length=16,
     train_dialogues=30,
     focus_pool=20,
+    validation_prompts=8,
     eval_n=4,
     eval_batch_size=4,
 )
@@ -233,6 +236,7 @@ def demo_config(args: argparse.Namespace, scale: Scale) -> demo_recipe.DemoConfi
         seed=args.seed,
         train_dialogues=scale.train_dialogues,
         focus_pool=scale.focus_pool,
+        validation_prompts=scale.validation_prompts,
         sft_steps=scale.sft_steps,
         sft_minutes=scale.sft_minutes,
         grpo_steps=scale.grpo_steps,

@@ -104,7 +104,7 @@ def test_the_same_seed_gives_the_same_figures(tmp_path):
         out_dir = tmp_path / run
         args = ("demo", "--out_dir", out_dir, "--base", "scratch", "--sft_steps", "8", "--grpo_steps", "2")
         args += ("--eval_n", "6")
-        args += ("--train_dialogues", "60")
+        args += ("--train_dialogues", "60", "--validation_prompts", "16")
         result = run_cli(*args, "--no_reuse_base", env={"OMP_NUM_THREADS": "1"})
         assert result.returncode == 0, result.stderr[-3000:]
         assert "safety cap" not in result.stderr

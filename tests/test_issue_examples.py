@@ -260,6 +260,17 @@ FRESH13E = [
     ),
 ]
 
+
+def test_a_clause_cut_off_after_its_verb_is_broken_but_a_question_without_its_mark_is_not():
+    """acts-10: GRPO's seed-2 student ended confirmations so, and acts-9 scored them 1.0."""
+    turn = "dev/4_00079-turn11"  # CONFIRM(restaurant_name, location, time=7:15 pm, date=today, number_of_seats=2)
+    right = "Please confirm: Booking a table for today at Barcha in San Francisco for 2 at 7:15 pm."
+    assert score(turn, right) >= 0.7
+    assert score(turn, right[:-1] + " and the reservation is for") < 0.5
+    asks = "dev/1_00064-turn1"  # REQUEST(departure_date, destination_city, origin_city) in Flights_3
+    assert score(asks, "Where are you flying to.") == score(asks, "Where are you flying to?")
+
+
 # Each round's rejected replies (acts-6, acts-7, acts-8, acts-9), checked the same way: below 0.5, while the right
 # reply and the turn's own SGD reference stay acceptable.
 REJECTED = HAND_LABELLED + FRESH13 + FRESH13B + FRESH13E

@@ -336,7 +336,7 @@ def hallucinated_values(sample: Sample, reply: str) -> list[str]:
     return hallucinated_in(sample, ReplyIndex.of(reply or ""))
 
 
-VERSION = "acts-9"  # acts-9: a slot's role by the words only it has, trip ends, money in minutes, check in/out
+VERSION = "acts-10"  # acts-10: a clause cut off after its verb ("… and the reservation is for")
 
 
 def rule_files() -> list[Path]:

@@ -219,6 +219,9 @@ INTENT_OFFER = re.compile(
 WEAK_QUESTION = re.compile(
     r"\b(what|which|when|where|who|whom|how|any|desired|is there|have you|do you have|name the|wish|want|like)\b"
 )
+# acts-9: which end of a stay a question asks about; "check" alone is a cue of both dates
+CHECK_IN = re.compile(r"\bcheck(?:ing|ed)?[- ]?in\b|\barriv")
+CHECK_OUT = re.compile(r"\bcheck(?:ing|ed)?[- ]?out\b")
 WH_WORDS = re.compile(r"\b(what|which|when|where|who|whom|how many|how much|how long)\b")
 REQ_MORE_ONLY = re.compile(r"\b(anything|something) (?:else|more)\b|\bany(?:thing)? other\b|\bfurther\b")
 SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")

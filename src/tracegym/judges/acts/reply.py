@@ -13,6 +13,8 @@ from tracegym.judges.acts.lexicon import (
     APPROXIMATION,
     BOOLEAN_PHRASES,
     BOOLEAN_SLOT_CUES,
+    CHECK_IN,
+    CHECK_OUT,
     CLAUSE_SPLIT,
     DANGLING_END,
     INTENT_OFFER,
@@ -158,10 +160,6 @@ def requested_slots(
                 evidence[slot] = matched
         asked |= _within_capacity(evidence, sentence, expected, asked)
     return asked
-
-
-CHECK_IN = re.compile(r"\bcheck(?:ing|ed)?[- ]?in\b|\barriv")
-CHECK_OUT = re.compile(r"\bcheck(?:ing|ed)?[- ]?out\b")
 
 
 def asks_other_end_of_stay(slot: str, sentence: str) -> bool:

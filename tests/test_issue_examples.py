@@ -14,6 +14,7 @@ from functools import lru_cache
 import pytest
 
 from tracegym.judges.acts import ActsJudge
+from tracegym.judges.acts.form import cut_off_on_preposition
 from tracegym.samples import Sample
 from tracegym.traces.compile import compile_sgd
 from tracegym.traces.sgd import bundled_sgd_heldout_root, bundled_sgd_root
@@ -271,9 +272,55 @@ def test_a_clause_cut_off_after_its_verb_is_broken_but_a_question_without_its_ma
     assert score(asks, "Where are you flying to.") == score(asks, "Where are you flying to?")
 
 
-# Each round's rejected replies (acts-6, acts-7, acts-8, acts-9), checked the same way: below 0.5, while the right
-# reply and the turn's own SGD reference stay acceptable.
-REJECTED = HAND_LABELLED + FRESH13 + FRESH13B + FRESH13E
+FRESH13G = [
+    # acts-11: bare numbers with no word of their role, and booleans pasted in as "True"/"False"; acts-10 scored each
+    # 1.0 and people rejected it (agreement parts fresh13g and fresh13h)
+    (
+        "dev/5_00067-turn1",
+        "OFFER(title, aggregate_rating=6.9) in Movies_2",
+        "How about The last Dragon? It's in 6.9?",
+        "How about The last Dragon? It has an average rating of 6.9.",
+    ),
+    (
+        "test/4_00046-turn11",
+        "CONFIRM(restaurant_name, location, time=7:15 pm, date=March 1st, number_of_seats=2) in Restaurants_2",
+        "Please confirm: Booking a table for March 1st at Central Park Bistro in San Mateo at 7:15 pm on 2.",
+        "Please confirm: Booking a table for 2 on March 1st at Central Park Bistro in San Mateo at 7:15 pm.",
+    ),
+    (
+        "dev/6_00035-turn13",
+        "CONFIRM(check_in_date=tomorrow, stay_length=7) in Hotels_4",
+        "Please confirm the following: You want to book a room for 7 tomorrow.",
+        "Please confirm: you check in tomorrow and stay for 7 days.",
+    ),
+    (
+        "test/21_00019-turn5",
+        "INFORM(ride_fare=$14.18, wait_time=3), NOTIFY_SUCCESS in RideSharing_2",
+        "Your ride has been booked and the cab is on the way. The cab will be $14.18 and the cab is 3.",
+        "Your ride has been booked. The cab will be $14.18 and it will arrive in 3 minutes.",
+    ),
+    (
+        "test/5_00018-turn17",
+        "CONFIRM(num_passengers=2, additional_luggage=True) in Buses_3",
+        "Please confirm the following: You want True ticket for the bus will be at 2.",
+        "Please confirm: 2 tickets, with extra luggage.",
+    ),
+]
+
+
+def test_a_sentence_cut_off_on_a_preposition_is_broken_but_one_saying_what_the_user_looks_for_is_not():
+    """acts-11: GRPO's seed-0 student (acts-10 bench) ended a confirmation so, and acts-10 scored it 1.0."""
+    turn = "dev/2_00094-turn17"  # CONFIRM(from_location, to_location, leaving_date, leaving_time, travelers=2)
+    right = "Please confirm: 2 tickets from Fresno to Long Beach on March 13th at 12:30 pm."
+    assert score(turn, right) >= 0.7
+    assert score(turn, right[:-1] + ". Would you like to book a ticket for") < 0.5
+    assert not cut_off_on_preposition("Tell me the genre you are looking for.")  # an SGD reference
+    assert not cut_off_on_preposition("Which city are you flying to.")
+
+
+# Each round's rejected replies (acts-6, acts-7, acts-8, acts-9, acts-11), checked the same way: below 0.5, while the
+# right reply and the turn's own SGD reference stay acceptable.
+REJECTED = HAND_LABELLED + FRESH13 + FRESH13B + FRESH13E + FRESH13G
 
 
 @pytest.mark.parametrize(("turn", "acts", "rejected", "right"), REJECTED, ids=[f"{e[0]}:{e[2][:20]}" for e in REJECTED])

@@ -20,6 +20,7 @@ COUNT_NOUNS = (
     "stop|ticket|seat|day|night|transfer|layover|flight|bus|train|result|song|movie|event|hotel|restaurant|showtime|"
     "option|passenger|adult|attraction|appointment|alarm"
 )
+CLAUSE_CUT_AFTER_VERB = "a clause cut off after its verb ('and the reservation is for')"
 # Agreement and missing-word slips of the kind a small student makes; each names what it catches.
 GRAMMAR_SLIPS: dict[str, re.Pattern[str]] = {
     "bare verb after be + subject ('are you like')": re.compile(
@@ -55,9 +56,7 @@ GRAMMAR_SLIPS: dict[str, re.Pattern[str]] = {
     # ends so. A grammar slip (×0.3), not one more word of DANGLING_END: a dangling end costs ×0.7, which leaves an
     # otherwise right reply at 0.7, accepted, and costing every dangling end more rejects a labelled acceptable
     # "which city to look in".
-    "a clause cut off after its verb ('and the reservation is for')": re.compile(
-        r"\b(?:is|are|was|were|be) (?:for|to|by)(?:\s*[.!,;:])*\s*$"
-    ),
+    CLAUSE_CUT_AFTER_VERB: re.compile(r"\b(?:is|are|was|were|be) (?:for|to|by)(?:\s*[.!,;:])*\s*$"),
 }
 # Slips people tolerate once ("at most one small slip a reader does not notice", GUIDELINES.md): a small cost keeps
 # the reply acceptable but still ranks it below the same reply without the slip, which is all GRPO needs.
@@ -77,10 +76,30 @@ WORD_REPEATS_ALLOWED = {"that", "had", "bye"}
 CLAUSE_BREAK = re.compile(r"[.?!,;:]|\b(?:and|or|but)\b")
 
 
+# acts-11: GRPO's students end confirmations and offers on a preposition ("Would you like to book a ticket for",
+# "… on March 13th at 12 pm for") and acts-10 scored them 1.0. A sentence that asks, or says what the user looks
+# for, may end so ("Tell me the genre you are looking for."); 5 of SGD's 19,384 dev references end so otherwise.
+ENDS_ON_PREPOSITION = re.compile(r"\b(?:for|to|from|with|by|of|in|on|at)(?:\s*[.!,;:])*\s*$")
+MAY_END_ON_PREPOSITION = re.compile(
+    r"\b(?:what|which|where|when|who|whom|how|whose|let me know|tell me|anything|something|help|assist|else|"
+    r"allowed|go to|free to|interested|looking|search\w*)\b"
+)
+
+
 def grammar_slips(reply: str) -> list[str]:
     """The names of the slips the reply makes."""
     found = _slips(GRAMMAR_SLIPS, reply)
-    return found + ["an article right before a mark ('It's a ?')"] * bool(ARTICLE_BEFORE_MARK.search(reply))
+    found += ["an article right before a mark ('It's a ?')"] * bool(ARTICLE_BEFORE_MARK.search(reply))
+    return found + ["a sentence cut off on a preposition ('a ticket for')"] * cut_off_on_preposition(reply)
+
+
+def cut_off_on_preposition(reply: str) -> bool:
+    """The reply's last sentence stops on a preposition and neither asks nor says what the user looks for."""
+    lowered = reply.lower().rstrip()
+    if lowered.endswith("?") or not ENDS_ON_PREPOSITION.search(lowered):
+        return False
+    last = re.split(r"(?<=[.?!])\s+", lowered)[-1]
+    return not MAY_END_ON_PREPOSITION.search(last) and not GRAMMAR_SLIPS[CLAUSE_CUT_AFTER_VERB].search(lowered)
 
 
 # acts-7: GRPO learned that a value-less run of digits ("It's a San Jose 6000000000000000000000000") cost nothing
@@ -92,6 +111,18 @@ def noise_runs(sample: Sample, reply: str) -> list[str]:
     acts' own values: what a student writes once it has lost the thread. SGD's references: 2 of 67,186 turns."""
     text = without_values(reply, [value for act in sample.acts for value in act.values]).lower()
     return ["a run of one character or pair ('1111111', 'ststst')"] * bool(NOISE_RUN.search(text))
+
+
+def raw_booleans(sample: Sample, reply: str) -> list[str]:
+    """The word "True" or "False" where no value or earlier turn has it ("No, it is a False.", "You want True
+    ticket"): a boolean value pasted in, not said. None of SGD's 19,384 dev references does it. acts-11."""
+    context = " ".join(
+        [*(v for act in sample.acts for v in act.values if v not in ("True", "False")), history_text(sample)]
+    )
+    said = {word.lower() for word in re.findall(r"\b(?:true|false)\b", reply, re.IGNORECASE)}
+    return ["a boolean pasted in as 'True' or 'False'"] * bool(
+        said - set(re.findall(r"\b(?:true|false)\b", context.lower()))
+    )
 
 
 def minor_slips(reply: str) -> list[str]:
@@ -238,8 +269,9 @@ def slot_words(slot: str) -> frozenset[str]:
 
 def mislabelled_values(sample: Sample, reply: str) -> list[str]:
     """Values the reply gives as another slot's ("The phone number is <the address>", "The average temperature
-    will be <the wind speed>"), each as `slot=value (said as other_slot)`; and (acts-7) values equated with another
-    ("11:30 am is a $25") or said as a departure time ("leaves at Delta Airlines").
+    will be <the wind speed>"), each as `slot=value (said as other_slot)`; (acts-7) values equated with another
+    ("11:30 am is a $25") or said as a departure time ("leaves at Delta Airlines"); and (acts-11) bare numbers
+    said with no word of their role ("It's in 6.9?" for a rating).
 
     Left alone, for precision: values of slots that name the entity (a name or title: "A good option is Sino"),
     and labels that are the service's own entity ("The flight will be $330" in Flights, "The event is football")."""
@@ -276,6 +308,7 @@ def mislabelled_values(sample: Sample, reply: str) -> list[str]:
         money_in_other_units,
         costs_of_non_prices,
         found_non_counts,
+        numbers_without_role,
     ):
         found += check(sample, lowered)
     return found
@@ -439,3 +472,68 @@ def _label_before(lowered: str, value: str) -> tuple[set[str], set[str]]:
         after = re.findall(r"[a-z']+", lowered[match.end() :])[:3]
         return label, set(before["context"].split()) | label | set(after)
     return set(), set()
+
+
+# acts-11: a bare number names nothing by itself. "It's in 6.9?" (a rating), "a Luxury ride to 2" (the riders),
+# "Booking a table … on 2 at 7:15 pm" (the party) all scored 1.0 under acts-10 and people reject them. Each number
+# slot is named by its own words (slot_words), its units (UNITS) or these.
+ROLE_WORDS: Sequence[tuple[re.Pattern[str], tuple[str, ...]]] = (
+    (re.compile(r"duration|wait|minutes"), ("minute", "min", "hour")),
+    (re.compile(r"rating|star"), ("star", "rate", "rating", "score", "review")),
+    (re.compile(r"humid|precip|percent"), ("percent", "%", "chance")),
+    (re.compile(r"wind"), ("mile", "mph")),
+    (re.compile(r"day|stay|night"), ("day", "night")),
+    (re.compile(r"room"), ("room",)),
+    (re.compile(r"bed"), ("bed",)),
+    (re.compile(r"bath"), ("bath",)),
+    (re.compile(r"stop|transfer|layover"), ("stop", "transfer", "layover", "lay over", "connection", "direct")),
+    (re.compile(r"seat|people|person|travel|passeng|adult|ticket|guest|party|group|rider|size"), ("party",)),
+)
+# "a table for 2", "2 for dinner at …": a head count may stand next to "for" alone
+FOR_COUNT_SLOT = re.compile(r"seat|people|person|travel|passeng|adult|ticket|guest|party|group|rider|size|room")
+BARE_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+YEAR = re.compile(r"(?:19|20)\d\d")
+ROLE_CLAUSE_BREAK = re.compile(r"[.?!;,](?:\s|$)|\b(?:but|with)\b")
+
+
+def role_stems(slot: str) -> frozenset[str]:
+    """Word beginnings that name what a number of `slot` counts or measures."""
+    stems = {word.rstrip("s") for word in slot_words(slot) if len(word) >= 3}
+    for _, unit, owners in UNITS:
+        if owners.search(slot):
+            stems |= {word.rstrip("s") for word in re.sub(r"\(.*?\)|\?", "", unit).split("|") if word}
+    for owners, words in ROLE_WORDS:
+        if owners.search(slot):
+            stems |= set(words)
+    return frozenset(stems)
+
+
+def numbers_without_role(sample: Sample, lowered: str) -> list[str]:
+    """Bare numbers (a count, a rating, a wait) that no mention places in its role: no word of the slot within the
+    mention's clause, no "for" next to a head count, no "a" before a decimal rating ("It's a 6.9 movie"). Left
+    alone: the temperature ("It will be 86 with …" is how SGD's references say it), years, and names. SGD's dev
+    references are flagged in 0.2% of turns, mostly terse or misspelt ones ("4 to San Francisco via Fresno", "0 layers")."""
+    items = _stated_items(sample)
+    found = []
+    for slot, value in items:
+        if _names(slot) or "temp" in slot or not BARE_NUMBER.fullmatch(value) or YEAR.fullmatch(value):
+            continue
+        text = lowered
+        for other in sorted({v for _, v in items if v != value and re.search(rf"(?<![\w.]){re.escape(value)}\b", v)}):
+            text = text.replace(other, " § ")  # "1 Hotel Central Park" does not mention one room
+        mentions = list(re.finditer(rf"(?<![\w$.:,#-]){re.escape(value)}(?![\w:]|[.,]\d)", text))
+        if mentions and not any(_in_role(text, mention, slot, value) for mention in mentions):
+            found.append(f"{slot}={value} (no word of its role)")
+    return found
+
+
+def _in_role(text: str, mention: re.Match[str], slot: str, value: str) -> bool:
+    head = ROLE_CLAUSE_BREAK.split(text[: mention.start()])[-1]
+    tail = ROLE_CLAUSE_BREAK.split(text[mention.end() :])[0]
+    before = re.findall(r"[a-z']+|%", head)[-8:]
+    near = " ".join(before + re.findall(r"[a-z']+|%", tail)[:4])
+    if any(re.search(rf"(?<![a-z']){re.escape(stem)}", near) for stem in role_stems(slot)):
+        return True
+    if FOR_COUNT_SLOT.search(slot) and (before[-1:] == ["for"] or re.match(r"\s+for\b", text[mention.end() :])):
+        return True
+    return bool(re.search(r"rating|star", slot)) and "." in value and before[-1:] in (["a"], ["an"])

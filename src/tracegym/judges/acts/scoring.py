@@ -16,6 +16,7 @@ from tracegym.judges.acts.form import (
     minor_slips,
     mislabelled_values,
     noise_runs,
+    raw_booleans,
     repeats,
     unplanned_req_more,
 )
@@ -157,7 +158,7 @@ def assess(sample: Sample, reply: str, weights: ActsWeights) -> Assessment:
     found.foreign_words = domain_lexicon().foreign_words(sample, reply)
     repeated = repeats(reply)
     found.repeated_words, found.repeated_phrases = repeated.words, repeated.phrases
-    found.grammar_slips = grammar_slips(reply) + noise_runs(sample, reply)
+    found.grammar_slips = grammar_slips(reply) + noise_runs(sample, reply) + raw_booleans(sample, reply)
     found.minor_slips = minor_slips(reply)
     found.mislabelled_values = mislabelled_values(sample, reply)
     found.unplanned_req_more = unplanned_req_more(sample, reply)
@@ -336,7 +337,7 @@ def hallucinated_values(sample: Sample, reply: str) -> list[str]:
     return hallucinated_in(sample, ReplyIndex.of(reply or ""))
 
 
-VERSION = "acts-10"  # acts-10: a clause cut off after its verb ("… and the reservation is for")
+VERSION = "acts-11"  # acts-11: a bare number with no word of its role ("It's in 6.9?"); "True"/"False" pasted in
 
 
 def rule_files() -> list[Path]:

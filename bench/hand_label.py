@@ -3,6 +3,7 @@ annotators following bench/agreement/GUIDELINES.md) to label acceptable or not, 
 
     python bench/hand_label.py draw --run bench/out/demo-seed0 --n 100 --out /tmp/label   # sheet.md + key.jsonl
     python bench/hand_label.py draw ... --base_below 1   # only turns whose base reply the eval judge scored below 1
+    # the same --seed draws the same turns from every run of one held-out split, so seeds can be compared turn by turn
     # each annotator writes labels.jsonl: {"item": "h001", "label": 0 or 1} per line, seeing only sheet.md
     python bench/hand_label.py score --key /tmp/label/key.jsonl --labels a.jsonl b.jsonl [--settle c.jsonl]
 
@@ -47,6 +48,7 @@ def draw(run: Path, n: int, seed: int, out: Path, base_below: float | None = Non
     rows = [json.loads(line) for line in (run / "eval" / "generations.jsonl").read_text().splitlines() if line]
     if base_below is not None:  # only the turns where training could fix something, by the eval judge
         rows = [row for row in rows if row["base_scores"][0] is not None and row["base_scores"][0] < base_below]
+    rows.sort(key=lambda row: (row["split"], row["id"]))  # runs write turns in their own order; draw the same ones
     rng = random.Random(seed)
     chosen = rng.sample(rows, min(n, len(rows)))
     items = [

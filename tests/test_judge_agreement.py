@@ -79,3 +79,26 @@ def test_a_label_file_with_turns_the_sgd_root_lacks_is_a_clear_error(tmp_path):
     )
     unsplit = agreement("--judge", "acts", "--items", str(tmp_path / "items.jsonl"))
     assert unsplit.returncode == 2 and "item y names no split" in unsplit.stderr
+
+
+def test_hand_label_draws_the_same_turns_from_runs_that_wrote_them_in_different_orders(tmp_path):
+    ids = [(item["split"], item["sample_id"]) for item in map(json.loads, ITEMS.read_text().splitlines())][-40:]
+    rows = [
+        {"split": split, "id": sample_id, "base_replies": ["Sure."], "trained_replies": ["Okay."], "base_scores": [1.0]}
+        for split, sample_id in dict.fromkeys(ids)
+    ]
+    drawn = []
+    for name, order in (("a", rows), ("b", rows[::-1])):
+        (tmp_path / name / "eval").mkdir(parents=True)
+        (tmp_path / name / "eval" / "generations.jsonl").write_text("".join(json.dumps(row) + "\n" for row in order))
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "hand_label.py"), "draw", "--run", str(tmp_path / name)]
+            + ["--n", "5", "--seed", "0", "--out", str(tmp_path / f"label-{name}")],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == 0, result.stderr
+        key = map(json.loads, (tmp_path / f"label-{name}" / "key.jsonl").read_text().splitlines())
+        drawn.append({(row["split"], row["sample_id"]) for row in key})
+    assert len(drawn[0]) == 5 and drawn[0] == drawn[1]

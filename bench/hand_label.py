@@ -2,15 +2,17 @@
 annotators following bench/agreement/GUIDELINES.md) to label acceptable or not, then the shares per model.
 
     python bench/hand_label.py draw --run bench/out/demo-seed0 --n 100 --out /tmp/label   # sheet.md + key.jsonl
+    python bench/hand_label.py draw --run bench/out/demo-seed0 bench/out/demo-seed1 ...   # one sheet for several runs
     python bench/hand_label.py draw ... --base_below 1   # only turns whose base reply the eval judge scored below 1
-    # the same --seed draws the same turns from every run of one held-out split, so seeds can be compared turn by turn
+    # the same --seed draws the same turns from every run of one held-out split, so runs compare turn by turn
     # each annotator writes labels.jsonl: {"item": "h001", "label": 0 or 1} per line, seeing only sheet.md
     python bench/hand_label.py score --key /tmp/label/key.jsonl --labels a.jsonl b.jsonl [--settle c.jsonl]
 
 The sheet shows, per item, the service, the previous assistant turn, the user's turn, the acts and the reply; never
-which model wrote it or any judge's score. `score` prints each annotator's share of acceptable replies for the
-base and the trained model, Cohen's κ between the first two, and the agreed share: both annotators' label where
-they agree, the `--settle` label (a third reading of the disagreements only) where they do not.
+which model wrote it or any judge's score. A reply written by several runs, or by a run's base and trained
+model, is one item. `score` prints, per run, each annotator's count of acceptable base and trained replies and how
+many turns training made acceptable or unacceptable, Cohen's κ between the first two, and the agreed counts: both
+annotators' label where they agree, the `--settle` label (a third reading of the disagreements only) where not.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import argparse
 import json
 import random
 import re
+import sys
 from pathlib import Path
+from typing import NoReturn
 
 
 def held_out_turns(keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict]:
@@ -44,23 +48,31 @@ def held_out_turns(keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict]:
     return turns
 
 
-def draw(run: Path, n: int, seed: int, out: Path, base_below: float | None = None) -> None:
-    rows = [json.loads(line) for line in (run / "eval" / "generations.jsonl").read_text().splitlines() if line]
+def draw(runs: list[Path], n: int, seed: int, out: Path, base_below: float | None = None) -> None:
+    """Draw `n` held-out turns the runs share and write each distinct reply to them once, shuffled: a reply that
+    several runs (or a run's base and trained model) wrote is one item, and the key says who wrote it."""
+    by_run = {run.name: {(row["split"], row["id"]): row for row in generations(run)} for run in runs}
+    if len(by_run) < len(runs):
+        fail("--run: two runs share a folder name; give each run its own folder name")
+    first = by_run[runs[0].name]
+    turns = sorted(set.intersection(*(set(rows) for rows in by_run.values())))
     if base_below is not None:  # only the turns where training could fix something, by the eval judge
-        rows = [row for row in rows if row["base_scores"][0] is not None and row["base_scores"][0] < base_below]
-    rows.sort(key=lambda row: (row["split"], row["id"]))  # runs write turns in their own order; draw the same ones
+        turns = [t for t in turns if first[t]["base_scores"][0] is not None and first[t]["base_scores"][0] < base_below]
     rng = random.Random(seed)
-    chosen = rng.sample(rows, min(n, len(rows)))
-    items = [
-        ((row["split"], row["id"]), side, row[f"{side}_replies"][0]) for row in chosen for side in ("base", "trained")
-    ]
+    chosen = rng.sample(turns, min(n, len(turns)))  # sorted first: every run of one split gives the same draw
+    writers: dict[tuple[str, str, str], list[str]] = {}
+    for turn in chosen:
+        for name, rows in by_run.items():
+            for side in ("base", "trained"):
+                writers.setdefault((*turn, rows[turn][f"{side}_replies"][0]), []).append(f"{name}/{side}")
+    items = list(writers.items())
     rng.shuffle(items)
-    turns = held_out_turns({(row["split"], row["id"]) for row in chosen})
+    context = held_out_turns(set(chosen))
     out.mkdir(parents=True, exist_ok=True)
     sheet, key = [], []
-    for number, ((split, sample_id), side, reply) in enumerate(items, start=1):
+    for number, ((split, sample_id, reply), sides) in enumerate(items, start=1):
         item = f"h{number:03d}"
-        turn = turns[split, sample_id]
+        turn = context[split, sample_id]
         sheet += [
             f"## {item}",
             f"- service: {turn['service']}",
@@ -70,10 +82,22 @@ def draw(run: Path, n: int, seed: int, out: Path, base_below: float | None = Non
             f"- reply: {reply}",
             "",
         ]
-        key.append({"item": item, "split": split, "sample_id": sample_id, "side": side, "reply": reply})
+        key.append({"item": item, "split": split, "sample_id": sample_id, "reply": reply, "sides": sides})
     (out / "sheet.md").write_text("\n".join(sheet))
     (out / "key.jsonl").write_text("".join(json.dumps(row) + "\n" for row in key))
-    print(f"{len(items)} items ({len(chosen)} turns × base and trained) -> {out / 'sheet.md'}, key in key.jsonl")
+    print(f"{len(items)} distinct replies to {len(chosen)} turns from {len(runs)} run(s) -> {out / 'sheet.md'}")
+
+
+def generations(run: Path) -> list[dict]:
+    path = run / "eval" / "generations.jsonl"
+    if not path.is_file():
+        fail(f"--run {run}: no eval/generations.jsonl; pass a demo's --out_dir")
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+def fail(message: str) -> NoReturn:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def read_labels(path: Path) -> dict[str, int]:
@@ -93,34 +117,48 @@ def score(key_path: Path, label_paths: list[Path], settle: Path | None) -> None:
     for path, labels in zip(label_paths, annotators):
         missing = [row["item"] for row in key if row["item"] not in labels]
         if missing:
-            raise SystemExit(f"error: {path}: no label for {len(missing)} items, e.g. {missing[0]}")
+            fail(f"{path}: no label for {len(missing)} items, e.g. {missing[0]}")
     settled = read_labels(settle) if settle else {}
+    item_of: dict[str, dict[tuple[str, str], str]] = {}  # "run/side" -> turn -> item
+    for row in key:
+        for side in row.get("sides") or [row["side"]]:  # keys drawn before sides were shared name one side
+            item_of.setdefault(side, {})[row["split"], row["sample_id"]] = row["item"]
+    runs = list(dict.fromkeys(side.rsplit("/", 1)[0] for side in item_of if "/" in side)) or [""]
 
-    def share(labels: dict[str, int], side: str) -> str:
-        mine = [labels[row["item"]] for row in key if row["side"] == side]
-        return f"{sum(mine)}/{len(mine)} ({sum(mine) / len(mine):.0%})"
+    def report(labels: dict[str, int], prefix: str) -> None:
+        for run in runs:
+            base, trained = (item_of[f"{run}/{side}" if run else side] for side in ("base", "trained"))
+            before, after = ([labels[items[turn]] for turn in sorted(base)] for items in (base, trained))
+            fixed = sum(a > b for a, b in zip(after, before))
+            broken = sum(a < b for a, b in zip(after, before))
+            print(
+                f"{prefix}{run or 'run'}: base {sum(before)}/{len(before)}, trained {sum(after)}/{len(after)}"
+                f" ({fixed} made acceptable, {broken} made unacceptable)"
+            )
 
     for path, labels in zip(label_paths, annotators):
-        print(f"{path.name}: base {share(labels, 'base')}, trained {share(labels, 'trained')}")
+        report(labels, f"{path.name}: ")
     if len(annotators) >= 2:
         first, second = annotators[:2]
         items = [row["item"] for row in key]
-        print(f"κ {kappa([first[i] for i in items], [second[i] for i in items]):.3f}")
+        print(f"κ {kappa([first[i] for i in items], [second[i] for i in items]):.3f} on {len(items)} replies")
         disagreed = [i for i in items if first[i] != second[i]]
         unsettled = [i for i in disagreed if i not in settled]
         if unsettled:
             print(f"{len(disagreed)} disagreements, {len(unsettled)} unsettled: {' '.join(unsettled)}")
             return
         agreed = {i: first[i] if first[i] == second[i] else settled[i] for i in items}
-        print(f"agreed ({len(disagreed)} settled): base {share(agreed, 'base')}, trained {share(agreed, 'trained')}")
+        report(agreed, f"agreed ({len(disagreed)} settled): ")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     drawing = commands.add_parser("draw")
-    drawing.add_argument("--run", type=Path, required=True, help="a demo's --out_dir")
-    drawing.add_argument("--n", type=int, default=100, help="held-out turns (two replies each)")
+    drawing.add_argument(
+        "--run", type=Path, nargs="+", required=True, help="demo --out_dirs of one held-out split (seeds, settings)"
+    )
+    drawing.add_argument("--n", type=int, default=100, help="held-out turns (each distinct reply to them is an item)")
     drawing.add_argument("--seed", type=int, default=0)
     drawing.add_argument("--out", type=Path, required=True)
     drawing.add_argument(

@@ -81,6 +81,12 @@ def test_a_label_file_with_turns_the_sgd_root_lacks_is_a_clear_error(tmp_path):
     assert unsplit.returncode == 2 and "item y names no split" in unsplit.stderr
 
 
+def hand_label(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "hand_label.py"), *args], capture_output=True, text=True, timeout=600
+    )
+
+
 def test_hand_label_draws_the_same_turns_from_runs_that_wrote_them_in_different_orders(tmp_path):
     ids = [(item["split"], item["sample_id"]) for item in map(json.loads, ITEMS.read_text().splitlines())][-40:]
     rows = [
@@ -88,17 +94,32 @@ def test_hand_label_draws_the_same_turns_from_runs_that_wrote_them_in_different_
         for split, sample_id in dict.fromkeys(ids)
     ]
     drawn = []
-    for name, order in (("a", rows), ("b", rows[::-1])):
+    for name, order in (("a", rows), ("b", [{**row, "trained_replies": ["Fine."]} for row in rows[::-1]])):
         (tmp_path / name / "eval").mkdir(parents=True)
         (tmp_path / name / "eval" / "generations.jsonl").write_text("".join(json.dumps(row) + "\n" for row in order))
-        result = subprocess.run(
-            [sys.executable, str(ROOT / "bench" / "hand_label.py"), "draw", "--run", str(tmp_path / name)]
-            + ["--n", "5", "--seed", "0", "--out", str(tmp_path / f"label-{name}")],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        result = hand_label("draw", "--run", str(tmp_path / name), "--n", "5", "--out", str(tmp_path / f"label-{name}"))
         assert result.returncode == 0, result.stderr
         key = map(json.loads, (tmp_path / f"label-{name}" / "key.jsonl").read_text().splitlines())
         drawn.append({(row["split"], row["sample_id"]) for row in key})
     assert len(drawn[0]) == 5 and drawn[0] == drawn[1]
+
+    # one sheet for both runs: their shared base reply is one item per turn
+    both = hand_label(
+        "draw", "--run", str(tmp_path / "a"), str(tmp_path / "b"), "--n", "5", "--out", str(tmp_path / "ab")
+    )
+    assert both.returncode == 0, both.stderr
+    key = [json.loads(line) for line in (tmp_path / "ab" / "key.jsonl").read_text().splitlines()]
+    assert {(row["reply"], tuple(row["sides"])) for row in key} == {
+        ("Sure.", ("a/base", "b/base")),
+        ("Okay.", ("a/trained",)),
+        ("Fine.", ("b/trained",)),
+    }
+    assert len(key) == 15 and (tmp_path / "ab" / "sheet.md").read_text().count("- reply: Sure.") == 5
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("".join(json.dumps({"item": r["item"], "label": int(r["reply"] == "Okay.")}) + "\n" for r in key))
+    scored = hand_label("score", "--key", str(tmp_path / "ab" / "key.jsonl"), "--labels", str(labels), str(labels))
+    assert scored.returncode == 0, scored.stderr
+    assert "agreed (0 settled): a: base 0/5, trained 5/5 (5 made acceptable, 0 made unacceptable)" in scored.stdout
+    assert "b: base 0/5, trained 0/5 (0 made acceptable, 0 made unacceptable)" in scored.stdout
+    missing = hand_label("draw", "--run", str(tmp_path / "nowhere"), "--out", str(tmp_path / "none"))
+    assert missing.returncode == 2 and missing.stderr.startswith("error: --run") and not (tmp_path / "none").exists()

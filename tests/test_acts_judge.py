@@ -265,6 +265,21 @@ def test_an_edit_to_a_rule_changes_the_fingerprint_the_verdict_cache_keys_on(tmp
     assert edited != unchanged
 
 
+def test_the_train_split_the_domain_words_come_from_is_part_of_the_fingerprint(tmp_path, monkeypatch):
+    """The domain words are learned from the bundled train split: other data, other verdicts, another cache key."""
+    import shutil
+
+    from tracegym.traces import sgd
+
+    copy = tmp_path / "sgd_train"
+    shutil.copytree(sgd.bundled_sgd_train_root(), copy)
+    monkeypatch.setattr(sgd, "bundled_sgd_train_root", lambda: copy)
+    unchanged = ActsJudge().fingerprint
+    schema = copy / "train" / "schema.json"
+    schema.write_text(schema.read_text().replace("Restaurants", "Eateries", 1))
+    assert ActsJudge().fingerprint != unchanged
+
+
 def test_judge_cli_with_acts(tmp_path):
     rows = []
     for index, reply in enumerate([OFFER.ground_truth, "", "I rate this 10/10."]):

@@ -341,11 +341,13 @@ VERSION = "acts-11"  # acts-11: a bare number with no word of its role ("It's in
 
 
 def rule_files() -> list[Path]:
-    """The act judge's own code (this package and the typed values it matches): what its verdicts depend on besides
-    VERSION, the weights and the bundled train split its domain words come from."""
+    """What the act judge's verdicts depend on besides VERSION and the weights: its own code (this package and the
+    typed values it matches) and the bundled train split its domain words are learned from (domain.py)."""
     from tracegym.judges import values
+    from tracegym.traces.sgd import bundled_sgd_train_root
 
-    return sorted(Path(__file__).parent.glob("*.py")) + [Path(values.__file__)]
+    words_from = sorted(path for path in (bundled_sgd_train_root() / "train").iterdir() if path.is_file())
+    return sorted(Path(__file__).parent.glob("*.py")) + [Path(values.__file__)] + words_from
 
 
 class ActsJudge:

@@ -143,3 +143,14 @@ def test_the_default_demo_starts_from_the_shipped_student_and_its_validation_sli
     prepare_stage(DemoRun(config=DemoConfig(out_dir=str(seed0)), out_dir=seed0), lambda line: None)
     assert (tmp_path / "validation.jsonl").read_text() == (seed0 / "validation.jsonl").read_text()
     assert (tmp_path / "train.jsonl").read_text() == (seed0 / "train.jsonl").read_text()
+
+
+def test_grpo_prompts_per_step_is_the_batch_trl_accumulates(tmp_path):
+    from tracegym.demo import grpo_run_config
+    from tracegym.training.config import GRPO_DEFAULTS
+
+    for prompts in (3, 16):
+        config = DemoConfig(out_dir=str(tmp_path), grpo_prompts_per_step=prompts)
+        grpo = grpo_run_config(DemoRun(config=config, out_dir=tmp_path)).grpo
+        completions = grpo["gradient_accumulation_steps"] * grpo.get("per_device_train_batch_size", 8)
+        assert completions == prompts * GRPO_DEFAULTS["num_generations"]

@@ -77,14 +77,22 @@ class DemoConfig:
         choices=BASES,
     )
     # Stages stop on steps, so a seed gives the same figures on any machine; the minutes are only a safety cap,
-    # and the demo and its report say so when one fires (on a 2-core CPU the steps take about 3.5 and 3 minutes).
+    # and the demo and its report say so when one fires (on a 2-core CPU the steps take about 3.5 and 6 minutes).
     sft_steps: int = option(1500, "--base scratch: SFT warm-start optimizer steps (16 turns each)", type=positive_int)
     sft_minutes: float = option(
         6.0, "--base scratch: SFT safety cap in minutes (a run it stops is not repeatable)", type=positive_float
     )
     grpo_steps: int = option(44, "GRPO steps", type=positive_int)
+    # 8 turns a step moved acts-11's held-out score by +0.001 / +0.012 / +0.008 on seeds 0 / 1 / 2 and its validation
+    # curve up and down between checks; 16 (seed 0) by +0.013, the curve rising at every check, broken text lower
+    # (BENCHMARKS.md, demo). Twice the GRPO time: about 6 minutes on 2 cores.
+    grpo_prompts_per_step: int = option(
+        16,
+        "GRPO: train turns per optimizer step, each with 8 sampled replies (gradient accumulation makes up the batch)",
+        type=positive_int,
+    )
     grpo_minutes: float = option(
-        6.0, "GRPO safety cap in minutes (a run it stops is not repeatable)", type=positive_float
+        9.0, "GRPO safety cap in minutes (a run it stops is not repeatable)", type=positive_float
     )
     # On the shipped student (seed 7, the 567-turn sample), 5e-5 and 1e-4 moved the judge by +0.006 and +0.013 (CIs
     # across 0); 2e-4 by +0.03, its validation best at step 22 (BENCHMARKS.md, demo).
@@ -457,7 +465,7 @@ def grpo_run_config(
     """The demo's GRPO run: the act judge on the SFT base into `output_dir` (default trained/); `grpo`: GRPOConfig
     keys over the demo's own (bench/gpu.py's batch shape and bf16)."""
     from tracegym.judges import JudgeSettings
-    from tracegym.training.config import TrainOptions, run_config
+    from tracegym.training.config import GRPO_DEFAULTS, TrainOptions, run_config
 
     config = demo.config
     framing = config.student_framing
@@ -477,9 +485,11 @@ def grpo_run_config(
         validation_jsonl=str(demo.out_dir / "validation.jsonl") if config.validate_every else None,
         keep_best=config.keep_best and bool(config.validate_every),
     )
+    completions_per_step = config.grpo_prompts_per_step * GRPO_DEFAULTS["num_generations"]
     keys = {
         "output_dir": str(output_dir or demo.out_dir / "trained"),
         "max_steps": config.grpo_steps,
+        "gradient_accumulation_steps": -(-completions_per_step // GRPO_DEFAULTS["per_device_train_batch_size"]),
         "learning_rate": config.grpo_learning_rate,
         "beta": config.beta,
         "temperature": config.temperature,

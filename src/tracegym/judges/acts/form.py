@@ -113,16 +113,17 @@ def noise_runs(sample: Sample, reply: str) -> list[str]:
     return ["a run of one character or pair ('1111111', 'ststst')"] * bool(NOISE_RUN.search(text))
 
 
+BOOLEAN_WORD = re.compile(r"\b(?:true|false)\b")
+
+
 def raw_booleans(sample: Sample, reply: str) -> list[str]:
     """The word "True" or "False" where no value or earlier turn has it ("No, it is a False.", "You want True
     ticket"): a boolean value pasted in, not said. None of SGD's 19,384 dev references does it. acts-11."""
     context = " ".join(
         [*(v for act in sample.acts for v in act.values if v not in ("True", "False")), history_text(sample)]
     )
-    said = {word.lower() for word in re.findall(r"\b(?:true|false)\b", reply, re.IGNORECASE)}
-    return ["a boolean pasted in as 'True' or 'False'"] * bool(
-        said - set(re.findall(r"\b(?:true|false)\b", context.lower()))
-    )
+    said = set(BOOLEAN_WORD.findall(reply.lower())) - set(BOOLEAN_WORD.findall(context.lower()))
+    return ["a boolean pasted in as 'True' or 'False'"] * bool(said)
 
 
 def minor_slips(reply: str) -> list[str]:
@@ -522,17 +523,20 @@ def numbers_without_role(sample: Sample, lowered: str) -> list[str]:
         for other in sorted({v for _, v in items if v != value and re.search(rf"(?<![\w.]){re.escape(value)}\b", v)}):
             text = text.replace(other, " § ")  # "1 Hotel Central Park" does not mention one room
         mentions = list(re.finditer(rf"(?<![\w$.:,#-]){re.escape(value)}(?![\w:]|[.,]\d)", text))
-        if mentions and not any(_in_role(text, mention, slot, value) for mention in mentions):
+        if not mentions:
+            continue
+        stems = role_stems(slot)
+        if not any(_in_role(text, mention, slot, value, stems) for mention in mentions):
             found.append(f"{slot}={value} (no word of its role)")
     return found
 
 
-def _in_role(text: str, mention: re.Match[str], slot: str, value: str) -> bool:
+def _in_role(text: str, mention: re.Match[str], slot: str, value: str, stems: frozenset[str]) -> bool:
     head = ROLE_CLAUSE_BREAK.split(text[: mention.start()])[-1]
     tail = ROLE_CLAUSE_BREAK.split(text[mention.end() :])[0]
     before = re.findall(r"[a-z']+|%", head)[-8:]
     near = " ".join(before + re.findall(r"[a-z']+|%", tail)[:4])
-    if any(re.search(rf"(?<![a-z']){re.escape(stem)}", near) for stem in role_stems(slot)):
+    if any(re.search(rf"(?<![a-z']){re.escape(stem)}", near) for stem in stems):
         return True
     if FOR_COUNT_SLOT.search(slot) and (before[-1:] == ["for"] or re.match(r"\s+for\b", text[mention.end() :])):
         return True

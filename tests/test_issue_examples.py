@@ -307,6 +307,48 @@ FRESH13G = [
     ),
 ]
 
+FRESH13I = [
+    # acts-12: a count followed by another value, and an ordinal that numbers no day; acts-11 scored each 1.0 and
+    # people rejected it (agreement parts fresh13i and fresh13j: replies of the acts-11 students)
+    (
+        "test/8_00091-turn9",
+        "OFFER(journey_start_time=6:20 am, total=$46), INFORM_COUNT(count=8) in Trains_1",
+        "I found 8 $46 and it's at 6:20 am.",
+        "I found 8 trains. One leaves at 6:20 am and costs $46.",
+    ),
+    (
+        "test/8_00091-turn9",
+        "OFFER(journey_start_time=6:20 am, total=$46), INFORM_COUNT(count=8) in Trains_1",
+        "You have 8 6:20 am which is a total of $46.",
+        "There are 8 trains. There is one at 6:20 am for $46.",
+    ),
+    (
+        "test/5_00044-turn1",
+        "OFFER(alarm_time=8:30 am, alarm_name=Wake up), INFORM_COUNT(count=2) in Alarm_1",
+        "I found 2 Wake up. 8:30 am is a 1 of 1st.",
+        "You have 2 alarms. One is Wake up at 8:30 am.",
+    ),
+    (
+        "dev/6_00034-turn9",
+        "INFORM(street_address), NOTIFY_SUCCESS in Hotels_3",
+        "Your reservation has been made. The address is East Side, 58, Jalan Ang Seng, Brickfields, 50470. It's in 1st.",
+        "Your reservation has been made. The address is East Side, 58, Jalan Ang Seng, Brickfields, 50470.",
+    ),
+]
+
+
+def test_a_time_after_on_and_a_date_after_at_cost_a_little_each_and_both_reject_the_reply():
+    """acts-12: "at next Thursday on 4:30 pm" came from two GRPO seeds of the 16-turn bench, and acts-11 scored it
+    1.0; people let one such slip pass about as often as not, and reject two."""
+    turn = "dev/3_00051-turn17"  # OFFER(therapist_name, appointment_date=next Thursday, appointment_time=4:30 pm)
+    right = "Sorry, I couldn't book it. Would you like an appointment with Pfaff Loretta next Thursday at 4:30 pm?"
+    one = "Sorry, I couldn't book it. Would you like an appointment with Pfaff Loretta next Thursday on 4:30 pm?"
+    both = "Sorry, I couldn't book it. Would you like an appointment with Pfaff Loretta at next Thursday on 4:30 pm?"
+    assert score(turn, right) == 1.0
+    assert 0.7 <= score(turn, one) < score(turn, right)
+    assert score(turn, both) < 0.7
+    assert score("dev/3_00042-turn13", "Please confirm: an appointment at 4:15 pm on next Wednesday.") == 1.0
+
 
 def test_a_sentence_cut_off_on_a_preposition_is_broken_but_one_saying_what_the_user_looks_for_is_not():
     """acts-11: GRPO's seed-0 student (acts-10 bench) ended a confirmation so, and acts-10 scored it 1.0."""
@@ -318,9 +360,9 @@ def test_a_sentence_cut_off_on_a_preposition_is_broken_but_one_saying_what_the_u
     assert not cut_off_on_preposition("Which city are you flying to.")
 
 
-# Each round's rejected replies (acts-6, acts-7, acts-8, acts-9, acts-11), checked the same way: below 0.5, while the
+# Each round's rejected replies (acts-6, acts-7, acts-8, acts-9, acts-11, acts-12), checked the same way: below 0.5, while the
 # right reply and the turn's own SGD reference stay acceptable.
-REJECTED = HAND_LABELLED + FRESH13 + FRESH13B + FRESH13E + FRESH13G
+REJECTED = HAND_LABELLED + FRESH13 + FRESH13B + FRESH13E + FRESH13G + FRESH13I
 
 
 @pytest.mark.parametrize(("turn", "acts", "rejected", "right"), REJECTED, ids=[f"{e[0]}:{e[2][:20]}" for e in REJECTED])

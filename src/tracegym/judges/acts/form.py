@@ -113,6 +113,26 @@ def noise_runs(sample: Sample, reply: str) -> list[str]:
     return ["a run of one character or pair ('1111111', 'ststst')"] * bool(NOISE_RUN.search(text))
 
 
+# acts-12: an ordinal that numbers no day, pasted where a value was ("It's in 1st.", "It costs 6th.", "8:30 am is a
+# 1 of 1st"). "6th" is no number to the value matcher, so nothing else sees it; acts-11 scored such replies 1.0.
+ORDINAL = re.compile(r"(?<![\w.])\d+(?:st|nd|rd|th)\b")
+MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+DAY_BEFORE_ORDINAL = re.compile(rf"\b(?:{MONTH}|the)\s+$")
+DAY_OR_PLACE_AFTER_ORDINAL = re.compile(rf"\s+(?:of\s+)?{MONTH}|\s+(?:street|st|avenue|ave|floor|century)\b")
+
+
+def stray_ordinals(sample: Sample, reply: str) -> list[str]:
+    """An ordinal outside the acts' values that is no day ("March 1st", "the 5th") and no street ("21st Street").
+    None of SGD's 19,384 dev references has one."""
+    text = without_values(reply, [value for act in sample.acts for value in act.values]).lower()
+    stray = any(
+        not DAY_BEFORE_ORDINAL.search(text[: match.start()])
+        and not DAY_OR_PLACE_AFTER_ORDINAL.match(text[match.end() :])
+        for match in ORDINAL.finditer(text)
+    )
+    return ["an ordinal that numbers no day ('It's in 1st.')"] * stray
+
+
 BOOLEAN_WORD = re.compile(r"\b(?:true|false)\b")
 
 
@@ -310,6 +330,7 @@ def mislabelled_values(sample: Sample, reply: str) -> list[str]:
         costs_of_non_prices,
         found_non_counts,
         numbers_without_role,
+        counts_before_values,
     ):
         found += check(sample, lowered)
     return found
@@ -405,6 +426,56 @@ def equated_values(sample: Sample, lowered: str) -> list[str]:
             lowered,
         )
     ]
+
+
+# acts-12: "I found 8 $46", "You have 8 6:20 am which …", "I found 2 Wake up.": the count of results followed by
+# another value, with nothing said of what it counts. A value that names the kind ("1 Delta Airlines flight",
+# "10 3 star hotels") goes on to its noun; these stop at a mark or a new clause. 1 of SGD's 19,384 dev references.
+AFTER_COUNTED_VALUE = r"(?=\s*(?:[.,?!;]|$|\b(?:and|which|it|is|are|was|will)\b))"
+SOME_NUMBER = r"[$£€]?\d[\d,.:]*(?:\s?[ap]\.?m\.?)?"
+
+
+def counts_before_values(sample: Sample, lowered: str) -> list[str]:
+    """The count of an INFORM_COUNT said right before another value or a number that ends its phrase."""
+    counts = {value.lower() for act in sample.acts if act.act == "INFORM_COUNT" for value in act.values}
+    if not counts:
+        return []
+    others = sorted({value for _, value in _stated_items(sample) if value not in counts}, key=len, reverse=True)
+    value_next = "|".join([SOME_NUMBER, *map(re.escape, others)])
+    return [
+        f"count={count} (followed by a value, not what it counts)"
+        for count in sorted(counts)
+        if re.search(rf"(?<![\w$.:,#-]){re.escape(count)}\s+(?:{value_next}){AFTER_COUNTED_VALUE}", lowered)
+    ]
+
+
+# acts-12: a clock time after "on" or "in" ("an appointment at next Thursday on 4:30 pm"), a date after "at" ("at
+# next Thursday", "at March 12th"). People let one pass as often as not; SGD's own references make one in 15 of
+# 19,384 dev turns ("drop it off at March 12th"). So each costs a little (ActsWeights.wrong_preposition_factor),
+# and two in one reply put it below 0.7.
+WRONG_PREPOSITIONS = {"time": ("on", "in"), "date": ("at",)}
+
+
+def wrong_prepositions(sample: Sample, reply: str) -> list[str]:
+    """Each value of the acts said after a preposition its kind does not take."""
+    lowered = reply.lower()
+    found = []
+    for slot, value in _stated_items(sample):
+        kind = value_time_or_date(slot, value)
+        if kind is None:
+            continue
+        preposition = re.search(rf"\b({'|'.join(WRONG_PREPOSITIONS[kind])})\s+{re.escape(value)}(?![\w:])", lowered)
+        if preposition:
+            found.append(f"{slot}={value} (a {kind} after '{preposition.group(1)}')")
+    return found
+
+
+def value_time_or_date(slot: str, value: str) -> str | None:
+    """The kind a preposition must fit: "time" for a clock time, "date" for a date slot's value that is more than a
+    number, else None."""
+    if CLOCK_TIME.match(value):
+        return "time"
+    return "date" if slot_kind(slot) == "date" and not re.fullmatch(r"[\d.]+", value) else None
 
 
 # A unit right after a count or a clock time names what it is; each unit belongs to the slots whose names match.

@@ -18,7 +18,9 @@ from tracegym.judges.acts.form import (
     noise_runs,
     raw_booleans,
     repeats,
+    stray_ordinals,
     unplanned_req_more,
+    wrong_prepositions,
 )
 from tracegym.judges.acts.lexicon import (
     FAILURE_CUES,
@@ -90,6 +92,7 @@ class ActsWeights:
     unplanned_req_more_factor: float = 0.4  # an "anything else?" no REQ_MORE act asked for
     request_missed_factor: float = 0.3  # a requested slot the reply does not ask for
     wrong_kind_question_factor: float = 0.3  # every question asks for a kind no requested slot takes
+    wrong_preposition_factor: float = 0.8  # × for each time after "on"/"in", each date after "at": acts-12
 
 
 @dataclass
@@ -123,6 +126,7 @@ class Assessment:
     unplanned_req_more: bool = False
     requests_missed: list[str] | None = None
     wrong_kind_question: bool = False
+    wrong_prepositions: list[str] | None = None
 
 
 def assess(sample: Sample, reply: str, weights: ActsWeights) -> Assessment:
@@ -158,11 +162,14 @@ def assess(sample: Sample, reply: str, weights: ActsWeights) -> Assessment:
     found.foreign_words = domain_lexicon().foreign_words(sample, reply)
     repeated = repeats(reply)
     found.repeated_words, found.repeated_phrases = repeated.words, repeated.phrases
-    found.grammar_slips = grammar_slips(reply) + noise_runs(sample, reply) + raw_booleans(sample, reply)
+    found.grammar_slips = (
+        grammar_slips(reply) + noise_runs(sample, reply) + raw_booleans(sample, reply) + stray_ordinals(sample, reply)
+    )
     found.minor_slips = minor_slips(reply)
     found.mislabelled_values = mislabelled_values(sample, reply)
     found.unplanned_req_more = unplanned_req_more(sample, reply)
     found.wrong_kind_question = asks_wrong_kind(sample, reply)
+    found.wrong_prepositions = wrong_prepositions(sample, reply)
     return found
 
 
@@ -232,6 +239,7 @@ def final_score(found: Assessment, weights: ActsWeights) -> float:
     score *= weights.grammar_slip_factor ** len(found.grammar_slips or [])
     score *= weights.minor_slip_factor ** len(found.minor_slips or [])
     score *= weights.mislabelled_value_factor ** len(found.mislabelled_values or [])
+    score *= weights.wrong_preposition_factor ** len(found.wrong_prepositions or [])
     if found.unplanned_req_more:
         score *= weights.unplanned_req_more_factor
     if found.requests_missed:
@@ -267,6 +275,7 @@ def criteria_of(found: Assessment, weights: ActsWeights) -> dict[str, float]:
         "unplanned_req_more": float(found.unplanned_req_more),
         "requests_missed": float(len(found.requests_missed or [])),
         "wrong_kind_question": float(found.wrong_kind_question),
+        "wrong_prepositions": float(len(found.wrong_prepositions or [])),
     }
 
 
@@ -306,6 +315,8 @@ def explain(found: Assessment, score: float) -> str:
         parts.append("small slip: " + "; ".join(found.minor_slips))
     if found.mislabelled_values:
         parts.append("value said as another slot's: " + "; ".join(found.mislabelled_values[:2]))
+    if found.wrong_prepositions:
+        parts.append("wrong preposition: " + "; ".join(found.wrong_prepositions[:2]))
     if found.unplanned_req_more:
         parts.append('an "anything else?" no act asked for')
     if found.requests_missed:
@@ -337,7 +348,9 @@ def hallucinated_values(sample: Sample, reply: str) -> list[str]:
     return hallucinated_in(sample, ReplyIndex.of(reply or ""))
 
 
-VERSION = "acts-11"  # acts-11: a bare number with no word of its role ("It's in 6.9?"); "True"/"False" pasted in
+# acts-11: a bare number with no word of its role ("It's in 6.9?"); "True"/"False" pasted in. acts-12: an ordinal of
+# no day ("It's in 1st."), a count followed by another value ("I found 8 $46"), a time after "on", a date after "at".
+VERSION = "acts-12"
 
 
 def rule_files() -> list[Path]:

@@ -350,6 +350,22 @@ def test_a_time_after_on_and_a_date_after_at_cost_a_little_each_and_both_reject_
     assert score("dev/3_00042-turn13", "Please confirm: an appointment at 4:15 pm on next Wednesday.") == 1.0
 
 
+@pytest.mark.parametrize(
+    ("turn", "reply"),
+    [
+        # a value that names the kind goes on to its noun: no count run into a value
+        ("dev/1_00032-turn3", "I found 4 American Airlines flights. One leaves at 10:10 am with 0 stops for $80."),
+        ("test/1_00064-turn3", "I found 10 5 star hotels. How about Azure Hotel Nairobi Westlands?"),
+        # a wait is a duration, not a clock time: "in 8 minutes" is no time after "in"
+        ("test/3_00053-turn7", "Your ride is booked. The cab will be here in 8 minutes and the cost is $42.60."),
+        # a day and a street are what ordinals are for
+        ("test/1_00064-turn3", "I found 10 hotels. Azure Hotel Nairobi Westlands on 1st Avenue has 5 stars."),
+    ],
+)
+def test_what_acts_12_leaves_alone_scores_one(turn, reply):
+    assert score(turn, reply) == 1.0, reply
+
+
 def test_a_sentence_cut_off_on_a_preposition_is_broken_but_one_saying_what_the_user_looks_for_is_not():
     """acts-11: GRPO's seed-0 student (acts-10 bench) ended a confirmation so, and acts-10 scored it 1.0."""
     turn = "dev/2_00094-turn17"  # CONFIRM(from_location, to_location, leaving_date, leaving_time, travelers=2)

@@ -16,6 +16,9 @@ from tracegym.judges.values import ReplyIndex, extract_dates, extract_numbers, e
         ("4:15 p.m.", {"16:15"}),
         ("half past 11 in the morning", {"11:30"}),
         ("7:30", {"07:30", "19:30"}),  # no am/pm: either reading
+        ("7 pm, 2 a.m.", {"19:00", "02:00"}),
+        ("i found 4 american airlines flights", set()),  # a count before "Am…" is no 4 am
+        ("2 amazing places and 3 pmc clinics", set()),
     ],
 )
 def test_times_become_hh_mm(text, expected):

@@ -98,7 +98,7 @@ WEEKDAYS = {"monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 
 _HOUR_WORD = "|".join(sorted((w for w, n in NUMBER_WORDS.items() if 1 <= n <= 12), key=len, reverse=True))
 _HOUR = rf"(\d{{1,2}}|{_HOUR_WORD})"
 _PART_OF_DAY = r"(?:\s+(?:in\s+the\s+|at\s+)?(morning|afternoon|evening|night|tonight))?"
-_MERIDIEM = r"\s*(a\.?\s?m\.?|p\.?\s?m\.?)"
+_MERIDIEM = r"\s*(a\.?\s?m\.?|p\.?\s?m\.?)(?![a-z])"  # not the "am" of "4 American"
 
 TIME_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(noon|midday)\b"), "noon"),

@@ -37,6 +37,7 @@ def test_the_set_is_labelled_split_and_sourced():
         "fresh13i",
         "fresh13j",
         "fresh13k",
+        "fresh13l",
     }
     assert all(len(item["annotators"]) == 2 and item["reply"] for item in items)
     by_dialogue: dict[str, set[str]] = {}

@@ -21,6 +21,7 @@ COUNT_NOUNS = (
     "option|passenger|adult|attraction|appointment|alarm"
 )
 CLAUSE_CUT_AFTER_VERB = "a clause cut off after its verb ('and the reservation is for')"
+MONTH_WORD = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*"
 # Agreement and missing-word slips of the kind a small student makes; each names what it catches.
 GRAMMAR_SLIPS: dict[str, re.Pattern[str]] = {
     "bare verb after be + subject ('are you like')": re.compile(
@@ -46,7 +47,7 @@ GRAMMAR_SLIPS: dict[str, re.Pattern[str]] = {
     "a gap where a value was left out ('at  pm')": re.compile(r"[a-z,:]\s{2,}[a-z]"),
     "a currency sign with no amount ('$,')": re.compile(r"[$£€](?!\s?\d)"),
     "an ordinal with no number ('March th', 'at th Street')": re.compile(
-        r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* (?:st|nd|rd|th)\b|(?<![\w'])(?:th|nd)\b"
+        rf"\b{MONTH_WORD} (?:st|nd|rd|th)\b|(?<![\w'])(?:th|nd)\b"
     ),
     "a number with the wrong ordinal suffix ('2th', '21th')": re.compile(r"(?<!\d)(?:\d*[02-9])?[123]th\b"),  # acts-8
     "a time with no hour (': pm')": re.compile(r"(?<![\d])\s?:\s?(?:am|pm|a\.m\.|p\.m\.)\b"),
@@ -116,9 +117,8 @@ def noise_runs(sample: Sample, reply: str) -> list[str]:
 # acts-12: an ordinal that numbers no day, pasted where a value was ("It's in 1st.", "It costs 6th.", "8:30 am is a
 # 1 of 1st"). "6th" is no number to the value matcher, so nothing else sees it; acts-11 scored such replies 1.0.
 ORDINAL = re.compile(r"(?<![\w.])\d+(?:st|nd|rd|th)\b")
-MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
-DAY_BEFORE_ORDINAL = re.compile(rf"\b(?:{MONTH}|the)\s+$")
-DAY_OR_PLACE_AFTER_ORDINAL = re.compile(rf"\s+(?:of\s+)?{MONTH}|\s+(?:street|st|avenue|ave|floor|century)\b")
+DAY_BEFORE_ORDINAL = re.compile(rf"\b(?:{MONTH_WORD}\.?|the)\s+$")
+DAY_OR_PLACE_AFTER_ORDINAL = re.compile(rf"\s+(?:of\s+)?{MONTH_WORD}\.?|\s+(?:street|st|avenue|ave|floor|century)\b")
 
 
 def stray_ordinals(sample: Sample, reply: str) -> list[str]:
@@ -374,7 +374,7 @@ def money_in_other_units(sample: Sample, lowered: str) -> list[str]:
 def found_non_counts(sample: Sample, lowered: str) -> list[str]:
     """A number of another slot said as how many results there are: "I found 95 movies" (95 is the rating), on a
     turn that informs the count. acts-9."""
-    counts = {value.lower() for act in sample.acts if act.act == "INFORM_COUNT" for value in act.values}
+    counts = result_counts(sample)
     if not counts:
         return []
     return [
@@ -384,6 +384,11 @@ def found_non_counts(sample: Sample, lowered: str) -> list[str]:
         and re.fullmatch(r"\d+(?:\.\d+)?", value)
         and re.search(rf"\bfound\s+{re.escape(value)}(?![\w:.,])", lowered)
     ]
+
+
+def result_counts(sample: Sample) -> set[str]:
+    """The values of the turn's INFORM_COUNT acts (how many results there are), lowercased."""
+    return {value.lower() for act in sample.acts if act.act == "INFORM_COUNT" for value in act.values}
 
 
 def costs_of_non_prices(sample: Sample, lowered: str) -> list[str]:
@@ -437,7 +442,7 @@ SOME_NUMBER = r"[$£€]?\d[\d,.:]*(?:\s?[ap]\.?m\.?)?"
 
 def counts_before_values(sample: Sample, lowered: str) -> list[str]:
     """The count of an INFORM_COUNT said right before another value or a number that ends its phrase."""
-    counts = {value.lower() for act in sample.acts if act.act == "INFORM_COUNT" for value in act.values}
+    counts = result_counts(sample)
     if not counts:
         return []
     others = sorted({value for _, value in _stated_items(sample) if value not in counts}, key=len, reverse=True)

@@ -245,7 +245,8 @@ def test_fingerprint_is_stable_and_tagged():
     assert ActsJudge().fingerprint.startswith("acts:")
 
 
-def test_an_edit_to_a_rule_changes_the_fingerprint_the_verdict_cache_keys_on(tmp_path, monkeypatch):
+@pytest.mark.parametrize("edited_file", ["form.py", "placeholders.py"])  # a rule; what counts as unfilled
+def test_an_edit_to_a_rule_changes_the_fingerprint_the_verdict_cache_keys_on(tmp_path, monkeypatch, edited_file):
     """A rule changed without a VERSION bump must not be served the old rules' cached verdicts."""
     import shutil
 
@@ -257,7 +258,7 @@ def test_an_edit_to_a_rule_changes_the_fingerprint_the_verdict_cache_keys_on(tmp
         shutil.copy(path, copies[-1])
     monkeypatch.setattr(scoring, "rule_files", lambda: copies)
     unchanged = ActsJudge().fingerprint
-    with (tmp_path / "form.py").open("a", encoding="utf-8") as source:
+    with (tmp_path / edited_file).open("a", encoding="utf-8") as source:
         source.write("\n# a new rule\n")
     edited = ActsJudge().fingerprint
     monkeypatch.undo()

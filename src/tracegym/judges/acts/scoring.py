@@ -355,12 +355,15 @@ VERSION = "acts-12"
 
 def rule_files() -> list[Path]:
     """What the act judge's verdicts depend on besides VERSION and the weights: its own code (this package and the
-    typed values it matches) and the bundled train split its domain words are learned from (domain.py)."""
+    typed values it matches, the placeholders it counts as unfilled) and the bundled train split its domain words are
+    learned from (domain.py)."""
+    from tracegym import placeholders
     from tracegym.judges import values
     from tracegym.traces.sgd import bundled_sgd_train_root
 
     words_from = sorted(path for path in (bundled_sgd_train_root() / "train").iterdir() if path.is_file())
-    return sorted(Path(__file__).parent.glob("*.py")) + [Path(values.__file__)] + words_from
+    code = [Path(values.__file__), Path(placeholders.__file__)]
+    return sorted(Path(__file__).parent.glob("*.py")) + code + words_from
 
 
 class ActsJudge:

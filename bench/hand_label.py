@@ -7,12 +7,16 @@ annotators following bench/agreement/GUIDELINES.md) to label acceptable or not, 
     # the same --seed draws the same turns from every run of one held-out split, so runs compare turn by turn
     # each annotator writes labels.jsonl: {"item": "h001", "label": 0 or 1} per line, seeing only sheet.md
     python bench/hand_label.py score --key /tmp/label/key.jsonl --labels a.jsonl b.jsonl [--settle c.jsonl]
+    python bench/hand_label.py score --key /tmp/label/key.jsonl --from_set   # the agreement set's labels, once added
 
 The sheet shows, per item, the service, the previous assistant turn, the user's turn, the acts and the reply; never
 which model wrote it or any judge's score. A reply written by several runs, or by a run's base and trained
 model, is one item. `score` prints, per run, each annotator's count of acceptable base and trained replies and how
 many turns training made acceptable or unacceptable, Cohen's κ between the first two, and the agreed counts: both
 annotators' label where they agree, the `--settle` label (a third reading of the disagreements only) where not.
+With `--from_set` the labels are those of the same replies to the same turns in bench/agreement/items.jsonl, where
+every labelled draw is added: a fresh run of `bench/demo.py` writes the same replies, so its counts can be checked
+without labelling again.
 """
 
 from __future__ import annotations
@@ -111,7 +115,24 @@ def kappa(first: list[int], second: list[int]) -> float:
     return 1.0 if chance == 1 else (agreed - chance) / (1 - chance)
 
 
-def score(key_path: Path, label_paths: list[Path], settle: Path | None) -> None:
+AGREEMENT_SET = Path(__file__).resolve().parent / "agreement" / "items.jsonl"
+
+
+def labels_from_set(key: list[dict], items_path: Path) -> dict[str, int]:
+    """Each key item's label in the agreement set: the set's item with the same split, turn and reply."""
+    items = [json.loads(line) for line in items_path.read_text().splitlines() if line]
+    labelled = {(item["split"], item["sample_id"], item["reply"]): item["label"] for item in items}
+    labels = {row["item"]: labelled.get((row["split"], row["sample_id"], row["reply"])) for row in key}
+    missing = [item for item, label in labels.items() if label is None]
+    if missing:
+        fail(
+            f"--from_set: {len(missing)} of {len(key)} replies are not in {items_path} (e.g. {missing[0]}); label "
+            "them with --labels and add them to the set"
+        )
+    return {item: int(label) for item, label in labels.items() if label is not None}
+
+
+def score(key_path: Path, label_paths: list[Path], settle: Path | None, from_set: Path | None = None) -> None:
     key = [json.loads(line) for line in key_path.read_text().splitlines() if line]
     annotators = [read_labels(path) for path in label_paths]
     for path, labels in zip(label_paths, annotators):
@@ -136,6 +157,8 @@ def score(key_path: Path, label_paths: list[Path], settle: Path | None) -> None:
                 f" ({fixed} made acceptable, {broken} made unacceptable)"
             )
 
+    if from_set is not None:
+        report(labels_from_set(key, from_set), f"{from_set.name}: ")
     for path, labels in zip(label_paths, annotators):
         report(labels, f"{path.name}: ")
     if len(annotators) >= 2:
@@ -169,13 +192,23 @@ def main() -> None:
     )
     scoring = commands.add_parser("score")
     scoring.add_argument("--key", type=Path, required=True)
-    scoring.add_argument("--labels", type=Path, nargs="+", required=True)
+    scoring.add_argument("--labels", type=Path, nargs="+", default=[], help="each annotator's labels.jsonl")
+    scoring.add_argument(
+        "--from_set",
+        type=Path,
+        nargs="?",
+        const=AGREEMENT_SET,
+        default=None,
+        help="take the labels from the agreement set (default bench/agreement/items.jsonl)",
+    )
     scoring.add_argument("--settle", type=Path, default=None, help="labels of the disagreements, a third reading")
     args = parser.parse_args()
     if args.command == "draw":
         draw(args.run, args.n, args.seed, args.out, args.base_below)
+    elif not args.labels and args.from_set is None:
+        fail("score: give --labels (each annotator's labels.jsonl) or --from_set")
     else:
-        score(args.key, args.labels, args.settle)
+        score(args.key, args.labels, args.settle, args.from_set)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ def test_the_set_is_labelled_split_and_sourced():
         "fresh13j",
         "fresh13k",
         "fresh13l",
+        "fresh13m",
     }
     assert all(len(item["annotators"]) == 2 and item["reply"] for item in items)
     by_dialogue: dict[str, set[str]] = {}
@@ -125,5 +126,27 @@ def test_hand_label_draws_the_same_turns_from_runs_that_wrote_them_in_different_
     assert scored.returncode == 0, scored.stderr
     assert "agreed (0 settled): a: base 0/5, trained 5/5 (5 made acceptable, 0 made unacceptable)" in scored.stdout
     assert "b: base 0/5, trained 0/5 (0 made acceptable, 0 made unacceptable)" in scored.stdout
+    # the same counts from an agreement set that holds these replies, and a clear error for one it lacks
+    items = tmp_path / "items.jsonl"
+    items.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "split": r["split"],
+                    "sample_id": r["sample_id"],
+                    "reply": r["reply"],
+                    "label": int(r["reply"] == "Okay."),
+                }
+            )
+            + "\n"
+            for r in key
+        )
+    )
+    from_set = hand_label("score", "--key", str(tmp_path / "ab" / "key.jsonl"), "--from_set", str(items))
+    assert from_set.returncode == 0, from_set.stderr
+    assert "items.jsonl: a: base 0/5, trained 5/5 (5 made acceptable, 0 made unacceptable)" in from_set.stdout
+    items.write_text("".join(items.read_text().splitlines(keepends=True)[1:]))
+    lacking = hand_label("score", "--key", str(tmp_path / "ab" / "key.jsonl"), "--from_set", str(items))
+    assert lacking.returncode == 2 and lacking.stderr.startswith("error: --from_set: 1 of 15 replies")
     missing = hand_label("draw", "--run", str(tmp_path / "nowhere"), "--out", str(tmp_path / "none"))
     assert missing.returncode == 2 and missing.stderr.startswith("error: --run") and not (tmp_path / "none").exists()

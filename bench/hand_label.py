@@ -129,7 +129,7 @@ def labels_from_set(key: list[dict], items_path: Path) -> dict[str, int]:
             f"--from_set: {len(missing)} of {len(key)} replies are not in {items_path} (e.g. {missing[0]}); label "
             "them with --labels and add them to the set"
         )
-    return {item: int(label) for item, label in labels.items() if label is not None}
+    return {item: int(label) for item, label in labels.items()}
 
 
 def score(key_path: Path, label_paths: list[Path], settle: Path | None, from_set: Path | None = None) -> None:

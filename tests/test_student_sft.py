@@ -138,6 +138,34 @@ def test_render_prompt_cuts_the_system_middle_only_as_a_last_resort(tokenizer):
     assert "cut to fit" in text and "the last user turn" in text and "user turn 0" not in text
 
 
+def test_a_compact_prompt_keeps_its_acts_whole_and_cuts_the_last_user_turn_instead(tokenizer):
+    from tracegym.framing import Framing
+    from tracegym.training.prompts import PromptStats, render_prompt, render_sample_prompt
+
+    acts = "Service: Restaurants_1\nSay this in your reply (dialogue acts): OFFER(restaurant_name=Ciccio [1])"
+    question = "I need a table for two tonight and a place with outdoor seating would be perfect for us, " * 3
+    record = {
+        "id": "compact-1",
+        "messages": [{"role": "system", "content": acts}, {"role": "user", "content": question + "anything?"}],
+        "framing": Framing.named("compact").to_dict(),
+    }
+    whole = render_sample_prompt(tokenizer, record, None)
+    limit = token_count(tokenizer, whole) - 20
+    stats = PromptStats()
+    text = render_sample_prompt(tokenizer, record, limit, stats)
+    assert token_count(tokenizer, text) <= limit
+    assert acts in text  # every act, whole
+    assert "I need a table" in text and "anything?" in text and " ... " in text  # the turn's ends kept, its middle cut
+    assert stats.last_turn_cut == 1 and stats.system_truncated == 0
+
+    # The full framing's system message is the one that gives way, as before.
+    stats = PromptStats()
+    full = render_sample_prompt(tokenizer, {**record, "framing": Framing.named("acts").to_dict()}, limit, stats)
+    assert full == render_prompt(tokenizer, record["messages"], limit)
+    assert acts not in full and question + "anything?" in full
+    assert stats.last_turn_cut == 0 and stats.system_truncated == 1
+
+
 def test_render_prompt_folds_the_system_message_when_the_template_refuses_it(tokenizer):
     from tracegym.training.prompts import render_prompt
 

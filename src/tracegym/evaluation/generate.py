@@ -1,6 +1,6 @@
 """Loading a student (hub id, full model dir, LoRA adapter dir, or a `train` run dir) and generating its replies.
 
-Prompts are rendered by `tracegym.training.prompts.render_prompt`, the same function training uses, so the
+Prompts are rendered by `tracegym.training.prompts.render_sample_prompt`, the same function training uses, so the
 student is evaluated on exactly the text it was trained on. Generation is batched with left padding and stops where
 `tracegym.models.reply_stop_ids` says a reply ends (eos, the generation config's eos ids, the end-of-turn token),
 the same set GRPO's `--truncated_reward` check uses.
@@ -100,12 +100,12 @@ def _tokenizer_dir_near(location: ModelLocation) -> Path | None:
 
 
 def render_prompts(tokenizer: Any, samples: Sequence[Sample], max_prompt_length: int | None) -> list[str]:
-    from tracegym.training.prompts import render_prompt, sample_messages
+    from tracegym.training.prompts import render_sample_prompt
 
     prompts = []
     for sample in samples:
         try:
-            prompts.append(render_prompt(tokenizer, sample_messages(sample.to_dict()), max_prompt_length))
+            prompts.append(render_sample_prompt(tokenizer, sample.to_dict(), max_prompt_length))
         except UserError as exc:
             raise UserError(f"sample {sample.id!r}: {exc}") from None
     return prompts

@@ -292,14 +292,14 @@ def build_dataset(samples: list[Sample], tokenizer: Any, max_prompt_length: int)
     """A `datasets.Dataset`: the rendered prompt, the sample as JSON (for the judge), and its scalar fields."""
     from datasets import Dataset
 
-    from tracegym.training.prompts import PromptStats, render_prompt, sample_messages
+    from tracegym.training.prompts import PromptStats, render_sample_prompt
 
     stats = PromptStats()
     rows = []
     for sample in samples:
         record = sample.to_dict()
         try:
-            prompt = render_prompt(tokenizer, sample_messages(record), max_prompt_length, stats)
+            prompt = render_sample_prompt(tokenizer, record, max_prompt_length, stats)
         except UserError as exc:
             raise UserError(f"sample {sample.id!r}: {exc}") from None
         row = {"prompt": without_duplicate_bos(tokenizer, prompt), "sample": json.dumps(record, ensure_ascii=False)}

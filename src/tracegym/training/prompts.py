@@ -8,6 +8,8 @@ that refuses a system role gets it folded by us as a fallback (`system text\\n\\
 A prompt longer than `max_prompt_tokens` loses its oldest history turns first, in user/assistant pairs; the system
 message (role, schema, service results) and the last user turn are never dropped. Only when those two alone are
 too long is the system message's middle cut, and that is counted in `PromptStats.system_truncated` and logged.
+A compact sample's system message is only its service and its acts, the very thing the student must say, so
+`render_sample_prompt` keeps it whole and cuts the last user turn's middle instead (`PromptStats.last_turn_cut`).
 
 No torch here: the tokenizer is passed in, so data-only code paths stay light.
 """
@@ -20,10 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracegym.errors import UserError
+from tracegym.framing import Framing
 
 logger = logging.getLogger(__name__)
 
 SYSTEM_CUT_MARKER = "\n[… {count} tokens of context cut to fit the prompt length …]\n"
+LAST_TURN_CUT_MARKER = " ... "  # short: a compact prompt's budget is 128 tokens, and this is one token there
 
 
 @dataclass
@@ -34,6 +38,7 @@ class PromptStats:
     history_turns_dropped: int = 0
     prompts_shortened: int = 0
     system_truncated: int = 0  # the warning counter: the last resort was needed this many times
+    last_turn_cut: int = 0  # prompts whose system message was kept whole by cutting the last user turn's middle
     still_too_long: int = 0  # even the cut system message plus the last user turn did not fit
 
 
@@ -42,11 +47,14 @@ def render_prompt(
     messages: Sequence[dict[str, str]],
     max_prompt_tokens: int | None,
     stats: PromptStats | None = None,
+    *,
+    keep_system: bool = False,
 ) -> str:
     """The prompt text for `messages` (system first, turns ending with a user turn), ready for generation.
 
     Rendered by `tokenizer.apply_chat_template(..., add_generation_prompt=True)`, shortened to at most
-    `max_prompt_tokens` tokens (None: no limit) as the module docstring says.
+    `max_prompt_tokens` tokens (None: no limit) as the module docstring says. `keep_system`: when the system
+    message and the last user turn alone are too long, the last user turn's middle is cut first.
     """
     stats = stats if stats is not None else PromptStats()
     system, turns = _split_system(messages)
@@ -65,6 +73,11 @@ def render_prompt(
             stats.still_too_long += 1
         return text
 
+    if keep_system:
+        stats.last_turn_cut += 1
+        text = _render_with_last_turn_cut_to_fit(tokenizer, system, kept, max_prompt_tokens)
+        if _count_tokens(tokenizer, text) <= max_prompt_tokens:
+            return text
     stats.system_truncated += 1
     logger.debug("prompt over %d tokens with no history left: cutting the system message's middle", max_prompt_tokens)
     text = _render_with_system_cut_to_fit(tokenizer, system, kept, max_prompt_tokens)
@@ -88,9 +101,8 @@ def prompt_completion_rows(
     rows = []
     for sample in samples:
         record = sample if isinstance(sample, dict) else sample.to_dict()
-        messages = sample_messages(record)
         try:
-            prompt = render_prompt(tokenizer, messages, max_prompt_tokens, stats)
+            prompt = render_sample_prompt(tokenizer, record, max_prompt_tokens, stats)
         except UserError as exc:
             raise UserError(f"sample {record.get('id')!r}: {exc}") from None
         rows.append({"id": record["id"], "prompt": prompt, "completion": record["ground_truth"]})
@@ -103,6 +115,15 @@ def prompt_completion_rows(
             max_prompt_tokens,
         )
     return rows
+
+
+def render_sample_prompt(
+    tokenizer: Any, record: dict[str, Any], max_prompt_tokens: int | None, stats: PromptStats | None = None
+) -> str:
+    """A sample's prompt (`record`: `Sample.to_dict()` or a seed-style dict), its system message kept whole when
+    the sample's framing is compact (the module docstring says why)."""
+    keep_system = Framing.from_dict(record.get("framing"), f"sample {record.get('id')!r}: framing").compact
+    return render_prompt(tokenizer, sample_messages(record), max_prompt_tokens, stats, keep_system=keep_system)
 
 
 def sample_messages(record: dict[str, Any]) -> list[dict[str, str]]:
@@ -209,6 +230,28 @@ def _render_with_system_cut_to_fit(
         rendered = _render(tokenizer, {"role": "system", "content": content}, turns)
         over = _count_tokens(tokenizer, rendered) - max_prompt_tokens
         if over <= 0 or cut == len(system_ids):
+            return rendered
+        excess += over
+    return rendered
+
+
+def _render_with_last_turn_cut_to_fit(
+    tokenizer: Any, system: dict[str, str] | None, turns: Sequence[dict[str, str]], max_prompt_tokens: int
+) -> str:
+    """Cut tokens from the middle of the last user turn (its head and tail kept) until the prompt fits, or the
+    turn is down to the marker."""
+    *earlier, last = turns
+    turn_ids = tokenizer(last["content"], add_special_tokens=False)["input_ids"]
+    rendered = _render(tokenizer, system, turns)
+    excess = _count_tokens(tokenizer, rendered) - max_prompt_tokens
+    for _ in range(4):  # re-tokenising the joined text can shift a few tokens; a few tries settle it
+        cut = min(len(turn_ids), excess + 1)
+        keep = len(turn_ids) - cut
+        head, tail = turn_ids[: keep // 2], turn_ids[len(turn_ids) - (keep - keep // 2) :] if keep else []
+        content = (tokenizer.decode(head).rstrip() + LAST_TURN_CUT_MARKER + tokenizer.decode(tail).lstrip()).strip()
+        rendered = _render(tokenizer, system, [*earlier, {**last, "content": content}])
+        over = _count_tokens(tokenizer, rendered) - max_prompt_tokens
+        if over <= 0 or cut == len(turn_ids):
             return rendered
         excess += over
     return rendered

@@ -101,6 +101,7 @@ class SFTResult:
     examples: int
     prompts_shortened: int
     system_prompts_cut: int
+    last_turns_cut: int  # compact prompts kept whole but for their last user turn's middle
     log: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def summary(self) -> dict[str, Any]:
@@ -141,6 +142,7 @@ def run_sft(settings: SFTSettings) -> SFTResult:
         examples=len(examples),
         prompts_shortened=stats.prompts_shortened,
         system_prompts_cut=stats.system_truncated,
+        last_turns_cut=stats.last_turn_cut,
         log=log,
     )
 

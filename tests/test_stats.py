@@ -5,15 +5,18 @@ from __future__ import annotations
 import math
 import random
 import statistics
+from dataclasses import replace
 
 import pytest
 
 from tracegym.evaluation.stats import (
     compare,
     format_delta,
+    paired_bootstrap,
     paired_bootstrap_ci,
     summary,
     win_tie_loss,
+    worse_after_holm,
 )
 
 
@@ -83,3 +86,29 @@ def test_compare_with_no_pairs_is_empty_not_an_error():
     comparison = compare("slot_error_rate", [None, None], [None, 1.0])
     assert comparison.n == 0 and math.isnan(comparison.delta)
     assert not comparison.significantly_worse
+
+
+def test_the_bootstrap_p_value_agrees_with_the_interval_from_the_same_resamples():
+    rng = random.Random(4)
+    base = [rng.random() for _ in range(200)]
+    for shift, significant in ((0.0, False), (0.12, True)):
+        trained = [b + shift + rng.gauss(0.0, 0.3) for b in base]
+        interval, p_value = paired_bootstrap(base, trained, seed=0)
+        assert interval == paired_bootstrap_ci(base, trained, seed=0)
+        assert interval.excludes_zero is significant and (p_value < 0.05) is significant
+    assert paired_bootstrap([0.5] * 10, [0.5] * 10)[1] == 1.0  # no change at all
+
+
+def change(name: str, p_value: float, delta: float = -1.0):
+    """A comparison on one prompt whose value moved by `delta`, with the given p-value."""
+    return replace(compare(name, [0.0], [delta]), p_value=p_value)
+
+
+def test_holm_keeps_a_strong_fall_and_drops_a_borderline_one_among_six():
+    strong = change("chrf", 0.001)
+    borderline = change("recall", 0.02)  # worse at 95% alone, not among six
+    better = change("length", 0.0001, delta=+1.0)
+    family = [borderline, strong, better, *(change(f"noise{i}", 0.5) for i in range(3))]
+    assert worse_after_holm(family) == [strong]  # the better one is rejected too, but it is no fall
+    assert worse_after_holm([borderline]) == [borderline]  # a family of one: the plain 5% test
+    assert worse_after_holm([replace(strong, n=0)]) == []  # no data, no test

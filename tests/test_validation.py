@@ -12,6 +12,7 @@ import pytest
 from cli_helpers import assert_user_error, run_cli
 from factories import SMALL_STEP, build_tiny_student, model_fixture, restaurant_sample, sample_rows, train_command
 from tracegym.evaluation.eval import INDEPENDENT_SIGNALS, JUDGE
+from tracegym.evaluation.stats import compare
 from tracegym.evaluation.validation import gaming_alarms
 from tracegym.training.validation import hold_out_slice
 
@@ -56,6 +57,19 @@ def test_no_alarm_when_the_judge_falls_too_or_the_signal_only_wobbles():
     wobble = [value + (0.5 if index % 2 else -0.6) for index, value in enumerate(noisy(50.0, 4.0))]
     judge_up_chrf_wobbles = values(noisy(0.70, 0.1), chrf=wobble)  # mean -0.05, CI across 0
     assert gaming_alarms(first, judge_up_chrf_wobbles, step=11) == []
+
+
+def test_a_borderline_fall_in_one_of_six_signals_is_no_alarm_once_corrected_for_the_six():
+    # chrF 1 lower on 15 of 60 prompts and 1 higher on 5: its 95% CI alone is below 0 (p about 0.02), but p is
+    # above Holm's 0.05 / 6.
+    first = values([0.5] * 60, chrf=[50.0] * 60)
+    now = values([0.6] * 60, chrf=[49.0] * 15 + [51.0] * 5 + [50.0] * 40)
+    chrf = compare("chrf", first["chrf"], now["chrf"], seed=0, resamples=2_000)
+    assert chrf.significantly_worse and 0.05 / 6 < chrf.p_value < 0.05
+    assert gaming_alarms(first, now, step=11) == []
+    clear = values([0.6] * 60, chrf=[49.0] * 24 + [51.0] * 4 + [50.0] * 32)  # p about 0
+    alarms = gaming_alarms(first, clear, step=11)
+    assert len(alarms) == 1 and "chrF 50 → 49.7" in alarms[0] and "Holm-corrected over 6 signals" in alarms[0]
 
 
 def test_signals_that_do_not_apply_are_left_out_of_the_pairs():

@@ -4,7 +4,7 @@ Prints the seed's three lines (base and trained score summaries, Δ mean), then 
 Δ, win / tie / loss shares, independent signals (chrF, slot error rate, act-value recall, hallucination rate,
 reply length) and Δ by seen / unseen service and act type. Writes generations.jsonl, results.json, report.md and
 PNG plots into --out_dir. A fidelity warning goes to stderr and the top of the report when the judge's score
-rose while an independent signal got significantly worse.
+rose while a fidelity signal got significantly worse (paired bootstrap, Holm-corrected over the six signals).
 
     tracegym eval --eval_jsonl runs/demo/eval.jsonl --base_model runs/demo/base \\
         --trained_model_dir runs/demo/trained --n 50 --judge acts

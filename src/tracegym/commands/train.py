@@ -14,7 +14,8 @@ deepspeed, fsdp, ...), of PEFT's LoraConfig (r, lora_alpha, target_modules, ...)
 The run directory holds adapter/ or model/, config.yaml (+ sha256), log.jsonl, TensorBoard events (runs/),
 checkpoint-*/ and a model card (README.md). With --validate_every N, a slice of --train_jsonl's dialogues is held out
 of GRPO and scored every N steps by the judge and by independent signals (log.jsonl `kind: validation`); a warning
-says when the judge rises while one of them falls (the gaming alarm); --keep_best saves the best policy on it.
+says when the judge rises while one of them falls significantly, Holm-corrected over the signals (the gaming
+alarm); --keep_best saves the best policy on it.
 Results (a JSON summary) go to stdout; progress to stderr.
 """
 

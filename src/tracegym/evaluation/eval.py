@@ -28,7 +28,7 @@ from tracegym.evaluation.metrics import (
     reply_metrics,
     t2g2_split,
 )
-from tracegym.evaluation.stats import Comparison, WinRates, compare, summary, win_tie_loss
+from tracegym.evaluation.stats import Comparison, WinRates, compare, summary, win_tie_loss, worse_after_holm
 from tracegym.framing import Framing
 from tracegym.judges import JudgeSettings
 from tracegym.options import MAX_PROMPT_LENGTH, non_negative_float, option, positive_int
@@ -483,22 +483,16 @@ def fidelity_warnings(result: EvalResult) -> list[str]:
     judge = result.judge_delta
     if not judge.delta > 0:
         return []
-    warnings = []
-    for name in FIDELITY_SIGNALS:
-        c = result.comparisons[name]
-        if c.n and c.significantly_worse:
-            warnings.append(
-                f"fidelity warning: the judge's score rose (Δ {judge.delta:+.4f}) while {SIGNAL_LABELS[name]} got "
-                f"significantly worse (Δ {c.delta:+.4f}, 95% CI [{c.ci.low:+.4f}, {c.ci.high:+.4f}]): the student "
-                "may be gaming the judge"
-            )
-    avoiding = [
-        name
-        for name in AVOIDANCE_SIGNALS
-        if result.comparisons[name].n and result.comparisons[name].significantly_worse
+    fidelity = [result.comparisons[name] for name in FIDELITY_SIGNALS]
+    warnings = [
+        f"fidelity warning: the judge's score rose (Δ {judge.delta:+.4f}) while {SIGNAL_LABELS[c.signal]} got "
+        f"significantly worse (Δ {c.delta:+.4f}, 95% CI [{c.ci.low:+.4f}, {c.ci.high:+.4f}], p {c.p_value:.2g}, "
+        f"Holm-corrected over {len(fidelity)} signals): the student may be gaming the judge"
+        for c in worse_after_holm(fidelity)
     ]
+    avoiding = worse_after_holm([result.comparisons[name] for name in AVOIDANCE_SIGNALS])
     if avoiding:
-        dropped = " and ".join(f"{SIGNAL_LABELS[name]} (Δ {result.comparisons[name].delta:+.4f})" for name in avoiding)
+        dropped = " and ".join(f"{SIGNAL_LABELS[c.signal]} (Δ {c.delta:+.4f})" for c in avoiding)
         warnings.append(
             f"avoidance warning: the judge's score rose while {dropped} dropped significantly: the student may be "
             "saying less to risk less (terse, generic replies)"

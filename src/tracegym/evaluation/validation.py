@@ -8,9 +8,11 @@ the placeholder constraint when the run samples with it. The signals are `evalua
 judge's code), read as `eval.INDEPENDENT_SIGNALS` reads them.
 
 The rule (`gaming_alarms`), against the first validation (the policy before its first GRPO step): the judge's mean
-rose, and for some fidelity signal (`eval.FIDELITY_SIGNALS`: chrF, slot error over replies with values, act-value
-recall, hallucination, broken text) the paired bootstrap 95% CI of its change over the same prompts
-(`stats.compare`) lies wholly on the worse side. It is eval's fidelity warning, applied during training.
+rose, and some fidelity signal (`eval.FIDELITY_SIGNALS`: chrF, slot error over replies with values, act-value
+recall, hallucination, broken text, repetition) got significantly worse over the same prompts: its paired
+bootstrap test (`stats.compare`) rejects "no change" with Holm's correction over the six signals
+(`stats.worse_after_holm`), so an unchanged student raises it at a check about one time in twenty, not one in
+seven. It is eval's fidelity warning, applied during training.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 
 from tracegym.evaluation.eval import FIDELITY_SIGNALS, INDEPENDENT_SIGNALS, JUDGE, SIGNAL_LABELS, lexicalized
 from tracegym.evaluation.metrics import reply_metrics
-from tracegym.evaluation.stats import compare
+from tracegym.evaluation.stats import compare, worse_after_holm
 from tracegym.judges.budget import Ledger
 from tracegym.training import rundir
 from tracegym.training.validation import ValidationPoint, ValidationSlice
@@ -95,27 +97,26 @@ def gaming_alarms(
     first: PromptValues, now: PromptValues, *, step: int, seed: int = 0, resamples: int = ALARM_RESAMPLES
 ) -> list[str]:
     """One warning line when the judge's mean rose since the first validation while a fidelity signal got
-    significantly worse (its paired bootstrap 95% CI wholly on the worse side); none otherwise."""
+    significantly worse (Holm-corrected over the fidelity signals, module docstring); none otherwise."""
     judge = compare(JUDGE, first[JUDGE], now[JUDGE], seed=seed, resamples=resamples)
     if not judge.n or not judge.delta > 0:
         return []
     higher_is_better = {name: better for name, better, _ in INDEPENDENT_SIGNALS}
-    fallen = []
-    for name in FIDELITY_SIGNALS:
-        c = compare(
-            name, first[name], now[name], higher_is_better=higher_is_better[name], seed=seed, resamples=resamples
-        )
-        if c.n and c.significantly_worse:
-            fallen.append(
-                f"{SIGNAL_LABELS[name]} {c.base_mean:.3g} → {c.trained_mean:.3g} (Δ 95% CI [{c.ci.low:+.3g}, "
-                f"{c.ci.high:+.3g}], {c.n} prompts)"
-            )
+    signals = [
+        compare(name, first[name], now[name], higher_is_better=higher_is_better[name], seed=seed, resamples=resamples)
+        for name in FIDELITY_SIGNALS
+    ]
+    fallen = [
+        f"{SIGNAL_LABELS[c.signal]} {c.base_mean:.3g} → {c.trained_mean:.3g} (Δ 95% CI [{c.ci.low:+.3g}, "
+        f"{c.ci.high:+.3g}], p {c.p_value:.2g}, {c.n} prompts)"
+        for c in worse_after_holm(signals)
+    ]
     if not fallen:
         return []
     return [
         f"warning: gaming alarm at step {step}: the judge's validation score rose {judge.base_mean:.3f} → "
         f"{judge.trained_mean:.3f} since the first validation while " + "; ".join(fallen) + " got significantly "
-        "worse: the student may be gaming the judge"
+        f"worse (Holm-corrected over {len(signals)} signals): the student may be gaming the judge"
     ]
 
 

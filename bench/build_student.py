@@ -65,6 +65,9 @@ def build(out: Path, work: Path, seed: int, sft_steps: int) -> dict:
         "validation_turns": len(read_samples(work / "validation.jsonl")),
         "parameters": demo.student.parameters,
         "vocab_size": demo.student.vocab_size,
+        "prompts_over_length": demo.sft.prompts_shortened,
+        "last_turns_cut": demo.sft.last_turns_cut,
+        "acts_cut": demo.sft.system_prompts_cut,
         "first_loss": round(demo.sft.first_loss, 4),
         "final_loss": round(demo.sft.final_loss, 4),
         "sft_minutes": round(demo.timings["sft"] / 60, 1),
@@ -88,6 +91,12 @@ def model_card(record: dict) -> str:
         f"{record['validation_seed']}) was held out. Loss {record['first_loss']:.2f} → {record['final_loss']:.2f} "
         f"in {record['sft_minutes']:.0f} minutes on a 2-core CPU."
     )
+    fit = (
+        f"Prompts of at most {record['max_prompt_length']} tokens: {record['prompts_over_length']} of the train turns "
+        f"are longer; {record['last_turns_cut'] - record['acts_cut']} of them fit once their last user turn's middle "
+        f"is cut, and {record['acts_cut']} whose acts alone are longer lose the "
+        "middle of their acts."
+    )
     use = (
         "What it is for: the warm start of `tracegym demo`, whose 10-minute budget holds GRPO and eval but not this "
         "SFT. It knows nothing but SGD's system turns in this framing; it is not a chat model."
@@ -101,6 +110,7 @@ def model_card(record: dict) -> str:
             [
                 "# The demo's SFT student",
                 textwrap.fill(about, 115),
+                textwrap.fill(fit, 115),
                 textwrap.fill(use, 115),
                 "Rebuilt with (from the repository root; the same machine and seed give the same weights):",
                 f"    {record['command']}",

@@ -1,6 +1,6 @@
 """The demo's target, measured: `tracegym demo` from scratch on several seeds, each judged against issue #13's bar.
 
-    python bench/demo.py --seeds 0 1 2 0          # each run about 4 minutes on a 2-core CPU; seed 0 twice
+    python bench/demo.py --seeds 0 1 2 0          # each run about 7 minutes on a 2-core CPU; seed 0 twice
     python bench/demo.py --seeds 0 -- --base scratch   # the student built and SFT-trained in the run (slower)
 
 For each run it does the whole demo (from the shipped SFT student by default; no reuse of an earlier run's base)

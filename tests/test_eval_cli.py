@@ -13,6 +13,7 @@ import pytest
 from cli_helpers import REPO_ROOT, assert_user_error, run_cli
 from factories import model_fixture
 from tracegym.framing import Framing
+from tracegym.judges.acts import VERSION as ACTS_VERSION
 from tracegym.samples import Sample, write_jsonl
 from tracegym.training.rundir import RunRecord, write_run
 
@@ -182,13 +183,15 @@ def test_eval_end_to_end_with_a_lora_run_dir(workspace):
     # The adapter was applied: the trained student does not answer exactly like its base.
     assert any(g["base_replies"] != g["trained_replies"] for g in generations)
     results = json.loads((out_dir / "results.json").read_text())
-    assert results["judge"]["name"] == "acts acts-12" and results["judge"]["fingerprint"].startswith("acts:")
+    assert results["judge"]["name"] == f"acts {ACTS_VERSION}" and results["judge"]["fingerprint"].startswith("acts:")
     assert results["training_judge"] == "acts (acts:00ff00ff00ff00ff)" and results["n_prompts"] == 5
     # Length caps not given: the ones the run trained with (its run.json), so eval sees what training saw.
     assert (results["config"]["max_prompt_length"], results["config"]["max_new_tokens"]) == (512, 8)
     assert (out_dir / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
     report = (out_dir / "report.md").read_text()
-    assert "Eval judge:** `acts acts-12`" in report and "![Reward and reply length over training steps]" in report
+    assert (
+        f"Eval judge:** `acts {ACTS_VERSION}`" in report and "![Reward and reply length over training steps]" in report
+    )
     cost = results["cost_per_point"]
     assert cost["training"]["spend"]["calls"] == 40 and cost["training"]["spend"]["seconds"] == 2.0
     spent = cost["evaluation"]["spend"]

@@ -336,6 +336,39 @@ FRESH13I = [
     ),
 ]
 
+ACTS13 = [
+    # acts-13: a value nothing grounds costs a factor, not only −0.15; acts-12 scored these 0.7 and 0.85, and GRPO's
+    # seed-0 student on the compact-prompt fix wrote them (people rejected all 33 such replies of the agreement set)
+    (
+        "test/24_00105-turn13",
+        "INFORM(price_range=moderate) in Restaurants_2",
+        "moderate is the 14th.",
+        "The price range is moderate.",
+    ),
+    (
+        "dev/11_00066-turn13",
+        "REQUEST(appointment_date=March 1st) in Services_4",
+        "What date would you like the appointment on 110?",
+        "Would you like the appointment on March 1st?",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("turn", "reply"),
+    [
+        # how many values an act offers is grounded: "these two"
+        ("test/9_00048-turn3", "Would either of these two interest you: Brittany Runs a Marathon or Overcomer?"),
+        # an ordinal word is a day only after a preposition of time: "the first is …" numbers a result
+        (
+            "test/2_00019-turn3",
+            "I found 10 events. The first is Ada And The Engine at The Artistic Home on March 2nd at 5 pm.",
+        ),
+    ],
+)
+def test_what_acts_13_grounds_scores_one(turn, reply):
+    assert score(turn, reply) == 1.0, reply
+
 
 def test_a_time_after_on_and_a_date_after_at_cost_a_little_each_and_both_reject_the_reply():
     """acts-12: "at next Thursday on 4:30 pm" came from two GRPO seeds of the 16-turn bench, and acts-11 scored it
@@ -376,9 +409,9 @@ def test_a_sentence_cut_off_on_a_preposition_is_broken_but_one_saying_what_the_u
     assert not cut_off_on_preposition("Which city are you flying to.")
 
 
-# Each round's rejected replies (acts-6, acts-7, acts-8, acts-9, acts-11, acts-12), checked the same way: below 0.5, while the
-# right reply and the turn's own SGD reference stay acceptable.
-REJECTED = HAND_LABELLED + FRESH13 + FRESH13B + FRESH13E + FRESH13G + FRESH13I
+# Each round's rejected replies (acts-6, acts-7, acts-8, acts-9, acts-11, acts-12, acts-13), checked the same way: below
+# 0.5, while the right reply and the turn's own SGD reference stay acceptable.
+REJECTED = HAND_LABELLED + FRESH13 + FRESH13B + FRESH13E + FRESH13G + FRESH13I + ACTS13
 
 
 @pytest.mark.parametrize(("turn", "acts", "rejected", "right"), REJECTED, ids=[f"{e[0]}:{e[2][:20]}" for e in REJECTED])

@@ -127,8 +127,15 @@ DATE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(r"\b(next\s+week\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)(\s+next\s+week)?\b"),
         "weekday",
     ),
-    # Only an ordinal is a day on its own: "the 12th" is a date, "the 12:30 pm" and "the 5 on 5" are not.
-    (re.compile(rf"\bthe\s+(?:(\d{{1,2}})(?:st|nd|rd|th)|({_ORDINAL}))\b(?!\s+(?:of\s+)?(?:{_MONTH}))"), "bare_day"),
+    # Only an ordinal is a day on its own: "the 12th" is a date, "the 12:30 pm" and "the 5 on 5" are not. An ordinal
+    # word is one only after a preposition of time: "on the first" is a date, "the first is Sino" (acts-13) is not.
+    (
+        re.compile(
+            rf"\b(?:the\s+(\d{{1,2}})(?:st|nd|rd|th)|(?:on|for|by|until|till|from|before|after|since)\s+the\s+"
+            rf"({_ORDINAL}))\b(?!\s+(?:of\s+)?(?:{_MONTH}))"
+        ),
+        "bare_day",
+    ),
 )
 
 NUMBER_PATTERN = re.compile(r"(?<![\w.])\$?\s?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(?![\w])")

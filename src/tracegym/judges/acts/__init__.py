@@ -12,8 +12,9 @@ Penalties: `max(missing values, hallucinated values)` × a unit (so omitting a r
 stating a wrong one costs: dropping numbers never pays), a wrong offer (another result's entity for the offered
 slot), over-informing (many context values beyond the reference), requests for slots nobody needs, a polarity
 flip (failure words on a success), and each value placeholder left unfilled ("[4]", "[2": a number the acts do not
-have, which `--placeholders` leaves as written; unlike a missing value it is never paired with one). It is the
-default GRPO reward, so every rule here closes a way to game it.
+have, which `--placeholders` leaves as written; unlike a missing value it is never paired with one). A reply with a
+missing or an ungrounded value also costs a factor (acts-13: people reject every such reply), the same for both. It
+is the default GRPO reward, so every rule here closes a way to game it.
 
     >>> judge = ActsJudge()
     >>> [verdict] = score_sync(judge, [sample], ["Sino is at 377 Santana Row."])

@@ -207,6 +207,8 @@ def hallucinated_in(sample: Sample, index: ReplyIndex) -> list[str]:
     allowed_dates = set(extract_dates(history)[0])
     allowed_numbers = set(extract_numbers(history))
     allowed_text = normalise_text(history)
+    # "these two: Body Double and Citizen Kane": how many values an act offers is grounded too (acts-13).
+    allowed_numbers.update(float(len(act.values)) for act in sample.acts if len(act.values) > 1)
     for value in reference:
         kind = value_kind(value)
         if kind == "time":

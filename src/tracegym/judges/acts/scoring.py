@@ -93,6 +93,10 @@ class ActsWeights:
     request_missed_factor: float = 0.3  # a requested slot the reply does not ask for
     wrong_kind_question_factor: float = 0.3  # every question asks for a kind no requested slot takes
     wrong_preposition_factor: float = 0.8  # × for each time after "on"/"in", each date after "at": acts-12
+    # acts-13: × for a reply that states a value nothing grounds, on top of the penalty it shares with a missing value
+    # (once: "the 14th" is two candidate dates). People rejected all 33 replies of the agreement set that state one;
+    # at −0.15 a value alone, "moderate is the 14th." scored 0.7.
+    hallucinated_value_factor: float = 0.5
 
 
 @dataclass
@@ -240,6 +244,8 @@ def final_score(found: Assessment, weights: ActsWeights) -> float:
     score *= weights.minor_slip_factor ** len(found.minor_slips or [])
     score *= weights.mislabelled_value_factor ** len(found.mislabelled_values or [])
     score *= weights.wrong_preposition_factor ** len(found.wrong_prepositions or [])
+    if found.hallucinated or found.missing:
+        score *= weights.hallucinated_value_factor
     if found.unplanned_req_more:
         score *= weights.unplanned_req_more_factor
     if found.requests_missed:
@@ -350,7 +356,8 @@ def hallucinated_values(sample: Sample, reply: str) -> list[str]:
 
 # acts-11: a bare number with no word of its role ("It's in 6.9?"); "True"/"False" pasted in. acts-12: an ordinal of
 # no day ("It's in 1st."), a count followed by another value ("I found 8 $46"), a time after "on", a date after "at".
-VERSION = "acts-12"
+# acts-13: a value nothing grounds costs a factor too ("What date would you like the appointment on 110?").
+VERSION = "acts-13"
 
 
 def rule_files() -> list[Path]:

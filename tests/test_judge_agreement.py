@@ -39,6 +39,8 @@ def test_the_set_is_labelled_split_and_sourced():
         "fresh13k",
         "fresh13l",
         "fresh13m",
+        "fresh13n",
+        "fresh13o",
     }
     assert all(len(item["annotators"]) == 2 and item["reply"] for item in items)
     by_dialogue: dict[str, set[str]] = {}

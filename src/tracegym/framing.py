@@ -6,7 +6,8 @@ judges or reads the reply; constrained decoding lets such a reply write each `[n
 no other. Each later option needs the one before it, so the setting is one value, not three independent flags.
 The compact framing is for a small student: its prompt is the service, the intent and the numbered acts, and the
 last user turn, with no schema, calls or older history (`prepare --include_acts --compact`), so it fits a short
-prompt budget (the demo's 128 tokens hold 99.7% of its train prompts whole); the full framing stays the one for real models.
+prompt budget (the demo's 128 tokens hold 99.7% of its train prompts whole; a longer one loses the middle of its last
+user turn, never its acts, unless the acts alone are longer); the full framing stays the one for real models.
 
     >>> Framing.named("acts")
     Framing(acts=True, placeholders=True, constrained=True, compact=False)

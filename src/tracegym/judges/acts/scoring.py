@@ -93,10 +93,10 @@ class ActsWeights:
     request_missed_factor: float = 0.3  # a requested slot the reply does not ask for
     wrong_kind_question_factor: float = 0.3  # every question asks for a kind no requested slot takes
     wrong_preposition_factor: float = 0.8  # × for each time after "on"/"in", each date after "at": acts-12
-    # acts-13: × for a reply that states a value nothing grounds, on top of the penalty it shares with a missing value
-    # (once: "the 14th" is two candidate dates). People rejected all 33 replies of the agreement set that state one;
-    # at −0.15 a value alone, "moderate is the 14th." scored 0.7.
-    hallucinated_value_factor: float = 0.5
+    # acts-13: × once for a reply that states a value nothing grounds or misses one, on top of the penalty the two
+    # share (the same for both, so dropping values never pays; once, as "the 14th" is two candidate dates). People
+    # rejected all 33 agreement-set replies stating such a value; at −0.15 alone "moderate is the 14th." scored 0.7.
+    value_error_factor: float = 0.5
 
 
 @dataclass
@@ -245,7 +245,7 @@ def final_score(found: Assessment, weights: ActsWeights) -> float:
     score *= weights.mislabelled_value_factor ** len(found.mislabelled_values or [])
     score *= weights.wrong_preposition_factor ** len(found.wrong_prepositions or [])
     if found.hallucinated or found.missing:
-        score *= weights.hallucinated_value_factor
+        score *= weights.value_error_factor
     if found.unplanned_req_more:
         score *= weights.unplanned_req_more_factor
     if found.requests_missed:

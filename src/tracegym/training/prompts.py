@@ -17,7 +17,7 @@ No torch here: the tokenizer is passed in, so data-only code paths stay light.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +38,8 @@ class PromptStats:
     history_turns_dropped: int = 0
     prompts_shortened: int = 0
     system_truncated: int = 0  # the warning counter: the last resort was needed this many times
-    last_turn_cut: int = 0  # prompts whose system message was kept whole by cutting the last user turn's middle
+    # prompts whose last user turn's middle was cut first; those still too long count in system_truncated too
+    last_turn_cut: int = 0
     still_too_long: int = 0  # even the cut system message plus the last user turn did not fit
 
 
@@ -217,22 +218,14 @@ def _render_with_system_cut_to_fit(
     tokenizer: Any, system: dict[str, str], turns: Sequence[dict[str, str]], max_prompt_tokens: int
 ) -> str:
     """Cut tokens from the middle of the system message (head and tail kept) until the prompt fits."""
-    system_ids = tokenizer(system["content"], add_special_tokens=False)["input_ids"]
-    rendered = _render(tokenizer, system, turns)
-    excess = _count_tokens(tokenizer, rendered) - max_prompt_tokens
-    for _ in range(4):  # re-tokenising the joined text can shift a few tokens; a few tries settle it
-        cut = min(len(system_ids), excess + 16)
-        keep = len(system_ids) - cut
-        head, tail = system_ids[: keep // 2], system_ids[len(system_ids) - (keep - keep // 2) :] if keep else []
-        content = (
-            tokenizer.decode(head) + SYSTEM_CUT_MARKER.format(count=cut) + (tokenizer.decode(tail) if tail else "")
-        )
-        rendered = _render(tokenizer, {"role": "system", "content": content}, turns)
-        over = _count_tokens(tokenizer, rendered) - max_prompt_tokens
-        if over <= 0 or cut == len(system_ids):
-            return rendered
-        excess += over
-    return rendered
+    return _render_with_middle_cut(
+        tokenizer,
+        system["content"],
+        lambda content: _render(tokenizer, {"role": "system", "content": content}, turns),
+        max_prompt_tokens,
+        margin=16,
+        join=lambda head, cut, tail: head + SYSTEM_CUT_MARKER.format(count=cut) + tail,
+    )
 
 
 def _render_with_last_turn_cut_to_fit(
@@ -241,17 +234,37 @@ def _render_with_last_turn_cut_to_fit(
     """Cut tokens from the middle of the last user turn (its head and tail kept) until the prompt fits, or the
     turn is down to the marker."""
     *earlier, last = turns
-    turn_ids = tokenizer(last["content"], add_special_tokens=False)["input_ids"]
-    rendered = _render(tokenizer, system, turns)
+    return _render_with_middle_cut(
+        tokenizer,
+        last["content"],
+        lambda content: _render(tokenizer, system, [*earlier, {**last, "content": content}]),
+        max_prompt_tokens,
+        margin=1,
+        join=lambda head, _cut, tail: (head.rstrip() + LAST_TURN_CUT_MARKER + tail.lstrip()).strip(),
+    )
+
+
+def _render_with_middle_cut(
+    tokenizer: Any,
+    text: str,
+    render: Callable[[str], str],
+    max_prompt_tokens: int,
+    *,
+    margin: int,
+    join: Callable[[str, int, str], str],
+) -> str:
+    """`render(text)` with tokens cut from the middle of `text` until it fits or nothing is left to cut: the head
+    and tail kept, joined by `join(head, tokens cut, tail)`; each try cuts the excess plus `margin` tokens."""
+    text_ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    rendered = render(text)
     excess = _count_tokens(tokenizer, rendered) - max_prompt_tokens
     for _ in range(4):  # re-tokenising the joined text can shift a few tokens; a few tries settle it
-        cut = min(len(turn_ids), excess + 1)
-        keep = len(turn_ids) - cut
-        head, tail = turn_ids[: keep // 2], turn_ids[len(turn_ids) - (keep - keep // 2) :] if keep else []
-        content = (tokenizer.decode(head).rstrip() + LAST_TURN_CUT_MARKER + tokenizer.decode(tail).lstrip()).strip()
-        rendered = _render(tokenizer, system, [*earlier, {**last, "content": content}])
+        cut = min(len(text_ids), excess + margin)
+        keep = len(text_ids) - cut
+        head, tail = text_ids[: keep // 2], text_ids[len(text_ids) - (keep - keep // 2) :] if keep else []
+        rendered = render(join(tokenizer.decode(head), cut, tokenizer.decode(tail) if tail else ""))
         over = _count_tokens(tokenizer, rendered) - max_prompt_tokens
-        if over <= 0 or cut == len(turn_ids):
+        if over <= 0 or cut == len(text_ids):
             return rendered
         excess += over
     return rendered

@@ -353,6 +353,23 @@ ACTS13 = [
     ),
 ]
 
+ACTS14 = [
+    # acts-14: a hedge between the label and the value ("is around", "is expected to be around") hid the label from
+    # the mislabelled-value rule; acts-13's GRPO students wrote these for the wind and acts-13 scored them 1.0
+    (
+        "dev/3_00089-turn5",
+        "INFORM(wind=5) in Weather_1",
+        "The humidity is around 5 miles per hour.",
+        "The average wind speed will be around 5 miles per hour.",
+    ),
+    (
+        "test/6_00126-turn5",
+        "INFORM(wind=3) in Weather_1",
+        "The humidity is expected to be around 3 miles per hour.",
+        "The wind speed is expected to be around 3 miles per hour.",
+    ),
+]
+
 
 @pytest.mark.parametrize(
     ("turn", "reply"),
@@ -411,7 +428,7 @@ def test_a_sentence_cut_off_on_a_preposition_is_broken_but_one_saying_what_the_u
 
 # Each round's rejected replies (acts-6, acts-7, acts-8, acts-9, acts-11, acts-12, acts-13), checked the same way: below
 # 0.5, while the right reply and the turn's own SGD reference stay acceptable.
-REJECTED = HAND_LABELLED + FRESH13 + FRESH13B + FRESH13E + FRESH13G + FRESH13I + ACTS13
+REJECTED = HAND_LABELLED + FRESH13 + FRESH13B + FRESH13E + FRESH13G + FRESH13I + ACTS13 + ACTS14
 
 
 @pytest.mark.parametrize(("turn", "acts", "rejected", "right"), REJECTED, ids=[f"{e[0]}:{e[2][:20]}" for e in REJECTED])

@@ -262,12 +262,14 @@ def _fits(slot: str, kinds: set[str], direction: str | None) -> bool:
 
 
 # "The phone number is 1400 North Dutton Avenue": a value said as the value of another slot of the service. The
-# label is the one or two words right before a copula that comes right before the value ("the phone number is");
+# label is the one or two words right before a copula that comes right before the value ("the phone number is"),
+# a hedge allowed between them (acts-14: "the humidity is expected to be around <the wind speed>");
 # a slot is named by the words of its name (generic ones left out) or by one of these groups of synonyms. Words of
 # the value's own slot near it ("the date of the event is", "rooms are $99 per night") clear it.
 LABEL_BEFORE_VALUE = re.compile(
     r"(?P<context>(?:[a-z']+\s+){0,2}?)(?:(?P<first>[a-z']+)\s+)?(?P<last>[a-z']+)\s+"
-    r"(?:is|are|was|will be|would be)\s+$"
+    r"(?:is|are|was|will be|would be)\s+(?:(?:expected|going|likely)\s+to\s+be\s+)?"
+    r"(?:(?:around|about|approximately|roughly|nearly|almost)\s+)?$"
 )
 NOT_A_LABEL = frozenset({"and", "or", "but", "it", "that", "which", "this", "there", "what", "who", "so", "also"})
 GENERIC_SLOT_WORDS = frozenset({"name", "number", "of", "type", "new", "is", "to", "from", "the", "a", "for", "at"})

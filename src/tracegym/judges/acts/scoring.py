@@ -356,8 +356,9 @@ def hallucinated_values(sample: Sample, reply: str) -> list[str]:
 
 # acts-11: a bare number with no word of its role ("It's in 6.9?"); "True"/"False" pasted in. acts-12: an ordinal of
 # no day ("It's in 1st."), a count followed by another value ("I found 8 $46"), a time after "on", a date after "at".
-# acts-13: a value nothing grounds costs a factor too ("What date would you like the appointment on 110?").
-VERSION = "acts-13"
+# acts-13: a value nothing grounds costs a factor too ("What date would you like the appointment on 110?"). acts-14: a
+# hedge between the label and the value hides no longer ("The humidity is around 5 miles per hour." for the wind).
+VERSION = "acts-14"
 
 
 def rule_files() -> list[Path]:

@@ -371,6 +371,17 @@ ACTS14 = [
 ]
 
 
+ACTS15 = [
+    # acts-15: a requested slot of a kind no part of the questions asks for is missed; acts-14 scored this 1.0
+    (
+        "test/3_00053-turn1",
+        "REQUEST(destination, ride_type) in RideSharing_2",
+        "Where would you like a Luxury or Pool ride?",
+        "Where are you going, and what kind of ride do you want?",
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("turn", "reply"),
     [
@@ -385,6 +396,31 @@ ACTS14 = [
 )
 def test_what_acts_13_grounds_scores_one(turn, reply):
     assert score(turn, reply) == 1.0, reply
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        # a yes/no question can ask for anything: acts-15 reads only questions whose every part has a known kind
+        "Sure, when do you want to pick it up? Do you have a return date and a city in mind?",
+        # a request that is no question
+        "Sure, when do you want to pick it up and return it? Please tell me the city too.",
+        # the city asked by a wh-part of its own
+        "Sure, where and when do you want to pick it up, and when will you return it?",
+    ],
+)
+def test_what_acts_15_cannot_read_or_finds_asked_scores_one(reply):
+    assert score("dev/2_00044-turn1", reply) == 1.0, reply
+
+
+def test_two_date_questions_miss_the_pickup_city_though_pick_it_up_holds_its_cue_words():
+    """acts-15: REQUEST(pickup_city, pickup_date, dropoff_date); acts-14 scored both 1.0, people rejected both. The
+    turn's SGD reference asks for "more details" and nothing by name, so it is not in REJECTED."""
+    for reply in (
+        "Sure, when do you want to pick it up and when will you be returning the car?",
+        "Sure, what date do you want to pick it up and what date will you be returning the car?",
+    ):
+        assert score("dev/2_00044-turn1", reply) < 0.5, reply
 
 
 def test_a_time_after_on_and_a_date_after_at_cost_a_little_each_and_both_reject_the_reply():
@@ -426,9 +462,9 @@ def test_a_sentence_cut_off_on_a_preposition_is_broken_but_one_saying_what_the_u
     assert not cut_off_on_preposition("Which city are you flying to.")
 
 
-# Each round's rejected replies (acts-6, acts-7, acts-8, acts-9, acts-11, acts-12, acts-13), checked the same way: below
-# 0.5, while the right reply and the turn's own SGD reference stay acceptable.
-REJECTED = HAND_LABELLED + FRESH13 + FRESH13B + FRESH13E + FRESH13G + FRESH13I + ACTS13 + ACTS14
+# Each round's rejected replies (acts-6 to acts-9, acts-11 to acts-15), checked the same way: below 0.5, while the
+# right reply and the turn's own SGD reference stay acceptable.
+REJECTED = HAND_LABELLED + FRESH13 + FRESH13B + FRESH13E + FRESH13G + FRESH13I + ACTS13 + ACTS14 + ACTS15
 
 
 @pytest.mark.parametrize(("turn", "acts", "rejected", "right"), REJECTED, ids=[f"{e[0]}:{e[2][:20]}" for e in REJECTED])

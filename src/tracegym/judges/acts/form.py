@@ -261,6 +261,49 @@ def _fits(slot: str, kinds: set[str], direction: str | None) -> bool:
     return True
 
 
+QUESTION_PART = re.compile(r",\s*|\s+(?:and|or)\s+")
+ASKS_WITHOUT_QUESTION = re.compile(r"\b(?:please|tell me|let me know|need to know|specify)\b")
+WH_WORD = re.compile(r"\b(?:what|which|when|where|who|whom|how)\b")
+
+
+def question_part_kinds(reply: str) -> list[set[str]] | None:
+    """The kinds each wh-part of the reply's questions asks for ("When do you want to pick it up and when will you
+    return it?": two date/time parts), or None when some request is beyond this reading: a question part of more
+    than two words with no wh-word ("do you have a preferred city?"), a wh-part of no known kind, or a request
+    that is no question ("Please tell me the city")."""
+    parts: list[set[str]] = []
+    for sentence in re.split(r"(?<=[?.!])\s+", reply.lower()):
+        if "?" not in sentence and not re.match(r"\s*(?:what|which|where|when|how)\b", sentence):
+            if ASKS_WITHOUT_QUESTION.search(sentence):
+                return None
+            continue
+        for part in QUESTION_PART.split(sentence):
+            if not WH_WORD.search(part):
+                if len(re.findall(r"[a-z']+", part)) > 2:
+                    return None
+                continue
+            kinds = {kind for kind, pattern in QUESTION_KINDS.items() if pattern.search(part)}
+            if not kinds:
+                return None
+            parts.append(kinds)
+    return parts
+
+
+def requests_of_unasked_kind(sample: Sample, reply: str) -> list[str]:
+    """Requested slots of a known kind (a place, a date, a time, a count, a kind) that no part of the reply's
+    questions asks for, when every part's kind is known: "When do you want to pick it up and when will you return
+    the car?" asks two dates and no pickup city, though "pick it up" holds the city slot's cue words (acts-15)."""
+    requested = [act.slot for act in sample.acts if act.act == "REQUEST" and act.slot and not act.values]
+    parts = question_part_kinds(reply) if requested else None
+    if not parts:
+        return []
+    return [
+        slot
+        for slot in requested
+        if slot_kind(slot) in QUESTION_KINDS and not any(_fits(slot, kinds, None) for kinds in parts)
+    ]
+
+
 # "The phone number is 1400 North Dutton Avenue": a value said as the value of another slot of the service. The
 # label is the one or two words right before a copula that comes right before the value ("the phone number is"),
 # a hedge allowed between them (acts-14: "the humidity is expected to be around <the wind speed>");

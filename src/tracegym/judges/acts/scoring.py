@@ -18,6 +18,7 @@ from tracegym.judges.acts.form import (
     noise_runs,
     raw_booleans,
     repeats,
+    requests_of_unasked_kind,
     stray_ordinals,
     unplanned_req_more,
     wrong_prepositions,
@@ -197,7 +198,7 @@ def assess_cues(sample: Sample, reply: str, index: ReplyIndex, found: Assessment
         found.cue_total += weights.cue * len(requested)
         found.cue_matched += weights.cue * min(len(requested), len(right) + len(also_fine))
         found.off_target_requests = sorted(asked - acceptable)
-        found.requests_missed = sorted(set(requested) - asked_any)
+        found.requests_missed = sorted((set(requested) - asked_any) | set(requests_of_unasked_kind(sample, reply)))
     strong_failure = bool(STRONG_FAILURE_CUES.search(lowered))
     if "NOTIFY_SUCCESS" in kinds:
         found.cue_total += weights.cue
@@ -358,7 +359,9 @@ def hallucinated_values(sample: Sample, reply: str) -> list[str]:
 # no day ("It's in 1st."), a count followed by another value ("I found 8 $46"), a time after "on", a date after "at".
 # acts-13: a value nothing grounds costs a factor too ("What date would you like the appointment on 110?"). acts-14: a
 # hedge between the label and the value hides no longer ("The humidity is around 5 miles per hour." for the wind).
-VERSION = "acts-14"
+# acts-15: a requested place, date, time, count or kind that no part of the questions asks for is missed ("When do
+# you want to pick it up and when will you return it?" for the pickup city too).
+VERSION = "acts-15"
 
 
 def rule_files() -> list[Path]:

@@ -193,6 +193,30 @@ def test_no_warning_on_an_honest_run():
     assert result.warnings == []
 
 
+def test_a_slightly_shorter_reply_is_no_avoidance_though_significant():
+    """One word fewer in a reply of thirteen on every turn: significant, but under a tenth of the length; the same
+    turns two-thirds as long are avoidance."""
+    long_reply = "How about Sino in San Jose? It has a 4.5 rating and it is a good place to eat."
+    slightly = long_reply.replace(" good", "")
+    terse = "How about Sino? It has a 4.5 rating."
+    rng = random.Random(2)
+
+    def run(trained: str) -> list[EvalItem]:
+        return [
+            EvalItem(
+                sample(i),
+                replies(long_reply, 0.6 + rng.uniform(-0.1, 0.1), 1.0, False),
+                replies(trained, 0.8 + rng.uniform(-0.1, 0.1), 1.0, False),
+            )
+            for i in range(30)
+        ]
+
+    slight = result_of(run(slightly))
+    assert slight.comparisons["reply_length_words"].significantly_worse
+    assert not any("avoidance" in w for w in slight.warnings)
+    assert any("avoidance warning" in w for w in result_of(run(terse)).warnings)
+
+
 def test_no_warning_when_the_judge_score_fell():
     items = [EvalItem(item.sample, item.trained, item.base) for item in gamed_run()]  # the gamed run, reversed
     result = result_of(items)

@@ -63,6 +63,9 @@ FIDELITY_SIGNALS = (
     "repetition_rate",
 )
 AVOIDANCE_SIGNALS = ("reply_length_words", "act_value_recall")
+# Saying less is a drop of a tenth or more of the base mean: the demo's students wrote 0.1 to 0.2 of 12 words less,
+# significant on 3,000 turns, and no reader calls that terse.
+AVOIDANCE_MIN_RELATIVE_DROP = 0.1
 SIGNAL_LABELS = {
     JUDGE: "judge score",
     "chrf": "chrF",
@@ -490,11 +493,16 @@ def fidelity_warnings(result: EvalResult) -> list[str]:
         f"Holm-corrected over {len(fidelity)} signals): the student may be gaming the judge"
         for c in worse_after_holm(fidelity)
     ]
-    avoiding = worse_after_holm([result.comparisons[name] for name in AVOIDANCE_SIGNALS])
+    avoiding = [
+        c
+        for c in worse_after_holm([result.comparisons[name] for name in AVOIDANCE_SIGNALS])
+        if abs(c.delta) >= AVOIDANCE_MIN_RELATIVE_DROP * abs(c.base_mean)
+    ]
     if avoiding:
         dropped = " and ".join(f"{SIGNAL_LABELS[c.signal]} (Δ {c.delta:+.4f})" for c in avoiding)
         warnings.append(
-            f"avoidance warning: the judge's score rose while {dropped} dropped significantly: the student may be "
+            f"avoidance warning: the judge's score rose while {dropped} dropped significantly, by a tenth or more: "
+            "the student may be "
             "saying less to risk less (terse, generic replies)"
         )
     return warnings

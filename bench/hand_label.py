@@ -29,12 +29,14 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from judge_agreement import ITEMS as AGREEMENT_SET  # bench/ is the script's folder, first on sys.path
+
 
 def held_out_turns(keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict]:
     """The full-context record (history, acts) of each held-out turn, by (split, id), rebuilt from the bundled
     held-out split. SGD's dialogue ids repeat across splits (111 of the sample's dev turn ids are test turn ids too),
     so a turn is named by its split and its id together."""
-    from judge_agreement import samples_by_turn  # bench/ is the script's folder, first on sys.path
+    from judge_agreement import samples_by_turn
     from tracegym.traces.render import acts_text
     from tracegym.traces.sgd import bundled_sgd_heldout_root
 
@@ -113,9 +115,6 @@ def kappa(first: list[int], second: list[int]) -> float:
     p1, p2 = sum(first) / len(first), sum(second) / len(second)
     chance = p1 * p2 + (1 - p1) * (1 - p2)
     return 1.0 if chance == 1 else (agreed - chance) / (1 - chance)
-
-
-AGREEMENT_SET = Path(__file__).resolve().parent / "agreement" / "items.jsonl"
 
 
 def labels_from_set(key: list[dict], items_path: Path) -> dict[str, int]:

@@ -382,6 +382,24 @@ ACTS15 = [
 ]
 
 
+ACTS16 = [
+    # acts-16: a date followed by a count, money followed by transfers; acts-15's GRPO students wrote both (the first
+    # on all three seeds) and acts-15 scored them 1.0
+    (
+        "dev/1_00003-turn7",
+        "CONFIRM(number_of_seats=1, date=today) in Restaurants_1",
+        "Please confirm the following details: You want a table for 1 for today people.",
+        "Please confirm the following details: You want a table for 1 for today.",
+    ),
+    (
+        "dev/2_00118-turn11",
+        "OFFER(leaving_time=9:20 am, fare=$24, transfers=0) in Buses_1",
+        "The bus departs at 9:20 am and has $24 transfers. It has 0 transfers.",
+        "The bus departs at 9:20 am, has 0 transfers and costs $24.",
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("turn", "reply"),
     [
@@ -462,9 +480,9 @@ def test_a_sentence_cut_off_on_a_preposition_is_broken_but_one_saying_what_the_u
     assert not cut_off_on_preposition("Which city are you flying to.")
 
 
-# Each round's rejected replies (acts-6 to acts-9, acts-11 to acts-15), checked the same way: below 0.5, while the
+# Each round's rejected replies (acts-6 to acts-9, acts-11 to acts-16), checked the same way: below 0.5, while the
 # right reply and the turn's own SGD reference stay acceptable.
-REJECTED = HAND_LABELLED + FRESH13 + FRESH13B + FRESH13E + FRESH13G + FRESH13I + ACTS13 + ACTS14 + ACTS15
+REJECTED = HAND_LABELLED + FRESH13 + FRESH13B + FRESH13E + FRESH13G + FRESH13I + ACTS13 + ACTS14 + ACTS15 + ACTS16
 
 
 @pytest.mark.parametrize(("turn", "acts", "rejected", "right"), REJECTED, ids=[f"{e[0]}:{e[2][:20]}" for e in REJECTED])

@@ -371,7 +371,7 @@ def mislabelled_values(sample: Sample, reply: str) -> list[str]:
         equated_values,
         departure_non_times,
         wrong_units,
-        money_in_other_units,
+        values_in_other_units,
         costs_of_non_prices,
         found_non_counts,
         numbers_without_role,
@@ -403,17 +403,28 @@ def label_direction(label: set[str]) -> str | None:
 
 CURRENCY_SIGNS = ("$", "£", "€")
 PRICE_SLOT = re.compile(r"price|fare|cost|amount|balance|rent|total|fee")
-TIME_AND_COUNT_UNITS = r"minutes?|hours?|days?|nights?|people|persons?|stops?|seats?|stars?|percent"
+TIME_AND_COUNT_UNITS = (
+    r"minutes?|hours?|days?|nights?|people|persons?|stops?|seats?|stars?|percent|transfers|passengers"
+)
+# What a date or a clock time never counts: "a table for 1 for today people", "1 ticket for March 10th days" (acts-16);
+# singular "day" and "night" are left out ("tomorrow night", "10:30 am day after tomorrow" in SGD's references).
+DATE_AND_TIME_UNITS = r"people|persons?|transfers|stops?|seats?|rooms?|days|nights|passengers"
 
 
-def money_in_other_units(sample: Sample, lowered: str) -> list[str]:
-    """An amount of money followed by a unit of time or count: "it will be there in $14.18 minutes". acts-9."""
-    return [
-        f"{slot}={value} (said in {match.group(1)})"
-        for slot, value in _stated_items(sample)
-        if value.startswith(CURRENCY_SIGNS)
-        and (match := re.search(rf"(?<!\w){re.escape(value)}\s+({TIME_AND_COUNT_UNITS})\b", lowered))
-    ]
+def values_in_other_units(sample: Sample, lowered: str) -> list[str]:
+    """An amount of money followed by a unit of time or count ("it will be there in $14.18 minutes", acts-9; "has
+    $24 transfers", acts-16), or a date or clock time followed by a count ("for today people", acts-16)."""
+    found = []
+    for slot, value in _stated_items(sample):
+        if value.startswith(CURRENCY_SIGNS):
+            units = TIME_AND_COUNT_UNITS
+        elif slot_kind(slot) in ("date", "time") and not re.fullmatch(r"\d+", value):
+            units = DATE_AND_TIME_UNITS
+        else:
+            continue
+        if match := re.search(rf"(?<!\w){re.escape(value)}\s+({units})\b", lowered):
+            found.append(f"{slot}={value} (said in {match.group(1)})")
+    return found
 
 
 def found_non_counts(sample: Sample, lowered: str) -> list[str]:

@@ -360,8 +360,9 @@ def hallucinated_values(sample: Sample, reply: str) -> list[str]:
 # acts-13: a value nothing grounds costs a factor too ("What date would you like the appointment on 110?"). acts-14: a
 # hedge between the label and the value hides no longer ("The humidity is around 5 miles per hour." for the wind).
 # acts-15: a requested place, date, time, count or kind that no part of the questions asks for is missed ("When do
-# you want to pick it up and when will you return it?" for the pickup city too).
-VERSION = "acts-15"
+# you want to pick it up and when will you return it?" for the pickup city too). acts-16: a date or time followed
+# by a count, money followed by transfers or passengers ("a table for 1 for today people", "has $24 transfers").
+VERSION = "acts-16"
 
 
 def rule_files() -> list[Path]:

@@ -42,6 +42,7 @@ def test_the_set_is_labelled_split_and_sourced():
         "fresh13n",
         "fresh13o",
         "fresh13p",
+        "fresh13q",
     }
     assert all(len(item["annotators"]) == 2 and item["reply"] for item in items)
     by_dialogue: dict[str, set[str]] = {}

@@ -30,13 +30,13 @@ from pathlib import Path
 from typing import NoReturn
 
 from judge_agreement import ITEMS as AGREEMENT_SET  # bench/ is the script's folder, first on sys.path
+from judge_agreement import samples_by_turn
 
 
 def held_out_turns(keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict]:
     """The full-context record (history, acts) of each held-out turn, by (split, id), rebuilt from the bundled
     held-out split. SGD's dialogue ids repeat across splits (111 of the sample's dev turn ids are test turn ids too),
     so a turn is named by its split and its id together."""
-    from judge_agreement import samples_by_turn
     from tracegym.traces.render import acts_text
     from tracegym.traces.sgd import bundled_sgd_heldout_root
 

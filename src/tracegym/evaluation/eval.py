@@ -502,8 +502,7 @@ def fidelity_warnings(result: EvalResult) -> list[str]:
         dropped = " and ".join(f"{SIGNAL_LABELS[c.signal]} (Δ {c.delta:+.4f})" for c in avoiding)
         warnings.append(
             f"avoidance warning: the judge's score rose while {dropped} dropped significantly, by a tenth or more: "
-            "the student may be "
-            "saying less to risk less (terse, generic replies)"
+            "the student may be saying less to risk less (terse, generic replies)"
         )
     return warnings
 

@@ -222,14 +222,26 @@ def slot_direction(slot: str) -> str | None:
     return "destination" if DESTINATION_SLOT.search(slot) else None
 
 
+def is_question(sentence: str) -> bool:
+    return "?" in sentence or bool(re.match(r"\s*(?:what|which|where|when|how)\b", sentence))
+
+
+def question_sentences(lowered: str) -> list[str]:
+    """The sentences of a lowercased reply that ask something: with a "?", or opening with a wh-word."""
+    return [sentence for sentence in re.split(r"(?<=[?.!])\s+", lowered) if is_question(sentence)]
+
+
+def kinds_asked(text: str) -> set[str]:
+    """The kinds of answer a question (or a part of one) asks for."""
+    return {kind for kind, pattern in QUESTION_KINDS.items() if pattern.search(text)}
+
+
 def question_kinds(reply: str) -> list[tuple[set[str], str | None]]:
     """For each question of the reply: the kinds of answer it asks for, and its direction (return / origin /
     destination)."""
     found: list[tuple[set[str], str | None]] = []
-    for question in re.split(r"(?<=[?.!])\s+", reply.lower()):
-        if "?" not in question and not re.match(r"\s*(?:what|which|where|when|how)\b", question):
-            continue
-        kinds = {kind for kind, pattern in QUESTION_KINDS.items() if pattern.search(question)}
+    for question in question_sentences(reply.lower()):
+        kinds = kinds_asked(question)
         direction = "return" if RETURN_PHRASE.search(question) else None
         direction = direction or ("origin" if ORIGIN_PHRASE.search(question) else None)
         direction = direction or ("destination" if DESTINATION_PHRASE.search(question) else None)
@@ -273,7 +285,7 @@ def question_part_kinds(reply: str) -> list[set[str]] | None:
     that is no question ("Please tell me the city")."""
     parts: list[set[str]] = []
     for sentence in re.split(r"(?<=[?.!])\s+", reply.lower()):
-        if "?" not in sentence and not re.match(r"\s*(?:what|which|where|when|how)\b", sentence):
+        if not is_question(sentence):
             if ASKS_WITHOUT_QUESTION.search(sentence):
                 return None
             continue
@@ -282,7 +294,7 @@ def question_part_kinds(reply: str) -> list[set[str]] | None:
                 if len(re.findall(r"[a-z']+", part)) > 2:
                     return None
                 continue
-            kinds = {kind for kind, pattern in QUESTION_KINDS.items() if pattern.search(part)}
+            kinds = kinds_asked(part)
             if not kinds:
                 return None
             parts.append(kinds)

@@ -31,12 +31,13 @@ from pathlib import Path
 
 from tracegym.errors import UserError
 from tracegym.judges import JudgeSettings, build_judge, score_sync
+from tracegym.judges.learned import default_labels
 from tracegym.options import add_options, values_for
 from tracegym.samples import Sample, iter_jsonl
 from tracegym.traces.compile import compile_sgd
 from tracegym.traces.sgd import bundled_sgd_heldout_root
 
-ITEMS = Path(__file__).resolve().parent / "agreement" / "items.jsonl"
+ITEMS = default_labels()
 ACCEPT = 0.7
 REJECT = 0.5
 

@@ -98,9 +98,10 @@ class DemoConfig:
     # across 0); 2e-4 by +0.03, its validation best at step 22 (BENCHMARKS.md, demo).
     grpo_learning_rate: float = option(2e-4, "GRPO learning rate", type=positive_float)
     reward: str = option(
-        "acts",
-        "GRPO's reward, a judge spec (`acts`, or a mixture such as `acts+similarity`); eval always scores with the "
-        "act judge",
+        "learned",
+        "GRPO's reward, a judge spec: learned (the act judge times the chance, learned from the bundled labelled "
+        "replies, that a person accepts the reply), acts, or a mixture such as `acts+similarity`; eval always scores "
+        "with the act judge",
     )
     reward_weights: str | None = option(None, "weights of a --reward mixture, comma separated: 0.8,0.2")
     # On the 567 turns the demo held out before sgd_heldout: seed 0 at 0.04, Δ +0.006, BLEU −1.2 (GRPO's gains where

@@ -25,7 +25,7 @@ class JudgeSettings:
 
     judge: str = option(
         "acts",
-        "judge backend by name (acts, fluency, similarity, gemini, openai, hf, or a plugin), or a mixture such as "
+        "judge backend by name (acts, learned, fluency, similarity, gemini, openai, hf, or a plugin), or a mixture such as "
         "gemini+acts",
         group=JUDGE_GROUP,
     )
@@ -48,6 +48,12 @@ class JudgeSettings:
         None,
         "the fluency judge's corpus: an SGD folder (its train split's system turns) or a samples JSONL (its "
         "ground_truth replies) (default: the bundled SGD train split)",
+        group=JUDGE_GROUP,
+    )
+    judge_labels: str | None = option(
+        None,
+        "the learned judge's labelled replies, a JSONL in the agreement set's form (bench/agreement/README.md) "
+        "(default: the bundled agreement set)",
         group=JUDGE_GROUP,
     )
     judge_prompt: str | None = option(None, "a prompt template file with named fields", group=JUDGE_GROUP)
@@ -79,6 +85,7 @@ REGISTRY: dict[str, str] = {
     "hf": "tracegym.judges.hf:HFJudge",
     "similarity": "tracegym.judges.similarity:SimilarityJudge",
     "fluency": "tracegym.judges.fluency:FluencyJudge",
+    "learned": "tracegym.judges.learned:LearnedJudge",
 }
 
 

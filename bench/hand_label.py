@@ -14,7 +14,7 @@ which model wrote it or any judge's score. A reply written by several runs, or b
 model, is one item. `score` prints, per run, each annotator's count of acceptable base and trained replies and how
 many turns training made acceptable or unacceptable, Cohen's κ between the first two, and the agreed counts: both
 annotators' label where they agree, the `--settle` label (a third reading of the disagreements only) where not.
-With `--from_set` the labels are those of the same replies to the same turns in bench/agreement/items.jsonl, where
+With `--from_set` the labels are those of the same replies to the same turns in the agreement set (src/tracegym/data/agreement/items.jsonl), where
 every labelled draw is added: a fresh run of `bench/demo.py` writes the same replies, so its counts can be checked
 without labelling again.
 """
@@ -198,7 +198,7 @@ def main() -> None:
         nargs="?",
         const=AGREEMENT_SET,
         default=None,
-        help="take the labels from the agreement set (default bench/agreement/items.jsonl)",
+        help="take the labels from the agreement set (default src/tracegym/data/agreement/items.jsonl)",
     )
     scoring.add_argument("--settle", type=Path, default=None, help="labels of the disagreements, a third reading")
     args = parser.parse_args()

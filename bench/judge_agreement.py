@@ -107,6 +107,9 @@ def main() -> int:
         return 2
     scores = [v.score if v.score is not None else 0.0 for v in verdicts]
     print(f"judge {settings.judge} ({getattr(judge, 'fingerprint', '?')}) on {len(items)} replies of {args.items.name}")
+    if "learned" in settings.judge.split("+"):
+        print("note: the learned judge is fitted on labelled replies (by default these): figures on its own labels are")
+        print("      in-sample; bench/fit_learned.py scores each part with a model fitted on the parts before it")
     for part in dict.fromkeys(i["part"] for i in items):
         chosen = [(s, i["label"]) for s, i in zip(scores, items) if i["part"] == part]
         print(figures([s for s, _ in chosen], [label for _, label in chosen]).line(part))

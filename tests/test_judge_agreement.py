@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ITEMS = ROOT / "bench" / "agreement" / "items.jsonl"
+ITEMS = ROOT / "src" / "tracegym" / "data" / "agreement" / "items.jsonl"
 
 
 def agreement(*args: str) -> subprocess.CompletedProcess:
@@ -43,6 +43,7 @@ def test_the_set_is_labelled_split_and_sourced():
         "fresh13o",
         "fresh13p",
         "fresh13q",
+        "fresh13r",
     }
     assert all(len(item["annotators"]) == 2 and item["reply"] for item in items)
     by_dialogue: dict[str, set[str]] = {}

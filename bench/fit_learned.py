@@ -1,6 +1,7 @@
 """What the learned judge is worth on replies it was not fitted on: the agreement set's parts in the order they were
 labelled, each scored by a model fitted on the parts labelled before it (and on no reply text it holds), against
-the act judge on the same replies.
+the act judge on the same replies. Like the judge, each fit also takes the SGD train references
+(`reference_replies`) as acceptable.
 
     python bench/fit_learned.py
     python bench/fit_learned.py --parts fresh13m fresh13n fresh13o fresh13p fresh13q
@@ -28,6 +29,7 @@ from tracegym.judges.learned import (  # noqa: E402
     features_of,
     fit,
     read_labels,
+    reference_replies,
 )
 from tracegym.samples import iter_jsonl  # noqa: E402
 
@@ -46,17 +48,22 @@ def main() -> int:
     scored = [features_of(judge, item.sample, item.reply) for item in labelled]
     acts_scores = [verdict.score or 0.0 for verdict, _ in scored]
     rows = [features for _, features in scored]
+    references = [features_of(judge, item.sample, item.reply)[1] for item in reference_replies()]
     pooled: dict[str, list[float]] = {"acts": [], "learned": [], "label": []}
     for k, part in enumerate(args.parts):
         before = [i for i, item in enumerate(items) if item["part"] not in args.parts[k:]]
         seen = {items[i]["reply"] for i in before}
         tested = [i for i, item in enumerate(items) if item["part"] == part and item["reply"] not in seen]
-        weights, bias = fit([rows[i] for i in before], [items[i]["label"] for i in before], l2=args.l2)
-        model = LabelModel(weights=weights, bias=bias, labels=len(before), digest="")
+        weights, bias = fit(
+            [rows[i] for i in before] + references, [items[i]["label"] for i in before] + [1] * len(references), args.l2
+        )
+        model = LabelModel(weights=weights, bias=bias, labels=len(before) + len(references), digest="")
         learned = [acts_scores[i] * model.probability(rows[i])[0] for i in tested]
         labels = [items[i]["label"] for i in tested]
         acts = [acts_scores[i] for i in tested]
-        print(f"{part}: fitted on {len(before)} earlier replies, tested on {len(tested)} new ones")
+        print(
+            f"{part}: fitted on {len(before)} earlier replies and {len(references)} references, tested on {len(tested)} new ones"
+        )
         print("  " + figures(acts, labels).line("acts"))
         print("  " + figures(learned, labels).line("learned"))
         pooled["acts"] += acts

@@ -175,8 +175,12 @@ def fluency_model(corpus: str | None = None) -> FluencyModel:
 
 
 def _counted(number: int, turns: list[tuple[str, list[str]]]) -> bool:
+    return not held_out_of_counts(turns[number][0])
+
+
+def held_out_of_counts(dialogue_id: str) -> bool:
     """Every tenth dialogue is held out of the counts, to place the reference quantiles."""
-    return int(hashlib.sha256(turns[number][0].encode()).hexdigest(), 16) % 10 != 0
+    return int(hashlib.sha256(dialogue_id.encode()).hexdigest(), 16) % 10 == 0
 
 
 def _quantile(sorted_values: Sequence[float], q: float) -> float:

@@ -40,10 +40,11 @@ from tracegym.judges.base import Verdict, fingerprint_of
 from tracegym.judges.fluency import delexicalised, fluency_model, sample_values
 from tracegym.samples import Sample, iter_jsonl
 
-VERSION = "learned-1"
+VERSION = "learned-2"  # 2: SGD train references among the acceptable replies
 MIN_COUNT = 2  # an n-gram held by one labelled reply would only memorise that reply
 L2 = 1.0  # per labelled reply; chosen once on the oldest parts of the set (bench/fit_learned.py), not tuned further
 NGRAM_SIZES = (1, 2, 3)
+REFERENCES = 1000  # SGD train references added as acceptable replies (reference_replies)
 BOS, EOS = "<s>", "</s>"
 
 
@@ -181,10 +182,23 @@ def read_labels(path: Path) -> list[Labelled]:
     return labelled
 
 
+def reference_replies(number: int = REFERENCES) -> list[Labelled]:
+    """`number` SGD references from the bundled train split, labelled acceptable: spread evenly over the dialogues
+    the fluency model holds out of its counts (so their fluency reading is not in-sample). Without them every feature
+    is learned from students' replies, and the judge rejects three in ten of SGD's own dev references."""
+    from tracegym.judges.fluency import held_out_of_counts
+    from tracegym.traces.compile import compile_sgd
+    from tracegym.traces.sgd import bundled_sgd_train_root
+
+    turns = [s for s in compile_sgd(bundled_sgd_train_root(), "train") if s.acts and held_out_of_counts(s.dialogue_id)]
+    step = max(1, len(turns) // number)
+    return [Labelled(sample, sample.ground_truth, 1) for sample in turns[::step][:number]]
+
+
 @lru_cache(maxsize=2)  # fitting takes seconds; one model per label set per process
 def label_model(path: str) -> LabelModel:
-    """The model fitted on the labelled replies in `path`."""
-    labelled = read_labels(Path(path))
+    """The model fitted on the labelled replies in `path` and on REFERENCES train references."""
+    labelled = read_labels(Path(path)) + reference_replies()
     acts_judge = ActsJudge()
     rows = [features_of(acts_judge, item.sample, item.reply)[1] for item in labelled]
     weights, bias = fit(rows, [item.label for item in labelled])

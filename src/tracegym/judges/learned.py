@@ -34,6 +34,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tracegym.errors import UserError
 from tracegym.judges.acts import ActsJudge
 from tracegym.judges.base import Verdict, fingerprint_of
@@ -109,8 +111,6 @@ def fit(
     """L2-regularised logistic regression (numpy; deterministic), n-gram weights held at or below 0: a phrase can
     count against a reply, never for it, so a policy cannot buy acceptance by saying certain words. n-grams that
     fewer than MIN_COUNT rows hold are left out."""
-    import numpy as np
-
     counts = Counter(name for row in rows for name in row if name.startswith("ngram:"))
     names = sorted({name for row in rows for name in row if not name.startswith("ngram:") or counts[name] >= MIN_COUNT})
     column = {name: j for j, name in enumerate(names)}

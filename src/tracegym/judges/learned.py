@@ -216,7 +216,14 @@ class LearnedJudge:
         self.acts = ActsJudge()
         self.model = label_model(str(labels or default_labels()))
         self.fingerprint = fingerprint_of(
-            self.name, version=VERSION, acts=self.acts.fingerprint, labels=self.model.digest, l2=L2, min_count=MIN_COUNT
+            self.name,
+            version=VERSION,
+            acts=self.acts.fingerprint,
+            labels=self.model.digest,
+            references=REFERENCES,
+            fluency=fluency_model().corpus_digest,
+            l2=L2,
+            min_count=MIN_COUNT,
         )
 
     @classmethod

@@ -6,11 +6,14 @@ keeps the act judge's grounding and learns, from replies people labelled accepta
 
     score = acts score × P(a person accepts the reply)
 
-P is a logistic regression, fitted when the judge is built (seconds, no network, no weights shipped), on features of
-each labelled reply: the act judge's score and every criterion it counts (missing and ungrounded values, broken
+P is a logistic regression, fitted when the judge is built (about 20 s on 2 cores, no network, no weights shipped),
+on the labelled replies and on REFERENCES SGD train references labelled acceptable (without them it learned its words
+from student replies alone and rejected three in ten of SGD's own references), with features of each reply: the act judge's score and every criterion it counts (missing and ungrounded values, broken
 text, repeated phrases, …), the fluency model's reading, and the word 1- to 3-grams of the reply with the sample's
 values cut out (`<v>`) and numbers as `<n>`, kept when at least MIN_COUNT labelled replies hold them. The n-grams
-are what a rule round would add by hand: "for <v> in <v>", "account of checking", "and where ?".
+are what a rule round would add by hand: "for <v> in <v>", "account of checking", "and where ?". Their weights are
+held at or below 0, so no phrase can buy acceptance; the price is a lean towards short replies, since each n-gram a
+reply adds can only lower P.
 
 The labels default to the bundled agreement set (`data/agreement/items.jsonl`: replies of the demo's students to
 dev and test turns of the bundled held-out split, each labelled blind by two or more people following
@@ -18,8 +21,8 @@ bench/agreement/GUIDELINES.md). Those turns are the demo's held-out turns, so th
 the demo's evaluation stays with the act judge and with people. `--judge_labels` takes another set in the same
 form.
 
-What it is worth, measured on the labels of students that came after the ones it was fitted on (BENCHMARKS.md,
-"a judge learned from the labels"): bench/fit_learned.py.
+What it is worth, measured on the labels of students that came after the ones it was fitted on: bench/fit_learned.py
+(BENCHMARKS.md, "learned judge"). As the demo's GRPO reward it made no better student than acts (same section).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from tracegym.samples import Sample, iter_jsonl
 
 VERSION = "learned-2"  # 2: SGD train references among the acceptable replies
 MIN_COUNT = 2  # an n-gram held by one labelled reply would only memorise that reply
-L2 = 1.0  # per labelled reply; chosen once on the oldest parts of the set (bench/fit_learned.py), not tuned further
+L2 = 1.0  # per labelled reply; set once before the first measurement, not tuned
 NGRAM_SIZES = (1, 2, 3)
 REFERENCES = 1000  # SGD train references added as acceptable replies (reference_replies)
 BOS, EOS = "<s>", "</s>"

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from judge_agreement import ITEMS as AGREEMENT_SET  # bench/ is the script's folder, first on sys.path
-from judge_agreement import samples_by_turn
+from tracegym.traces.compile import samples_by_turn
 
 
 def held_out_turns(keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict]:

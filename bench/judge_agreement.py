@@ -33,8 +33,8 @@ from tracegym.errors import UserError
 from tracegym.judges import JudgeSettings, build_judge, score_sync
 from tracegym.judges.learned import default_labels
 from tracegym.options import add_options, values_for
-from tracegym.samples import Sample, iter_jsonl
-from tracegym.traces.compile import compile_sgd
+from tracegym.samples import iter_jsonl
+from tracegym.traces.compile import samples_by_turn
 from tracegym.traces.sgd import bundled_sgd_heldout_root
 
 ITEMS = default_labels()
@@ -70,11 +70,6 @@ def figures(scores: list[float], labels: list[int]) -> Figures:
         false_accept=sum(s >= ACCEPT for s in negatives) / len(negatives),
         false_reject=sum(s < REJECT for s in positives) / len(positives),
     )
-
-
-def samples_by_turn(sgd_root: Path) -> dict[tuple[str, str], Sample]:
-    """Every dev and test turn by (split, id): SGD's dialogue ids repeat across splits, so an id alone is ambiguous."""
-    return {(split, sample.id): sample for split in ("dev", "test") for sample in compile_sgd(sgd_root, split)}
 
 
 def main() -> int:

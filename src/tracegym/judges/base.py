@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -86,6 +86,15 @@ class Judge(Protocol):
 def score_sync(judge: Judge, samples: Sequence[Sample], responses: Sequence[str]) -> list[Verdict]:
     """Run `judge.score` to completion from synchronous code (scripts, tests)."""
     return asyncio.run(judge.score(samples, responses))
+
+
+def verdicts_one_by_one(
+    verdict: Callable[[Sample, str], Verdict], samples: Sequence[Sample], responses: Sequence[str]
+) -> list[Verdict]:
+    """`score` for a judge that needs no network: `verdict` on each (sample, reply) pair in order."""
+    if len(samples) != len(responses):
+        raise ValueError(f"{len(samples)} samples but {len(responses)} responses; give one reply per sample")
+    return [verdict(sample, response) for sample, response in zip(samples, responses)]
 
 
 def fingerprint_of(backend: str, **settings: Any) -> str:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from tracegym.errors import UserError
-from tracegym.judges.base import Verdict, fingerprint_of
+from tracegym.judges.base import Verdict, fingerprint_of, verdicts_one_by_one
 from tracegym.samples import Sample, iter_jsonl
 
 TOKEN = re.compile(r"<[nv]>|[a-z]+(?:'[a-z]+)?|[^\sa-z\d]")
@@ -160,8 +160,8 @@ def fluency_model(corpus: str | None = None) -> FluencyModel:
             f"fluency corpus {corpus or 'bundled'}: {len(turns)} system turns; the fluency model needs at least 50 "
             "(give --fluency_corpus an SGD folder with a train split, or a samples JSONL with ground_truth replies)"
         )
-    counted = [tokens for number, (_, tokens) in enumerate(turns) if _counted(number, turns)]
-    held_out = [tokens for number, (_, tokens) in enumerate(turns) if not _counted(number, turns) and tokens]
+    counted = [tokens for dialogue, tokens in turns if not held_out_of_counts(dialogue)]
+    held_out = [tokens for dialogue, tokens in turns if held_out_of_counts(dialogue) and tokens]
     model = TrigramModel.counted(counted)
     statistics = sorted(reply_statistic(model.log_probabilities(tokens)) for tokens in held_out)
     digest = hashlib.sha256("\n".join(" ".join(t) for _, t in turns).encode()).hexdigest()[:16]
@@ -172,10 +172,6 @@ def fluency_model(corpus: str | None = None) -> FluencyModel:
         corpus_digest=digest,
         turns=len(turns),
     )
-
-
-def _counted(number: int, turns: list[tuple[str, list[str]]]) -> bool:
-    return not held_out_of_counts(turns[number][0])
 
 
 def held_out_of_counts(dialogue_id: str) -> bool:
@@ -252,9 +248,7 @@ class FluencyJudge:
         return cls(getattr(settings, "fluency_corpus", None))
 
     async def score(self, samples: Sequence[Sample], responses: Sequence[str]) -> list[Verdict]:
-        if len(samples) != len(responses):
-            raise ValueError(f"{len(samples)} samples but {len(responses)} responses; give one reply per sample")
-        return [self.verdict(sample, response) for sample, response in zip(samples, responses)]
+        return verdicts_one_by_one(self.verdict, samples, responses)
 
     def verdict(self, sample: Sample, response: str) -> Verdict:
         statistic, score = self.model.reading(response or "", sample_values(sample))

@@ -41,7 +41,7 @@ import numpy as np
 
 from tracegym.errors import UserError
 from tracegym.judges.acts import ActsJudge
-from tracegym.judges.base import Verdict, fingerprint_of
+from tracegym.judges.base import Verdict, fingerprint_of, verdicts_one_by_one
 from tracegym.judges.fluency import delexicalised, fluency_model, sample_values
 from tracegym.samples import Sample, iter_jsonl
 
@@ -161,7 +161,7 @@ def _projected_descent(loss_and_gradient: Any, projected: Any, theta: Any, itera
 def read_labels(path: Path) -> list[Labelled]:
     """The labelled replies of a set in the agreement set's form: split and sample_id of a turn of the bundled
     held-out split, the reply, and label 1 (acceptable) or 0."""
-    from tracegym.traces.compile import compile_sgd
+    from tracegym.traces.compile import samples_by_turn
     from tracegym.traces.sgd import bundled_sgd_heldout_root
 
     if not path.is_file():
@@ -169,8 +169,7 @@ def read_labels(path: Path) -> list[Labelled]:
             f"--judge_labels {path}: no such file; give a JSONL of labelled replies (bench/agreement/README.md)"
         )
     items = list(iter_jsonl(path))
-    root = bundled_sgd_heldout_root()
-    samples = {(split, s.id): s for split in ("dev", "test") for s in compile_sgd(root, split)}
+    samples = samples_by_turn(bundled_sgd_heldout_root())
     labelled = []
     for number, item in enumerate(items, 1):
         key = (item.get("split"), item.get("sample_id"))
@@ -234,9 +233,7 @@ class LearnedJudge:
         return cls(getattr(settings, "judge_labels", None))
 
     async def score(self, samples: Sequence[Sample], responses: Sequence[str]) -> list[Verdict]:
-        if len(samples) != len(responses):
-            raise ValueError(f"{len(samples)} samples but {len(responses)} responses; give one reply per sample")
-        return [self.verdict(sample, response) for sample, response in zip(samples, responses)]
+        return verdicts_one_by_one(self.verdict, samples, responses)
 
     def verdict(self, sample: Sample, response: str) -> Verdict:
         acts, features = features_of(self.acts, sample, response or "")

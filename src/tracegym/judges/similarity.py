@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tracegym.errors import UserError
-from tracegym.judges.base import Verdict, fingerprint_of
+from tracegym.judges.base import Verdict, fingerprint_of, verdicts_one_by_one
 from tracegym.samples import Sample
 
 METRICS = ("chrf", "bleu", "rouge_l")
@@ -60,9 +60,7 @@ class SimilarityJudge:
         return cls(settings.similarity_metric)
 
     async def score(self, samples: Sequence[Sample], responses: Sequence[str]) -> list[Verdict]:
-        if len(samples) != len(responses):
-            raise ValueError(f"{len(samples)} samples but {len(responses)} responses; give one reply per sample")
-        return [self.verdict(sample, response) for sample, response in zip(samples, responses)]
+        return verdicts_one_by_one(self.verdict, samples, responses)
 
     def verdict(self, sample: Sample, response: str) -> Verdict:
         reference = (sample.ground_truth or "").strip()

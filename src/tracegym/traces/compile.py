@@ -75,6 +75,11 @@ def compile_sgd(root: str | Path, split: str, options: CompileOptions = CompileO
     return _limited(samples, options.max_samples)
 
 
+def samples_by_turn(root: str | Path) -> dict[tuple[str, str], Sample]:
+    """Every dev and test turn by (split, id): SGD's dialogue ids repeat across splits, so an id alone is ambiguous."""
+    return {(split, sample.id): sample for split in ("dev", "test") for sample in compile_sgd(root, split)}
+
+
 def _check_services(wanted: frozenset[str] | None, schema: dict[str, ServiceSchema], where: Path) -> None:
     if wanted is not None and not wanted & schema.keys():
         raise UserError(

@@ -56,7 +56,7 @@ from tracegym.judges.acts.reply import (
     without_values,
     wrong_offers,
 )
-from tracegym.judges.base import Verdict, fingerprint_of, source_digest
+from tracegym.judges.base import Verdict, fingerprint_of, source_digest, verdicts_one_by_one
 from tracegym.judges.values import ReplyIndex
 from tracegym.placeholders import UNFILLED_PLACEHOLDER
 from tracegym.samples import Sample
@@ -395,9 +395,7 @@ class ActsJudge:
         return cls()
 
     async def score(self, samples: Sequence[Sample], responses: Sequence[str]) -> list[Verdict]:
-        if len(samples) != len(responses):
-            raise ValueError(f"{len(samples)} samples but {len(responses)} responses; give one reply per sample")
-        return [self.verdict(sample, response) for sample, response in zip(samples, responses)]
+        return verdicts_one_by_one(self.verdict, samples, responses)
 
     def verdict(self, sample: Sample, response: str) -> Verdict:
         if not sample.acts:

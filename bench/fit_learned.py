@@ -5,6 +5,10 @@ the act judge on the same replies. Like the judge, each fit also takes the SGD t
 
     python bench/fit_learned.py
     python bench/fit_learned.py --parts fresh13m fresh13n fresh13o fresh13p fresh13q
+    python bench/fit_learned.py --parts fresh13s --sgd_root ../shared/data/sgd --split dev
+
+With `--sgd_root`, also SGD's own references of that split (every turn with acts), scored by the act judge and by
+the learned judge as shipped (fitted on the whole set): mean and share ≥ 0.7.
 
 Each part is the replies of students trained after the ones before it, so this is the question that matters for a
 reward: does the judge hold on the next student's replies? Printed per part and pooled: AUC, false accepts (share
@@ -15,6 +19,7 @@ bench/judge_agreement.py.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from pathlib import Path
 
@@ -25,6 +30,7 @@ from tracegym.judges.acts import ActsJudge  # noqa: E402
 from tracegym.judges.learned import (  # noqa: E402
     L2,
     LabelModel,
+    LearnedJudge,
     default_labels,
     features_of,
     fit,
@@ -32,6 +38,7 @@ from tracegym.judges.learned import (  # noqa: E402
     reference_replies,
 )
 from tracegym.samples import iter_jsonl  # noqa: E402
+from tracegym.traces.compile import compile_sgd  # noqa: E402
 
 LATEST = ["fresh13m", "fresh13n", "fresh13o", "fresh13p", "fresh13q"]
 
@@ -40,6 +47,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parts", nargs="+", default=LATEST, help="parts to test, oldest first (default: %(default)s)")
     parser.add_argument("--l2", type=float, default=L2, help="L2 strength per labelled reply (default: %(default)s)")
+    parser.add_argument("--sgd_root", type=Path, default=None, help="also score this SGD folder's references")
+    parser.add_argument("--split", default="dev", help="the --sgd_root split (default: %(default)s)")
     args = parser.parse_args()
     path = default_labels()
     items = list(iter_jsonl(path))
@@ -73,6 +82,13 @@ def main() -> int:
     print("pooled")
     print("  " + figures(pooled["acts"], labels).line("acts"))
     print("  " + figures(pooled["learned"], labels).line("learned"))
+    if args.sgd_root:
+        references = [s for s in compile_sgd(args.sgd_root, args.split) if s.acts]
+        print(f"SGD {args.split} references ({len(references)} turns with acts)")
+        for name, scorer in (("acts", judge), ("learned", LearnedJudge())):
+            scores = [scorer.verdict(s, s.ground_truth).score or 0.0 for s in references]
+            share = sum(x >= 0.7 for x in scores) / len(scores)
+            print(f"  {name:<9} mean {statistics.fmean(scores):.4f}   share >= 0.7 {share:.4f}")
     return 0
 
 

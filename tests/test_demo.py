@@ -154,3 +154,19 @@ def test_grpo_prompts_per_step_is_the_batch_trl_accumulates(tmp_path):
         grpo = grpo_run_config(DemoRun(config=config, out_dir=tmp_path)).grpo
         completions = grpo["gradient_accumulation_steps"] * grpo.get("per_device_train_batch_size", 8)
         assert completions == prompts * GRPO_DEFAULTS["num_generations"]
+
+
+def test_lora_anchors_and_reward_scaling_reach_grpo_and_eval_reads_the_adapter(tmp_path):
+    """--use_lora: GRPO writes an adapter, which eval applies to the base; --focus_anchors 1: as many turns the SFT
+    student answers perfectly join the focus turns in grpo.jsonl; --scale_rewards: the GRPOConfig TRL ran with."""
+    args = ("demo", "--out_dir", tmp_path, "--grpo_steps", "2", "--eval_n", "4", "--focus_pool", "60")
+    args += ("--validate_every", "0", "--use_lora", "--focus_anchors", "1", "--scale_rewards", "none")
+    result = run_cli(*args, env={"OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "trained" / "adapter" / "adapter_config.json").is_file()
+    assert not (tmp_path / "trained" / "model").exists()
+    kept = int(result.stderr.split(" of 60 train turns drawn")[0].split()[-1])
+    assert f"{kept} turns it answers perfectly join them" in result.stderr
+    assert len((tmp_path / "grpo.jsonl").read_text().splitlines()) == 2 * kept
+    assert json.loads((tmp_path / "eval" / "results.json").read_text())["n_prompts"] == 4
+    assert "  scale_rewards: none\n" in (tmp_path / "trained" / "config.yaml").read_text()

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracegym.errors import UserError
 from tracegym.framing import NAMED, Framing
-from tracegym.options import non_negative_int, option, positive_float, positive_int
+from tracegym.options import non_negative_float, non_negative_int, option, positive_float, positive_int
 from tracegym.samples import write_json, write_jsonl
 
 if TYPE_CHECKING:
@@ -97,6 +97,9 @@ class DemoConfig:
     # On the shipped student (seed 7, the 567-turn sample), 5e-5 and 1e-4 moved the judge by +0.006 and +0.013 (CIs
     # across 0); 2e-4 by +0.03, its validation best at step 22 (BENCHMARKS.md, demo).
     grpo_learning_rate: float = option(2e-4, "GRPO learning rate", type=positive_float)
+    use_lora: bool = option(
+        False, "GRPO trains a LoRA adapter (tracegym's LoraConfig defaults) instead of every weight"
+    )
     # `learned` (the act judge times P(a person accepts), fitted on the bundled labels) agrees better with people but
     # did not make a better student: by hand 207 / 215 / 205 of 300 against acts-16's 208 / 212 / 203, BLEU −1.05 on
     # seed 2, chrF warnings on seeds 0 and 2 (BENCHMARKS.md, demo, eleventh session).
@@ -112,6 +115,12 @@ class DemoConfig:
     # and 2: Δ +0.000 and +0.012, BLEU −1.1 and −1.0). BENCHMARKS.md, demo.
     beta: float = option(0.2, "GRPO KL coefficient to the SFT base: keeps the policy near it")
     temperature: float = option(0.7, "GRPO sampling temperature", type=positive_float)
+    scale_rewards: str = option(
+        "group",
+        "GRPO advantages divided by the rewards' standard deviation in each group (group), in the whole batch (batch) "
+        "or not at all (none): GRPOConfig.scale_rewards",
+        choices=("group", "batch", "none"),
+    )
     constrain_placeholders: bool = option(
         True,
         "acts framing: each [n] of the acts at most once and no other, in GRPO sampling and in eval",
@@ -132,6 +141,12 @@ class DemoConfig:
         "GRPO trains on the turns, among this many drawn from the train split, whose greedy SFT reply the judge "
         "scores below 1 (a perfect reply gives GRPO groups of equal rewards: nothing to learn); 0: every train turn",
         type=non_negative_int,
+    )
+    focus_anchors: float = option(
+        0.0,
+        "with --focus_pool: for each turn kept, this many of the drawn turns whose greedy SFT reply scores 1 join "
+        "GRPO's turns too, so its steps also see the replies the SFT student already gets right",
+        type=non_negative_float,
     )
     keep_best: bool = option(
         True, "GRPO: keep the policy best on the validation slice instead of the last (off with --validate_every 0)"
@@ -438,28 +453,33 @@ def sft_stage(demo: DemoRun, say: Callable[[str], None], settings: SFTSettings |
 
 def focus_stage(demo: DemoRun, say: Callable[[str], None]) -> None:
     """GRPO's turns (grpo.jsonl): every train turn, or with --focus_pool N those of N drawn turns whose greedy SFT
-    reply scores below 1 (`evaluation.focus`)."""
+    reply scores below 1 (`evaluation.focus`), with --focus_anchors times as many of the drawn turns it scores 1."""
     import random
 
-    from tracegym.evaluation.focus import turns_to_learn
+    from tracegym.evaluation.focus import turns_to_learn, with_anchors
     from tracegym.judges import JudgeSettings
     from tracegym.samples import read_samples
 
     config = demo.config
     samples = read_samples(demo.out_dir / "train.jsonl")
     if config.focus_pool:
-        pool = sorted(random.Random(config.seed).sample(range(len(samples)), min(config.focus_pool, len(samples))))
+        draw = random.Random(config.seed)
+        pool = sorted(draw.sample(range(len(samples)), min(config.focus_pool, len(samples))))
+        drawn = [samples[i] for i in pool]
         focus = turns_to_learn(
             str(demo.out_dir / "base"),
-            [samples[i] for i in pool],
+            drawn,
             JudgeSettings(judge="acts"),
             config.student_framing,
             max_prompt_length=config.max_prompt_length,
             max_new_tokens=config.max_completion_length,
             seed=config.seed,
         )
-        samples = focus.kept
-        say(f"    {len(samples)} of {focus.looked_at} train turns drawn have a greedy SFT reply scored below 1")
+        say(f"    {len(focus.kept)} of {focus.looked_at} train turns drawn have a greedy SFT reply scored below 1")
+        chosen = with_anchors(focus.scores, config.focus_anchors, draw)
+        if len(chosen) > len(focus.kept):
+            say(f"    {len(chosen) - len(focus.kept)} turns it answers perfectly join them (--focus_anchors)")
+        samples = [drawn[i] for i in chosen]
     write_jsonl(demo.out_dir / "grpo.jsonl", samples)
 
 
@@ -476,7 +496,7 @@ def grpo_run_config(
     options = TrainOptions(
         train_jsonl=str(demo.out_dir / "grpo.jsonl"),
         model_name=str(demo.out_dir / "base"),
-        use_lora=use_lora,
+        use_lora=use_lora or config.use_lora,
         overwrite=True,
         max_minutes=config.grpo_minutes,
         max_prompt_length=config.max_prompt_length,
@@ -497,6 +517,7 @@ def grpo_run_config(
         "learning_rate": config.grpo_learning_rate,
         "beta": config.beta,
         "temperature": config.temperature,
+        "scale_rewards": config.scale_rewards,
         "max_completion_length": config.max_completion_length,
         "seed": config.seed,
         "report_to": ["none"],

@@ -12,6 +12,7 @@ filled and constrained as the framing says.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -71,3 +72,13 @@ def turns_to_learn(
     scores = [verdict.score for verdict in verdicts]
     kept = [sample for sample, score in zip(samples, scores) if score is None or score < below]
     return Focus(kept=kept, scores=scores)
+
+
+def with_anchors(
+    scores: Sequence[float | None], anchors: float, draw: random.Random, *, below: float = 1.0
+) -> list[int]:
+    """Indices, in order, of GRPO's turns among those `scores` rates: every one below `below` (or unscored), and
+    `anchors` times as many drawn by `draw` from the rest, whose replies GRPO should keep as they are."""
+    learn = [i for i, score in enumerate(scores) if score is None or score < below]
+    right = [i for i, score in enumerate(scores) if score is not None and score >= below]
+    return sorted(learn + draw.sample(right, min(len(right), round(anchors * len(learn)))))

@@ -170,3 +170,13 @@ def test_lora_anchors_and_reward_scaling_reach_grpo_and_eval_reads_the_adapter(t
     assert len((tmp_path / "grpo.jsonl").read_text().splitlines()) == 2 * kept
     assert json.loads((tmp_path / "eval" / "results.json").read_text())["n_prompts"] == 4
     assert "  scale_rewards: none\n" in (tmp_path / "trained" / "config.yaml").read_text()
+
+
+def test_eval_uses_the_demos_caps_even_for_a_bare_model_dir(tmp_path):
+    """bench/weight_probe.py evaluates model dirs with no run.json: the caps must come from the demo, not eval's
+    defaults (64 reply tokens), or the base replies change too."""
+    from tracegym.demo import eval_config
+
+    config = DemoConfig(out_dir=str(tmp_path), base="scratch", eval_n=5, max_completion_length=33, max_prompt_length=99)
+    evaluation = eval_config(DemoRun(config=config, out_dir=tmp_path), tmp_path / "model")
+    assert (evaluation.max_new_tokens, evaluation.max_prompt_length) == (33, 99)

@@ -564,6 +564,9 @@ def eval_config(demo: DemoRun, trained_dir: Path | None = None) -> EvalConfig:
         base_model=str(demo.out_dir / "base"),
         trained_model_dir=str(trained_dir or demo.out_dir / "trained"),
         n=config.eval_n or len(read_samples(eval_path)),
+        # the demo's caps, also for a trained_dir that is a bare model with no run.json to read them from
+        max_new_tokens=config.max_completion_length,
+        max_prompt_length=config.max_prompt_length,
         judge=JudgeSettings(judge="acts"),
         seed=config.seed,
         batch_size=32,

@@ -45,6 +45,7 @@ def test_the_set_is_labelled_split_and_sourced():
         "fresh13q",
         "fresh13r",
         "fresh13s",
+        "fresh13t",
     }
     assert all(len(item["annotators"]) == 2 and item["reply"] for item in items)
     by_dialogue: dict[str, set[str]] = {}

@@ -97,6 +97,8 @@ class DemoConfig:
     # On the shipped student (seed 7, the 567-turn sample), 5e-5 and 1e-4 moved the judge by +0.006 and +0.013 (CIs
     # across 0); 2e-4 by +0.03, its validation best at step 22 (BENCHMARKS.md, demo).
     grpo_learning_rate: float = option(2e-4, "GRPO learning rate", type=positive_float)
+    # LoRA at lr 1e-3 (seed 0): Δ +0.002, CI across 0; it learned less and forgot no less (BENCHMARKS.md, demo,
+    # twelfth session).
     use_lora: bool = option(
         False, "GRPO trains a LoRA adapter (tracegym's LoraConfig defaults) instead of every weight"
     )
@@ -115,6 +117,8 @@ class DemoConfig:
     # and 2: Δ +0.000 and +0.012, BLEU −1.1 and −1.0). BENCHMARKS.md, demo.
     beta: float = option(0.2, "GRPO KL coefficient to the SFT base: keeps the policy near it")
     temperature: float = option(0.7, "GRPO sampling temperature", type=positive_float)
+    # batch: Δ +0.018 / +0.011 / +0.012 against group's +0.013 / +0.008 / +0.012, but by hand 210 / 210 / 200 of 300
+    # against 208 / 212 / 203 and repetition higher still (BENCHMARKS.md, demo, twelfth session).
     scale_rewards: str = option(
         "group",
         "GRPO advantages divided by the rewards' standard deviation in each group (group), in the whole batch (batch) "
@@ -142,6 +146,7 @@ class DemoConfig:
         "scores below 1 (a perfect reply gives GRPO groups of equal rewards: nothing to learn); 0: every train turn",
         type=non_negative_int,
     )
+    # 1.0: the drop on right turns barely moved (−0.031, −0.037 on seeds 0 and 1) and seed 1's gain lost its CI.
     focus_anchors: float = option(
         0.0,
         "with --focus_pool: for each turn kept, this many of the drawn turns whose greedy SFT reply scores 1 join "

@@ -83,10 +83,10 @@ def main() -> int:
     print("  " + figures(pooled["acts"], labels).line("acts"))
     print("  " + figures(pooled["learned"], labels).line("learned"))
     if args.sgd_root:
-        references = [s for s in compile_sgd(args.sgd_root, args.split) if s.acts]
-        print(f"SGD {args.split} references ({len(references)} turns with acts)")
+        gold = [s for s in compile_sgd(args.sgd_root, args.split) if s.acts]
+        print(f"SGD {args.split} references ({len(gold)} turns with acts)")
         for name, scorer in (("acts", judge), ("learned", LearnedJudge())):
-            scores = [scorer.verdict(s, s.ground_truth).score or 0.0 for s in references]
+            scores = [scorer.verdict(s, s.ground_truth).score or 0.0 for s in gold]
             share = sum(x >= 0.7 for x in scores) / len(scores)
             print(f"  {name:<9} mean {statistics.fmean(scores):.4f}   share >= 0.7 {share:.4f}")
     return 0

@@ -26,9 +26,9 @@ from pathlib import Path
 from demo import accepted_shares, verdict_of
 
 
-def moved(base: dict, trained: dict, move: Callable[[str, object], object]) -> dict:
-    """Every tensor of `base` plus move(name, GRPO's update of it)."""
-    return {name: (base[name] + move(name, trained[name] - base[name])).contiguous() for name in base}
+def moved(base: dict, trained: dict, move: Callable[[object], object]) -> dict:
+    """Every tensor of `base` plus move(GRPO's update of it)."""
+    return {name: (base[name] + move(trained[name] - base[name])).contiguous() for name in base}
 
 
 def probe_weights(base: dict, trained: dict, name: str) -> dict:
@@ -37,10 +37,10 @@ def probe_weights(base: dict, trained: dict, name: str) -> dict:
 
     kind, value = name.split("-")
     if kind == "alpha":
-        return moved(base, trained, lambda _, update: float(value) * update)
+        return moved(base, trained, lambda update: float(value) * update)
     generator = torch.Generator().manual_seed(int(value))
 
-    def same_norm_noise(_: str, update: object) -> object:
+    def same_norm_noise(update: object) -> object:
         noise = torch.randn(update.shape, generator=generator)
         return noise * (update.norm() / noise.norm()) if update.norm() > 0 else torch.zeros_like(update)
 

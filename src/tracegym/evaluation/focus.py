@@ -70,8 +70,13 @@ def turns_to_learn(
     texts = [group[0] for group in replies]
     verdicts = score_sync(build_judge(judge), samples, texts)
     scores = [verdict.score for verdict in verdicts]
-    kept = [sample for sample, score in zip(samples, scores) if score is None or score < below]
+    kept = [sample for sample, score in zip(samples, scores) if to_learn(score, below)]
     return Focus(kept=kept, scores=scores)
+
+
+def to_learn(score: float | None, below: float = 1.0) -> bool:
+    """Whether a turn whose greedy reply scored `score` is one GRPO should learn from (a failed verdict counts)."""
+    return score is None or score < below
 
 
 def with_anchors(
@@ -79,6 +84,6 @@ def with_anchors(
 ) -> list[int]:
     """Indices, in order, of GRPO's turns among those `scores` rates: every one below `below` (or unscored), and
     `anchors` times as many drawn by `draw` from the rest, whose replies GRPO should keep as they are."""
-    learn = [i for i, score in enumerate(scores) if score is None or score < below]
-    right = [i for i, score in enumerate(scores) if score is not None and score >= below]
+    learn = [i for i, score in enumerate(scores) if to_learn(score, below)]
+    right = [i for i, score in enumerate(scores) if not to_learn(score, below)]
     return sorted(learn + draw.sample(right, min(len(right), round(anchors * len(learn)))))

@@ -108,8 +108,9 @@ class DemoConfig:
     reward: str = option(
         "acts",
         "GRPO's reward, a judge spec: acts, learned (the act judge times the chance, learned from the bundled "
-        "labelled replies, that a person accepts the reply), or a mixture such as `acts+similarity`; eval always "
-        "scores with the act judge",
+        "labelled replies, that a person accepts the reply), or a mixture such as `acts+form` (form: the act "
+        "judge's form factors alone, so a wrong reply that repeats itself earns less than a wrong one that reads "
+        "well); eval always scores with the act judge",
     )
     reward_weights: str | None = option(None, "weights of a --reward mixture, comma separated: 0.8,0.2")
     # On the 567 turns the demo held out before sgd_heldout: seed 0 at 0.04, Δ +0.006, BLEU −1.2 (GRPO's gains where

@@ -85,6 +85,7 @@ REGISTRY: dict[str, str] = {
     "hf": "tracegym.judges.hf:HFJudge",
     "similarity": "tracegym.judges.similarity:SimilarityJudge",
     "fluency": "tracegym.judges.fluency:FluencyJudge",
+    "form": "tracegym.judges.form:FormJudge",
     "learned": "tracegym.judges.learned:LearnedJudge",
 }
 

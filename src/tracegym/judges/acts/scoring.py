@@ -234,15 +234,7 @@ def final_score(found: Assessment, weights: ActsWeights) -> float:
     penalty += weights.wrong_polarity * found.wrong_polarity
     penalty += weights.hedge * len(found.hedged or [])
     penalty += weights.unfilled_placeholder * found.unfilled_placeholders
-    score = max(0.0, credit - penalty) * found.length_factor * found.repetition_factor * found.copy_factor
-    if found.list_shaped:
-        score *= weights.list_shape_factor
-    score *= weights.broken_text_factor**found.broken_text
-    score *= weights.foreign_word_factor ** len(found.foreign_words or [])
-    score *= weights.repeated_word_factor**found.repeated_words
-    score *= weights.repeated_phrase_factor**found.repeated_phrases
-    score *= weights.grammar_slip_factor ** len(found.grammar_slips or [])
-    score *= weights.minor_slip_factor ** len(found.minor_slips or [])
+    score = max(0.0, credit - penalty) * form_factor(found, weights)
     score *= weights.mislabelled_value_factor ** len(found.mislabelled_values or [])
     score *= weights.wrong_preposition_factor ** len(found.wrong_prepositions or [])
     if found.hallucinated or found.missing:
@@ -254,6 +246,21 @@ def final_score(found: Assessment, weights: ActsWeights) -> float:
     if found.wrong_kind_question:
         score *= weights.wrong_kind_question_factor
     return round(min(1.0, max(0.0, score)), 4)
+
+
+def form_factor(found: Assessment, weights: ActsWeights) -> float:
+    """The factors of the score that read the reply's form, not what it says: length, repeats, copying, list shape,
+    broken text, other domains' words, grammar. 1 for a reply that reads well, whatever its content."""
+    factor = found.length_factor * found.repetition_factor * found.copy_factor
+    if found.list_shaped:
+        factor *= weights.list_shape_factor
+    factor *= weights.broken_text_factor**found.broken_text
+    factor *= weights.foreign_word_factor ** len(found.foreign_words or [])
+    factor *= weights.repeated_word_factor**found.repeated_words
+    factor *= weights.repeated_phrase_factor**found.repeated_phrases
+    factor *= weights.grammar_slip_factor ** len(found.grammar_slips or [])
+    factor *= weights.minor_slip_factor ** len(found.minor_slips or [])
+    return factor
 
 
 def criteria_of(found: Assessment, weights: ActsWeights) -> dict[str, float]:

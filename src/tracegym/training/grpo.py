@@ -406,8 +406,11 @@ def coroutine_runner(trainer: Any) -> Any:
 
 
 def train(training: TrainingSetup, validator_factory: ValidatorFactory | None = None) -> Any:
+    from tracegym.training.cpu_logprobs import completion_tokens_only
+
     trainer = make_trainer(training, validator_factory)
-    trainer.train(resume_from_checkpoint=training.resume_from)
+    with completion_tokens_only():
+        trainer.train(resume_from_checkpoint=training.resume_from)
     return trainer
 
 

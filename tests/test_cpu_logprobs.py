@@ -7,13 +7,14 @@ import pytest
 torch = pytest.importorskip("torch")
 trl_utils = pytest.importorskip("trl.trainer.utils")
 
+from factories import model_fixture  # noqa: E402
 from tracegym.demo import BUNDLED_STUDENT  # noqa: E402
 from tracegym.training.cpu_logprobs import CHOICE, completion_tokens_only  # noqa: E402
 
 PROMPT, COMPLETION = 24, 6
 
 
-@pytest.fixture(scope="module")
+@model_fixture
 def student():
     from transformers import AutoModelForCausalLM
 

@@ -77,7 +77,8 @@ class DemoConfig:
         choices=BASES,
     )
     # Stages stop on steps, so a seed gives the same figures on any machine; the minutes are only a safety cap,
-    # and the demo and its report say so when one fires (on a 2-core CPU the steps take about 3.5 and 6 minutes).
+    # and the demo and its report say so when one fires (on a 2-core CPU the steps take about 3.5 and 6 minutes; GRPO
+    # 6.0–6.3 minutes since 3fc5bfb on a machine losing a third of its CPU to the host, where before it hit its cap).
     sft_steps: int = option(1500, "--base scratch: SFT warm-start optimizer steps (16 turns each)", type=positive_int)
     sft_minutes: float = option(
         6.0, "--base scratch: SFT safety cap in minutes (a run it stops is not repeatable)", type=positive_float
@@ -85,7 +86,7 @@ class DemoConfig:
     grpo_steps: int = option(44, "GRPO steps", type=positive_int)
     # 8 turns a step moved acts-11's held-out score by +0.001 / +0.012 / +0.008 on seeds 0 / 1 / 2 and its validation
     # curve up and down between checks; 16 (seed 0) by +0.013, the curve rising at every check, broken text lower
-    # (BENCHMARKS.md, demo). Twice the GRPO time: about 6 minutes on 2 cores.
+    # (BENCHMARKS.md, demo). Twice the GRPO time.
     grpo_prompts_per_step: int = option(
         16,
         "GRPO: train turns per optimizer step, each with 8 sampled replies (gradient accumulation makes up the batch)",
@@ -105,6 +106,8 @@ class DemoConfig:
     # `learned` (the act judge times P(a person accepts), fitted on the bundled labels) agrees better with people but
     # did not make a better student: by hand 207 / 215 / 205 of 300 against acts-16's 208 / 212 / 203, BLEU −1.05 on
     # seed 2, chrF warnings on seeds 0 and 2 (BENCHMARKS.md, demo, eleventh session).
+    # `acts+form` at 0.9,0.1 (seed 0): repetition 14 → 12 replies of 2,981 (SFT 5), Δ +0.011 against +0.013, broken
+    # text 0.07% → 0.17% (BENCHMARKS.md, demo, thirteenth session).
     reward: str = option(
         "acts",
         "GRPO's reward, a judge spec: acts, learned (the act judge times the chance, learned from the bundled "

@@ -13,6 +13,7 @@ and gradients: the switch must change the work, not the result.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import time
 
@@ -26,12 +27,8 @@ def forward_backward(model, input_ids, labels, completion_only: bool) -> tuple[f
     """Seconds for one forward + backward of the head, its log-probabilities and the embedding's gradient."""
     model.zero_grad(set_to_none=True)
     started = time.perf_counter()
-    if completion_only:
-        with completion_tokens_only() as switched:
-            assert switched, "this TRL has no switch for the completion-only path"
-            outputs = model(input_ids=input_ids, labels=labels, fused_lm_head=True)
-            (outputs.log_probs.sum() + outputs.entropy.sum()).backward()
-    else:
+    with completion_tokens_only() if completion_only else contextlib.nullcontext(True) as switched:
+        assert switched, "this TRL has no switch for the completion-only path"
         outputs = model(input_ids=input_ids, labels=labels, fused_lm_head=True)
         (outputs.log_probs.sum() + outputs.entropy.sum()).backward()
     seconds = time.perf_counter() - started

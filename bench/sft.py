@@ -377,19 +377,12 @@ def trl_trainer_class(metrics: bool) -> Any:
     return SFTTrainerWithoutMetrics
 
 
-@contextlib.contextmanager
-def scoring_every_position(all_positions: bool):
+def scoring_every_position(all_positions: bool) -> contextlib.AbstractContextManager:
     """TRL's fused LM head scores only the label positions where Triton runs (GPU), every position elsewhere; with
-    all_positions=False it takes the GPU's path (`compact`) on CPU too, in torch."""
-    import trl.trainer.utils as trl_utils
+    all_positions=False it takes the GPU's path (`compact`) on CPU too, in torch, as `tracegym train` does."""
+    from tracegym.training.cpu_logprobs import completion_tokens_only
 
-    original = trl_utils._use_triton
-    if not all_positions:
-        trl_utils._use_triton = lambda device: True
-    try:
-        yield
-    finally:
-        trl_utils._use_triton = original
+    return contextlib.nullcontext() if all_positions else completion_tokens_only()
 
 
 def step_timer() -> Any:

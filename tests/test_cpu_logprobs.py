@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -38,13 +40,9 @@ def scored(model, monkeypatch, completion_only: bool):
     generator = torch.Generator().manual_seed(0)
     input_ids = torch.randint(0, model.config.vocab_size, (2, PROMPT + COMPLETION), generator=generator)
     labels = input_ids.masked_fill(torch.arange(PROMPT + COMPLETION) < PROMPT, -100)
-    with torch.no_grad():
-        if completion_only:
-            with completion_tokens_only() as switched:
-                assert switched
-                outputs = model(input_ids=input_ids, labels=labels, fused_lm_head=True)
-        else:
-            outputs = model(input_ids=input_ids, labels=labels, fused_lm_head=True)
+    with torch.no_grad(), completion_tokens_only() if completion_only else contextlib.nullcontext(True) as switched:
+        assert switched
+        outputs = model(input_ids=input_ids, labels=labels, fused_lm_head=True)
     monkeypatch.undo()
     return outputs.log_probs[:, PROMPT - 1 :], rows
 

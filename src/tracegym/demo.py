@@ -121,6 +121,12 @@ class DemoConfig:
     # and 2: Δ +0.000 and +0.012, BLEU −1.1 and −1.0). BENCHMARKS.md, demo.
     beta: float = option(0.2, "GRPO KL coefficient to the SFT base: keeps the policy near it")
     temperature: float = option(0.7, "GRPO sampling temperature", type=positive_float)
+    sft_coef: float = option(
+        0.0,
+        "GRPO: weight of the SFT replies' cross-entropy (train.jsonl's turns) added to each micro-batch's loss, "
+        "InstructGPT's PPO-ptx; 0: off",
+        type=non_negative_float,
+    )
     # batch: Δ +0.018 / +0.011 / +0.012 against group's +0.013 / +0.008 / +0.012, but by hand 210 / 210 / 200 of 300
     # against 208 / 212 / 203 and repetition higher still (BENCHMARKS.md, demo, twelfth session).
     scale_rewards: str = option(
@@ -514,6 +520,8 @@ def grpo_run_config(
         # A reply cut off at the cap scores 0 and stays in the loss: masked out instead (TRL's
         # mask_truncated_completions), it never pushes back, and replies grew longer and more repetitive.
         truncated_reward=0.0,
+        sft_coef=config.sft_coef,
+        sft_jsonl=str(demo.out_dir / "train.jsonl") if config.sft_coef else None,
         validate_every=config.validate_every,
         validation_jsonl=str(demo.out_dir / "validation.jsonl") if config.validate_every else None,
         keep_best=config.keep_best and bool(config.validate_every),

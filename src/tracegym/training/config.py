@@ -128,6 +128,21 @@ class TrainOptions:
         metavar="R",
         group=RUN_GROUP,
     )
+    sft_coef: float = option(
+        0.0,
+        "weight of a supervised term in GRPO's loss (InstructGPT's PPO-ptx): each micro-batch adds this times the "
+        "reference replies' cross-entropy on --sft_batch_size turns of --sft_jsonl, to hold the student to what SFT "
+        "taught on turns GRPO does not train on (on the demo it did not: BENCHMARKS.md); 0: off",
+        metavar="C",
+        group=RUN_GROUP,
+    )
+    sft_jsonl: str | None = option(
+        None,
+        "with --sft_coef: the turns whose reference replies the term replays, e.g. the student's SFT data (default: "
+        "--train_jsonl); keep the validation slice's dialogues out of it",
+        group=RUN_GROUP,
+    )
+    sft_batch_size: int = option(4, "with --sft_coef: turns per micro-batch", type=positive_int, group=RUN_GROUP)
     validate_every: int = option(
         0,
         "every N steps (and before the first and after the last), score a validation slice with the judge and "
@@ -174,6 +189,10 @@ class TrainOptions:
             raise UserError(f"validation_prompts {self.validation_prompts!r}: must be a positive integer (e.g. 24)")
         if self.validation_jsonl is not None and not self.validate_every:
             raise UserError("--validation_jsonl needs --validate_every N: the slice is scored every N steps")
+        if isinstance(self.sft_coef, bool) or not isinstance(self.sft_coef, (int, float)) or self.sft_coef < 0:
+            raise UserError(f"sft_coef {self.sft_coef!r}: must be 0 (off) or a positive weight (e.g. 0.1)")
+        if self.sft_jsonl is not None and not self.sft_coef:
+            raise UserError("--sft_jsonl needs --sft_coef C: the turns are replayed only with a weight above 0")
         if self.keep_best and not self.validate_every:
             raise UserError("--keep_best needs --validate_every N: the best policy is chosen on the validation slice")
 

@@ -34,6 +34,7 @@ from tracegym.samples import Sample, read_samples
 from tracegym.training import rundir
 from tracegym.training.config import RunConfig, TrainOptions
 from tracegym.training.reward import JudgeReward
+from tracegym.training.sft_term import SFTTerm, build_sft_term
 from tracegym.training.validation import (
     ValidationOutcome,
     ValidationSlice,
@@ -63,6 +64,7 @@ class TrainingSetup:
     is_main: bool
     validation_samples: list[Sample]  # held out of GRPO for --validate_every (empty without it)
     validation: ValidationOutcome | None  # filled in by the validation callback as training goes
+    sft_term: SFTTerm | None = None  # --sft_coef's supervised term
 
     @property
     def output_dir(self) -> Path:
@@ -121,6 +123,24 @@ def setup(config: RunConfig) -> TrainingSetup:
         stop_token_ids=models.reply_stop_ids(tokenizer, models.generation_config_of(options.model_name)),
     )
     user_funcs = [load_reward_function(spec) for spec in options.reward_funcs]
+    sft_term = None
+    if options.sft_coef and PartialState().num_processes > 1:
+        raise UserError(
+            "--sft_coef runs in one process: its term calls the model outside accelerate's wrapper; "
+            "drop it or train without `accelerate launch`"
+        )
+    if options.sft_coef:
+        sft_samples = sft_replay_samples(options, samples, validation_samples, framing)
+        sft_term = build_sft_term(
+            sft_samples,
+            tokenizer,
+            coef=options.sft_coef,
+            batch_size=options.sft_batch_size,
+            max_prompt_length=options.max_prompt_length,
+            max_completion_length=grpo_config.max_completion_length,
+            placeholders=framing.placeholders,
+            seed=grpo_config.seed,
+        )
     if resume_from is not None and rundir.has_run_record(output_dir):
         recorded = rundir.read_run(output_dir)
         rundir.check_resumable(recorded, run_record(config, framing, judge_reward, grpo_config, ""), output_dir)
@@ -138,7 +158,29 @@ def setup(config: RunConfig) -> TrainingSetup:
         is_main=is_main,
         validation_samples=validation_samples,
         validation=validation_outcome(options, validation_samples),
+        sft_term=sft_term,
     )
+
+
+def sft_replay_samples(
+    options: TrainOptions, samples: list[Sample], validation_samples: list[Sample], framing: Framing
+) -> list[Sample]:
+    """The turns --sft_coef's term replays: --sft_jsonl's, or the training samples; none of the slice's dialogues."""
+    if options.sft_jsonl is None:
+        return samples
+    replay = read_samples(options.sft_jsonl)
+    if framing.placeholders:
+        check_act_conditioned(replay)
+    held_out = {sample.dialogue_id or sample.id for sample in validation_samples}
+    shared = sorted({sample.dialogue_id or sample.id for sample in replay} & held_out)
+    if shared:
+        raise UserError(
+            f"--sft_jsonl {options.sft_jsonl}: {len(shared)} of its dialogues (e.g. {shared[0]!r}) are in the "
+            "validation slice; replay turns the slice does not hold, or the alarm would watch trained turns"
+        )
+    if not replay:
+        raise UserError(f"--sft_jsonl {options.sft_jsonl}: no samples in it")
+    return replay
 
 
 def given_slice(slice_: list[Sample], samples: list[Sample], options: TrainOptions) -> list[Sample]:
@@ -356,14 +398,13 @@ def start_run_dir(training: TrainingSetup) -> None:
 
 def make_trainer(training: TrainingSetup, validator_factory: ValidatorFactory | None = None) -> Any:
     from transformers.trainer_callback import ProgressCallback
-    from trl import GRPOTrainer
 
     from tracegym.decoding import constrain_generate
 
     # TRL 1.16 still calls the deprecated `is_gradient_checkpointing` once a step; the warning tells a user nothing.
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
-    trainer = GRPOTrainer(
+    trainer = grpo_trainer_class(training.sft_term)(
         model=training.config.options.model_name,
         reward_funcs=training.reward_funcs,
         args=training.grpo_config,
@@ -382,6 +423,26 @@ def make_trainer(training: TrainingSetup, validator_factory: ValidatorFactory | 
         validator = validator_factory(validation_slice(training, trainer))
         trainer.add_callback(validation_callback(validator, training.validation, training.output_dir))
     return trainer
+
+
+def grpo_trainer_class(sft_term: SFTTerm | None) -> Any:
+    """TRL's GRPOTrainer, or with a supervised term (`training.sft_term`) one that adds it to each micro-batch's loss."""
+    from trl import GRPOTrainer
+
+    if sft_term is None:
+        return GRPOTrainer
+
+    class GRPOTrainerWithSFT(GRPOTrainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            loss = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            if not model.training:
+                return loss
+            sft_loss = sft_term.loss(model)
+            self._metrics["train"]["sft_loss"].append(sft_loss.item())
+            # TRL scales its policy loss for gradient accumulation itself (HF's auto-scaling is off): so this too.
+            return loss + sft_term.coef * sft_loss / self.current_gradient_accumulation_steps
+
+    return GRPOTrainerWithSFT
 
 
 def validation_slice(training: TrainingSetup, trainer: Any) -> ValidationSlice:

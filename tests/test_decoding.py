@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path
 
-from cli_helpers import run_cli
+from cli_helpers import assert_user_error, run_cli
 from factories import model_fixture, train_command
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -182,3 +182,23 @@ def test_grpo_samples_with_the_constraint_unless_it_is_turned_off(workspace, tmp
     assert len(constrained) == 8
     assert sum(len(PLACEHOLDER_TEXT.findall(row["completion"])) for row in constrained) > 0
     assert [row for row in constrained if rule_breaks(row["prompt"], row["completion"])] == []
+
+
+def test_eval_of_a_placeholder_student_without_a_run_asks_whether_to_fill_the_placeholders(workspace, tmp_path):
+    """A model dir has no run.json to say how the student was trained: eval must not silently judge raw `[n]`s."""
+    student = workspace / "student"
+    common = (
+        "eval",
+        "--eval_jsonl",
+        workspace / "train.jsonl",
+        "--base_model",
+        student,
+        "--trained_model_dir",
+        student,
+    )
+    unsaid = run_cli(*common, "--n", "2", "--out_dir", tmp_path / "unsaid", env=ONE_THREAD)
+    assert_user_error(unsaid, "writes [n] placeholders", "--placeholders", "--no_placeholders")
+    assert not (tmp_path / "unsaid").exists()
+    said = run_cli(*common, "--n", "2", "--placeholders", "--out_dir", tmp_path / "said", env=ONE_THREAD)
+    assert said.returncode == 0, said.stderr[-3000:]
+    assert (tmp_path / "said" / "results.json").is_file()

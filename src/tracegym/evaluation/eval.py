@@ -266,11 +266,14 @@ def evaluate(config: EvalConfig) -> EvalResult:
 
     samples = held_out_samples(config.eval_jsonl, config.n, config.seed)
     location = locate_trained_model(config.trained_model_dir)
+    framing_asked = config.framing is not None or location.run_dir is not None
     config = with_settings_of_run(config, read_run(location.run_dir) if location.run_dir else None)
     if config.framing.placeholders:
         check_act_conditioned(samples)
     check_model_reference(config.base_model, "--base_model")
     judge = build_judge(config.judge)  # before generating: a bad judge flag should fail in a second, not minutes
+    if not framing_asked and any(sample.acts for sample in samples):
+        check_placeholders_asked(config)
     model, tokenizer = load_base_model(config.base_model)
     if config.framing.constrained and not placeholder_token_ids(tokenizer):
         # nothing to constrain; the report must not claim it
@@ -346,6 +349,20 @@ def with_settings_of_run(config: EvalConfig, run: RunRecord | None) -> EvalConfi
         max_new_tokens=config.max_new_tokens or (run.max_completion_length if run else DEFAULT_MAX_NEW_TOKENS),
         training_judge=config.training_judge or (run.training_judge() if run else None),
     )
+
+
+def check_placeholders_asked(config: EvalConfig) -> None:
+    """A UserError when the student writes [n] placeholders and nothing says whether eval should fill them: a model
+    dir without run.json does not record how the student was trained."""
+    from tracegym.decoding import placeholder_token_ids
+    from tracegym.models import load_tokenizer
+
+    if placeholder_token_ids(load_tokenizer(config.base_model, "--base_model")):
+        raise UserError(
+            f"--base_model {config.base_model} writes [n] placeholders, and --trained_model_dir "
+            f"{config.trained_model_dir} has no run.json to say whether they are filled: give --placeholders (fill "
+            "them from each sample's acts, as the demo trains) or --no_placeholders (judge the replies as written)"
+        )
 
 
 def framing_of_flags(placeholders: bool | None, constrained: bool | None) -> Framing | None:

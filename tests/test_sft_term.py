@@ -1,8 +1,8 @@
 """`tracegym train --sft_coef C`: the reference replies' cross-entropy in GRPO's loss (InstructGPT's PPO-ptx).
 
 The learning test is the proof that the term reaches the weights: a tiny untrained student, whose babble the act judge
-scores about 0 (so GRPO's advantages are about 0 and its own loss moves little), and the term must bring the logged
-`sft_loss` down over the run; a run without the term logs none.
+scores about 0 (so GRPO's advantages are about 0 and its own loss moves little): with weight 1 the term must bring
+the logged `sft_loss` down over the run, and end clearly below the same run with a negligible weight.
 """
 
 from __future__ import annotations
@@ -13,30 +13,11 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import assert_user_error, run_cli
-from factories import ONE_THREAD, build_tiny_student, model_fixture, sample_rows, train_command
+from factories import ONE_THREAD, SMALL_STEP, build_tiny_student, model_fixture, sample_rows, train_command
 
 TESTS_DIR = Path(__file__).resolve().parent
 STEPS = 12
-SMALL_RUN = (
-    "--max_steps",
-    str(STEPS),
-    "--learning_rate",
-    "0.01",
-    "--num_generations",
-    "4",
-    "--per_device_train_batch_size",
-    "8",
-    "--gradient_accumulation_steps",
-    "1",
-    "--max_completion_length",
-    "12",
-    "--max_prompt_length",
-    "96",
-    "--save_steps",
-    "1000",
-    "--report_to",
-    "none",
-)
+SMALL_RUN = (*SMALL_STEP, "--max_steps", str(STEPS), "--save_steps", "1000", "--report_to", "none")
 
 
 def untouched_train(tmp_path: Path, *flags: object):

@@ -171,8 +171,7 @@ def sft_replay_samples(
     replay = read_samples(options.sft_jsonl)
     if framing.placeholders:
         check_act_conditioned(replay)
-    held_out = {sample.dialogue_id or sample.id for sample in validation_samples}
-    shared = sorted({sample.dialogue_id or sample.id for sample in replay} & held_out)
+    shared = shared_dialogues(replay, validation_samples)
     if shared:
         raise UserError(
             f"--sft_jsonl {options.sft_jsonl}: {len(shared)} of its dialogues (e.g. {shared[0]!r}) are in the "
@@ -185,8 +184,7 @@ def sft_replay_samples(
 
 def given_slice(slice_: list[Sample], samples: list[Sample], options: TrainOptions) -> list[Sample]:
     """The --validation_jsonl slice, checked to share no dialogue with the training samples."""
-    trained = {sample.dialogue_id or sample.id for sample in samples}
-    shared = sorted({sample.dialogue_id or sample.id for sample in slice_} & trained)
+    shared = shared_dialogues(slice_, samples)
     if shared:
         raise UserError(
             f"--validation_jsonl {options.validation_jsonl}: {len(shared)} of its dialogues (e.g. {shared[0]!r}) are "
@@ -195,6 +193,11 @@ def given_slice(slice_: list[Sample], samples: list[Sample], options: TrainOptio
     if not slice_:
         raise UserError(f"--validation_jsonl {options.validation_jsonl}: no samples in it")
     return slice_
+
+
+def shared_dialogues(samples: list[Sample], others: list[Sample]) -> list[str]:
+    """The dialogues (a sample's own id when it has none) that both lists hold turns of, sorted."""
+    return sorted({sample.dialogue_id or sample.id for sample in samples} & {o.dialogue_id or o.id for o in others})
 
 
 def validation_outcome(options: TrainOptions, validation_samples: list[Sample]) -> ValidationOutcome | None:

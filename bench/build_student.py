@@ -71,11 +71,17 @@ def build(out: Path, work: Path, seed: int, sft_steps: int) -> dict:
         "first_loss": round(demo.sft.first_loss, 4),
         "final_loss": round(demo.sft.final_loss, 4),
         "sft_minutes": round(demo.timings["sft"] / 60, 1),
-        "command": "python bench/build_student.py" + ("" if seed == 0 else f" --seed {seed}"),
+        "command": rebuild_command(seed, sft_steps),
     }
     (out / "student.json").write_text(json.dumps(record, indent=2) + "\n")
     (out / "README.md").write_text(model_card(record))
     return record
+
+
+def rebuild_command(seed: int, sft_steps: int) -> str:
+    """The command that rebuilds this student, naming each setting that is not the default."""
+    flags = ("" if seed == 0 else f" --seed {seed}") + ("" if sft_steps == SFT_STEPS else f" --sft_steps {sft_steps}")
+    return "python bench/build_student.py" + flags
 
 
 def model_card(record: dict) -> str:

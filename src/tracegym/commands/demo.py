@@ -3,8 +3,8 @@
 Runs on a laptop CPU in a few minutes with no network. The student is a 1.7M-parameter Gemma3 with its own
 tokenizer, built locally and warmed up with 6,000 SFT steps on the bundled train split (less the validation slice);
 that SFT takes about 10 minutes on 2 cores, so its result ships in the package (`--base bundled`, the default; its
-model card and `python bench/build_student.py` say how it was made). `--base scratch` builds and trains the student here
-(`--sft_steps`, 1,500 by default). GRPO (TRL's GRPOTrainer) then trains it against the act-grounded judge on the
+model card and `python bench/build_student.py` say how it was made). `--base scratch` builds and trains the student
+here (`--sft_steps`, 1,500 by default). GRPO (TRL's GRPOTrainer) then trains it against the act-grounded judge on the
 train turns its SFT reply gets wrong (the focus), and eval compares it with its SFT base on every turn of the
 bundled held-out split (2,981 turns of 400 SGD dev and test dialogues; unseen services reported apart). A slice of
 train dialogues that neither SFT nor GRPO sees is scored every 11 GRPO steps (the gaming alarm); the policy best
